@@ -1,0 +1,30 @@
+//! Connection commands: PING, ECHO, QUIT.
+
+use super::{Args, Ctx};
+use crate::error::CommandResult;
+
+/// `PING [message]`
+pub fn ping(ctx: &mut Ctx<'_>, args: &mut Args<'_>) -> CommandResult {
+    match args.try_next() {
+        None => ctx.reply.simple("PONG"),
+        Some(message) => {
+            args.finish()?;
+            ctx.reply.bulk(message);
+        }
+    }
+    Ok(())
+}
+
+/// `ECHO message`
+pub fn echo(ctx: &mut Ctx<'_>, args: &mut Args<'_>) -> CommandResult {
+    let message = args.next_bytes()?;
+    ctx.reply.bulk(message);
+    Ok(())
+}
+
+/// `QUIT`: replies OK, then the server closes the connection once the reply is sent.
+pub fn quit(ctx: &mut Ctx<'_>, _args: &mut Args<'_>) -> CommandResult {
+    ctx.reply.ok();
+    ctx.session.close_after_reply = true;
+    Ok(())
+}

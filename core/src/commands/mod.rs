@@ -1,0 +1,194 @@
+//! The command table and dispatch, in the manner of Redis's `server.c` command table: one row per
+//! command (name, arity, flags, key positions, handler); the handlers live one family per file.
+
+mod connection;
+mod keys;
+mod strings;
+
+use std::collections::HashMap;
+use std::sync::OnceLock;
+
+use crate::engine::Session;
+use crate::error::{CommandError, CommandResult};
+use crate::keyspace::Keyspace;
+use crate::protocol::{Argv, Reply};
+
+/// A command's effect on data, as in Redis's command flags.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Access {
+    /// May modify the keyspace.
+    Write,
+    /// Only reads the keyspace.
+    Read,
+    /// Touches no key (connection and server commands).
+    None,
+}
+
+/// What a handler works with: the keyspace, the client's session, and its reply buffer.
+pub struct Ctx<'a> {
+    pub keyspace: &'a mut Keyspace,
+    pub session: &'a mut Session,
+    pub reply: &'a mut Reply,
+}
+
+pub type Handler = fn(&mut Ctx<'_>, &mut Args<'_>) -> CommandResult;
+
+/// One row of the command table.
+pub struct CommandSpec {
+    /// Lower-case name, as Redis reports it.
+    pub name: &'static str,
+    /// Redis arity: `n` means exactly `n` arguments (name included), `-n` at least `n`.
+    pub arity: i32,
+    pub access: Access,
+    /// Constant-time or logarithmic (Redis's `fast` flag).
+    pub fast: bool,
+    /// First key argument, last key argument (negative: from the end), step; 0 when keyless.
+    pub keys: (i32, i32, i32),
+    pub handler: Handler,
+}
+
+macro_rules! command {
+    ($name:literal, $arity:expr, $access:ident, $fast:expr, $keys:expr, $handler:path) => {
+        CommandSpec {
+            name: $name,
+            arity: $arity,
+            access: Access::$access,
+            fast: $fast,
+            keys: $keys,
+            handler: $handler,
+        }
+    };
+}
+
+/// Every command DiskDB knows, in one place.
+pub static COMMANDS: &[CommandSpec] = &[
+    command!("del", -2, Write, false, (1, -1, 1), keys::del),
+    command!("echo", 2, None, true, (0, 0, 0), connection::echo),
+    command!("exists", -2, Read, true, (1, -1, 1), keys::exists),
+    command!("get", 2, Read, true, (1, 1, 1), strings::get),
+    command!("ping", -1, None, true, (0, 0, 0), connection::ping),
+    command!("quit", -1, None, true, (0, 0, 0), connection::quit),
+    command!("set", -3, Write, false, (1, 1, 1), strings::set),
+];
+
+/// Longest command name; longer input cannot name a command.
+const MAX_NAME: usize = 32;
+
+fn table() -> &'static HashMap<&'static [u8], &'static CommandSpec> {
+    static TABLE: OnceLock<HashMap<&'static [u8], &'static CommandSpec>> = OnceLock::new();
+    TABLE.get_or_init(|| COMMANDS.iter().map(|c| (c.name.as_bytes(), c)).collect())
+}
+
+/// Finds a command by name, case-insensitively, without allocating.
+pub fn lookup(name: &[u8]) -> Option<&'static CommandSpec> {
+    if name.len() > MAX_NAME {
+        return None;
+    }
+    let mut lower = [0u8; MAX_NAME];
+    for (dst, src) in lower.iter_mut().zip(name) {
+        *dst = src.to_ascii_lowercase();
+    }
+    table().get(&lower[..name.len()]).copied()
+}
+
+impl CommandSpec {
+    /// Whether `argc` arguments (name included) satisfy the arity.
+    pub fn arity_ok(&self, argc: usize) -> bool {
+        let arity = self.arity.unsigned_abs() as usize;
+        if self.arity >= 0 {
+            argc == arity
+        } else {
+            argc >= arity
+        }
+    }
+}
+
+/// A cursor over a command's arguments, so each handler reads like its syntax line.
+pub struct Args<'a> {
+    argv: &'a dyn Argv,
+    pos: usize,
+    name: &'static str,
+}
+
+impl<'a> Args<'a> {
+    /// A cursor positioned after the command name.
+    pub fn new(argv: &'a dyn Argv, name: &'static str) -> Self {
+        Args { argv, pos: 1, name }
+    }
+
+    /// Arguments not yet read.
+    pub fn remaining(&self) -> usize {
+        self.argv.argc() - self.pos
+    }
+
+    /// The next argument; a missing one is an arity error.
+    pub fn next_bytes(&mut self) -> Result<&'a [u8], CommandError> {
+        if self.pos >= self.argv.argc() {
+            return Err(CommandError::WrongArity(self.name));
+        }
+        self.pos += 1;
+        Ok(self.argv.arg(self.pos - 1))
+    }
+
+    /// The next argument, if any.
+    pub fn try_next(&mut self) -> Option<&'a [u8]> {
+        self.next_bytes().ok()
+    }
+
+    /// Fails with an arity error if arguments are left over.
+    pub fn finish(&self) -> CommandResult {
+        if self.remaining() == 0 {
+            Ok(())
+        } else {
+            Err(CommandError::WrongArity(self.name))
+        }
+    }
+}
+
+/// Looks up and runs one command, writing its reply (or its error) to `ctx.reply`.
+pub fn dispatch(ctx: &mut Ctx<'_>, argv: &dyn Argv) {
+    let result = match lookup(argv.arg(0)) {
+        None => Err(CommandError::unknown_command(argv)),
+        Some(spec) if !spec.arity_ok(argv.argc()) => Err(CommandError::WrongArity(spec.name)),
+        Some(spec) => {
+            let mark = ctx.reply.len();
+            let result = (spec.handler)(ctx, &mut Args::new(argv, spec.name));
+            if result.is_err() {
+                // A handler that fails after starting its reply must not leave half of it.
+                ctx.reply.truncate(mark);
+            }
+            result
+        }
+    };
+    if let Err(err) = result {
+        ctx.reply.error(&err.reply_text());
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn table_is_sorted_unique_and_lowercase() {
+        for pair in COMMANDS.windows(2) {
+            assert!(
+                pair[0].name < pair[1].name,
+                "{} before {}",
+                pair[0].name,
+                pair[1].name
+            );
+        }
+        for c in COMMANDS {
+            assert_eq!(c.name, c.name.to_ascii_lowercase());
+            assert!(c.name.len() <= MAX_NAME);
+        }
+    }
+
+    #[test]
+    fn lookup_ignores_case() {
+        assert_eq!(lookup(b"GeT").map(|c| c.name), Some("get"));
+        assert!(lookup(b"nosuchcommand").is_none());
+        assert!(lookup(&[b'a'; 100]).is_none());
+    }
+}

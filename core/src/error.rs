@@ -1,0 +1,57 @@
+//! Command errors, with Redis's exact reply texts in one place (like Redis's `shared.*err`).
+
+use std::borrow::Cow;
+
+/// A command failed; the client gets `-` + [`CommandError::reply_text`].
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum CommandError {
+    #[error("ERR wrong number of arguments for '{0}' command")]
+    WrongArity(&'static str),
+    #[error("ERR syntax error")]
+    Syntax,
+    #[error("ERR value is not an integer or out of range")]
+    NotInteger,
+    #[error("WRONGTYPE Operation against a key holding the wrong kind of value")]
+    WrongType,
+    /// A message built from client bytes (which need not be UTF-8), e.g. an unknown command.
+    #[error("{}", String::from_utf8_lossy(.0))]
+    Raw(Cow<'static, [u8]>),
+}
+
+impl CommandError {
+    /// The error reply without the leading `-`.
+    pub fn reply_text(&self) -> Cow<'_, [u8]> {
+        match self {
+            CommandError::Raw(bytes) => Cow::Borrowed(bytes),
+            other => Cow::Owned(other.to_string().into_bytes()),
+        }
+    }
+
+    /// Redis's reply to an unknown command: the name and the first arguments, each cut at a NUL
+    /// byte (Redis formats them with `%s`) and the whole kept near 128 bytes.
+    pub fn unknown_command(argv: &dyn crate::protocol::Argv) -> Self {
+        fn c_str(bytes: &[u8]) -> &[u8] {
+            &bytes[..memchr::memchr(0, bytes).unwrap_or(bytes.len())]
+        }
+        let name = c_str(argv.arg(0));
+        let mut msg = b"ERR unknown command '".to_vec();
+        msg.extend_from_slice(&name[..name.len().min(128)]);
+        msg.extend_from_slice(b"', with args beginning with: ");
+        let mut args = Vec::new();
+        for i in 1..argv.argc() {
+            if args.len() >= 128 {
+                break;
+            }
+            let arg = c_str(argv.arg(i));
+            let room = 128 - args.len();
+            args.push(b'\'');
+            args.extend_from_slice(&arg[..arg.len().min(room)]);
+            args.extend_from_slice(b"' ");
+        }
+        msg.extend_from_slice(&args);
+        CommandError::Raw(Cow::Owned(msg))
+    }
+}
+
+/// What a command returns: its reply is already written, or it failed before writing one.
+pub type CommandResult = Result<(), CommandError>;

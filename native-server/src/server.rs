@@ -1,0 +1,135 @@
+//! The accept loop, the shared engine, and graceful shutdown.
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use diskdb_core::Engine;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tokio::task::JoinSet;
+
+use crate::config::Config;
+use crate::connection;
+
+/// How long connections get to finish their current replies at shutdown.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
+
+/// The engine every connection executes against, one command at a time.
+pub type SharedEngine = Arc<Mutex<Engine>>;
+
+/// Why the server could not run.
+#[derive(Debug, thiserror::Error)]
+pub enum ServerError {
+    #[error("cannot create data directory {path}: {source}")]
+    DataDir {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        addr: String,
+        source: std::io::Error,
+    },
+}
+
+/// Serves until SIGINT or SIGTERM, then lets connections finish and returns.
+pub async fn run(config: Config) -> Result<(), ServerError> {
+    std::fs::create_dir_all(&config.dir).map_err(|source| ServerError::DataDir {
+        path: config.dir.display().to_string(),
+        source,
+    })?;
+    let mut listeners = Vec::new();
+    for host in &config.bind {
+        let addr = if host.contains(':') {
+            format!("[{host}]:{}", config.port)
+        } else {
+            format!("{host}:{}", config.port)
+        };
+        let listener = TcpListener::bind(&addr)
+            .await
+            .map_err(|source| ServerError::Bind {
+                addr: addr.clone(),
+                source,
+            })?;
+        listeners.push(listener);
+    }
+    let engine: SharedEngine = Arc::new(Mutex::new(Engine::new()));
+    let (shutdown_tx, shutdown_rx) = watch::channel(false);
+    let mut connections = JoinSet::new();
+    tracing::info!(
+        "DiskDB {} ready to accept connections on {}:{} (data in {})",
+        env!("CARGO_PKG_VERSION"),
+        config.bind.join(","),
+        config.port,
+        config.dir.display()
+    );
+
+    let (accepted_tx, mut accepted_rx) = tokio::sync::mpsc::unbounded_channel();
+    for listener in listeners {
+        let accepted_tx = accepted_tx.clone();
+        tokio::spawn(async move {
+            loop {
+                match listener.accept().await {
+                    Ok((stream, peer)) => {
+                        if accepted_tx.send((stream, peer)).is_err() {
+                            break;
+                        }
+                    }
+                    // Out of file descriptors and the like: keep serving the others.
+                    Err(err) => {
+                        tracing::warn!("accept failed: {err}");
+                        tokio::time::sleep(Duration::from_millis(50)).await;
+                    }
+                }
+            }
+        });
+    }
+    drop(accepted_tx);
+
+    let signal = shutdown_signal();
+    tokio::pin!(signal);
+    loop {
+        tokio::select! {
+            Some((stream, peer)) = accepted_rx.recv() => {
+                tracing::debug!("accepted {peer}");
+                connections.spawn(connection::serve(stream, engine.clone(), shutdown_rx.clone()));
+            }
+            Some(_) = connections.join_next(), if !connections.is_empty() => {}
+            _ = &mut signal => break,
+        }
+    }
+
+    tracing::info!("shutting down: closing {} connection(s)", connections.len());
+    let _ = shutdown_tx.send(true);
+    let drained = tokio::time::timeout(SHUTDOWN_GRACE, async {
+        while connections.join_next().await.is_some() {}
+    })
+    .await;
+    if drained.is_err() {
+        connections.abort_all();
+    }
+    tracing::info!("DiskDB is now ready to exit, bye bye...");
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = tokio::signal::ctrl_c() => tracing::info!("received SIGINT"),
+                    _ = term.recv() => tracing::info!("received SIGTERM"),
+                }
+            }
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}

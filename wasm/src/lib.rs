@@ -1,0 +1,54 @@
+//! DiskDB for WebAssembly. For now a stub that links the whole core, so the build proves the
+//! engine compiles and links for wasm32 without importing anything from the host's `env`.
+
+use diskdb_core::protocol::{parse_request, Limits, Reply};
+use diskdb_core::{Engine, Session};
+
+/// Runs the RESP requests in `input` against a fresh in-memory engine and returns the replies.
+pub fn execute_resp(input: &[u8]) -> Vec<u8> {
+    let mut engine = Engine::new();
+    let mut session = Session::default();
+    let mut reply = Reply::new();
+    let limits = Limits::default();
+    let mut pos = 0;
+    while pos < input.len() {
+        match parse_request(&input[pos..], &limits) {
+            Ok(Some(request)) => {
+                pos += request.consumed();
+                engine.execute(&mut session, &request, &mut reply);
+            }
+            Ok(None) => break,
+            Err(err) => {
+                reply.error(&err.reply_text());
+                break;
+            }
+        }
+    }
+    reply.take()
+}
+
+/// C ABI entry point so the cdylib keeps the engine: replies are written to `out` (up to
+/// `out_cap` bytes); returns the full reply length.
+#[no_mangle]
+pub extern "C" fn diskdb_execute_resp(
+    input: *const u8,
+    len: usize,
+    out: *mut u8,
+    out_cap: usize,
+) -> usize {
+    if input.is_null() || out.is_null() {
+        return 0;
+    }
+    // SAFETY: the caller passes a readable buffer of `len` bytes and a writable one of `out_cap`
+    // bytes, and keeps them alive for the call (the C ABI contract of this function).
+    let (input, out) = unsafe {
+        (
+            std::slice::from_raw_parts(input, len),
+            std::slice::from_raw_parts_mut(out, out_cap),
+        )
+    };
+    let replies = execute_resp(input);
+    let n = replies.len().min(out.len());
+    out[..n].copy_from_slice(&replies[..n]);
+    replies.len()
+}
