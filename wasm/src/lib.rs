@@ -29,8 +29,12 @@ pub fn execute_resp(input: &[u8]) -> Vec<u8> {
 
 /// C ABI entry point so the cdylib keeps the engine: replies are written to `out` (up to
 /// `out_cap` bytes); returns the full reply length.
+///
+/// # Safety
+/// `input` must be readable for `len` bytes and `out` writable for `out_cap` bytes, both for the
+/// duration of the call.
 #[no_mangle]
-pub extern "C" fn diskdb_execute_resp(
+pub unsafe extern "C" fn diskdb_execute_resp(
     input: *const u8,
     len: usize,
     out: *mut u8,
@@ -39,8 +43,7 @@ pub extern "C" fn diskdb_execute_resp(
     if input.is_null() || out.is_null() {
         return 0;
     }
-    // SAFETY: the caller passes a readable buffer of `len` bytes and a writable one of `out_cap`
-    // bytes, and keeps them alive for the call (the C ABI contract of this function).
+    // SAFETY: guaranteed by this function's contract (see `# Safety`).
     let (input, out) = unsafe {
         (
             std::slice::from_raw_parts(input, len),

@@ -1,0 +1,212 @@
+//! The real server binary, driven by real clients: the `redis` crate, raw sockets and redis-cli.
+
+mod common;
+
+use std::process::Command;
+
+use common::{exchange, is_closed, redis_cli, Server};
+use redis::Commands;
+
+#[test]
+fn basic_commands_work_through_the_redis_crate() {
+    let server = Server::start(&[]);
+    let mut con = server.client();
+    let pong: String = redis::cmd("PING").query(&mut con).unwrap();
+    assert_eq!(pong, "PONG");
+    let _: () = con.set("greeting", "hello").unwrap();
+    let v: String = con.get("greeting").unwrap();
+    assert_eq!(v, "hello");
+    let missing: Option<String> = con.get("nope").unwrap();
+    assert_eq!(missing, None);
+    let n: i64 = redis::cmd("EXISTS")
+        .arg("greeting")
+        .arg("greeting")
+        .arg("nope")
+        .query(&mut con)
+        .unwrap();
+    assert_eq!(n, 2);
+    let n: i64 = con.del(&["greeting", "nope"]).unwrap();
+    assert_eq!(n, 1);
+    let echo: Vec<u8> = redis::cmd("ECHO")
+        .arg(&b"bin\0ary\r\n"[..])
+        .query(&mut con)
+        .unwrap();
+    assert_eq!(echo, b"bin\0ary\r\n");
+}
+
+#[test]
+fn errors_carry_redis_texts_and_keep_the_connection() {
+    let server = Server::start(&[]);
+    let mut s = server.raw();
+    let out = exchange(
+        &mut s,
+        b"FOO a b\r\n*1\r\n$3\r\nGET\r\nset k\r\nPING\r\n",
+        200,
+    );
+    assert_eq!(
+        out,
+        b"-ERR unknown command 'FOO', with args beginning with: 'a' 'b' \r\n\
+          -ERR wrong number of arguments for 'get' command\r\n\
+          -ERR wrong number of arguments for 'set' command\r\n\
+          +PONG\r\n"
+            .to_vec()
+    );
+}
+
+#[test]
+fn a_pipeline_of_ten_thousand_commands_replies_in_order() {
+    let server = Server::start(&[]);
+    let mut con = server.client();
+    let mut pipe = redis::pipe();
+    for i in 0..5_000 {
+        pipe.set(format!("k{i}"), i).ignore();
+        pipe.get(format!("k{i}"));
+    }
+    let values: Vec<i64> = pipe.query(&mut con).unwrap();
+    assert_eq!(values, (0..5_000).collect::<Vec<i64>>());
+}
+
+#[test]
+fn many_concurrent_clients_are_served() {
+    let server = Server::start(&[]);
+    let url = server.url();
+    let threads: Vec<_> = (0..32)
+        .map(|t| {
+            let url = url.clone();
+            std::thread::spawn(move || {
+                let mut con = redis::Client::open(url).unwrap().get_connection().unwrap();
+                for i in 0..100 {
+                    let key = format!("c{t}:{i}");
+                    let _: () = con.set(&key, i).unwrap();
+                    let v: i64 = con.get(&key).unwrap();
+                    assert_eq!(v, i);
+                }
+            })
+        })
+        .collect();
+    for t in threads {
+        t.join().unwrap();
+    }
+}
+
+#[test]
+fn a_protocol_error_closes_only_that_connection() {
+    let server = Server::start(&[]);
+    let mut other = server.client();
+    let mut bad = server.raw();
+    let out = exchange(&mut bad, b"PING\r\n*1\r\nx3\r\nPING\r\n", 1 << 20);
+    assert_eq!(
+        out,
+        b"+PONG\r\n-ERR Protocol error: expected '$', got 'x'\r\n".to_vec()
+    );
+    let pong: String = redis::cmd("PING").query(&mut other).unwrap();
+    assert_eq!(pong, "PONG");
+}
+
+#[test]
+fn quit_replies_ok_then_closes() {
+    let server = Server::start(&[]);
+    let mut s = server.raw();
+    let out = exchange(&mut s, b"PING\r\nQUIT\r\nPING\r\n", 1 << 20);
+    assert_eq!(out, b"+PONG\r\n+OK\r\n".to_vec());
+    assert!(is_closed(&mut s));
+}
+
+#[test]
+fn sigterm_shuts_down_gracefully() {
+    let mut server = Server::start(&[]);
+    let _idle = server.raw();
+    let status = server.terminate();
+    assert!(status.success(), "exit status {status:?}");
+}
+
+#[test]
+fn a_config_file_sets_the_port() {
+    let dir = common::temp_dir("conf");
+    let port = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
+    let conf = dir.join("diskdb.conf");
+    std::fs::write(
+        &conf,
+        format!(
+            "# DiskDB test config\nport {port}\nbind 127.0.0.1\ndir \"{}\"\n",
+            dir.display()
+        ),
+    )
+    .unwrap();
+    let child = Command::new(env!("CARGO_BIN_EXE_diskdb-server"))
+        .arg(&conf)
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let server = Server { child, port, dir };
+    server.wait_ready();
+    let pong: String = redis::cmd("PING").query(&mut server.client()).unwrap();
+    assert_eq!(pong, "PONG");
+}
+
+#[test]
+fn help_describes_every_flag() {
+    let out = Command::new(env!("CARGO_BIN_EXE_diskdb-server"))
+        .arg("--help")
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let text = String::from_utf8_lossy(&out.stdout);
+    for flag in ["--bind", "--port", "--dir", "[CONFIG]", "6380", "./data"] {
+        assert!(text.contains(flag), "--help lacks {flag}: {text}");
+    }
+}
+
+#[test]
+fn redis_cli_sets_and_gets() {
+    let Some(cli) = redis_cli() else { return };
+    let server = Server::start(&[]);
+    let port = server.port.to_string();
+    let run = |args: &[&str]| {
+        let out = Command::new(cli)
+            .args(["-p", &port])
+            .args(args)
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout).trim_end().to_string()
+    };
+    assert_eq!(run(&["SET", "name", "disk db"]), "OK");
+    assert_eq!(run(&["GET", "name"]), "disk db");
+    assert_eq!(run(&["EXISTS", "name", "other"]), "1");
+    assert_eq!(run(&["PING"]), "PONG");
+}
+
+#[test]
+fn redis_cli_pipe_mass_insertion() {
+    let Some(cli) = redis_cli() else { return };
+    let server = Server::start(&[]);
+    let mut input = String::new();
+    for i in 0..2_000 {
+        input.push_str(&format!(
+            "*3\r\n$3\r\nSET\r\n${}\r\nkey{i}\r\n$1\r\nv\r\n",
+            3 + i.to_string().len()
+        ));
+    }
+    let mut child = Command::new(cli)
+        .args(["-p", &server.port.to_string(), "--pipe"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    use std::io::Write;
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(input.as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("errors: 0, replies: 2000"), "{text}");
+    let mut con = server.client();
+    let v: String = con.get("key1999").unwrap();
+    assert_eq!(v, "v");
+}

@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# Installs what DiskDB's tests need on a fresh Debian 12 machine with Rust, gcc, Python and Node.
+# Idempotent and quick when everything is present.
+set -euo pipefail
+
+need_apt=()
+command -v clang-19 >/dev/null || need_apt+=(clang-19)
+command -v llvm-ar-19 >/dev/null || need_apt+=(llvm-19)
+command -v redis-server >/dev/null || need_apt+=(redis-server)
+command -v redis-cli >/dev/null || need_apt+=(redis-tools)
+if ((${#need_apt[@]})); then
+  echo "setup: installing ${need_apt[*]}"
+  SUDO=""
+  [ "$(id -u)" = 0 ] || SUDO="sudo"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${need_apt[@]}" >/dev/null
+fi
+# Debian starts a redis-server service on install; tests start their own, so stop it if running.
+if command -v systemctl >/dev/null && systemctl is-active --quiet redis-server 2>/dev/null; then
+  systemctl stop redis-server || true
+fi
+
+installed=$(rustup target list --installed)
+for target in wasm32-unknown-unknown wasm32-wasip1; do
+  grep -qx "$target" <<<"$installed" || rustup target add "$target"
+done
+rustup component list --installed | grep -q '^clippy' || rustup component add clippy
+rustup component list --installed | grep -q '^rustfmt' || rustup component add rustfmt
+echo "setup: ok"
