@@ -211,9 +211,9 @@ static int split_args(const uint8_t *s, size_t n, diskdb_arg *args, size_t args_
                 } else {
                     put(out, out_cap, &nb, c);
                 }
-            } else if (c == 0 || is_space(c)) {
-                /* docs/protocol.md: an unquoted token ends at any whitespace. (Redis's switch
-                 * ends it only at ' ', '\t', '\r', '\n': it keeps '\v' and '\f' in the token.) */
+            } else if (c == 0 || c == ' ' || c == '\t' || c == '\r' || c == '\n') {
+                /* Redis's switch, not isspace(): '\v' and '\f' stay inside an unquoted token,
+                 * though they separate tokens and may follow a closing quote. */
                 done = 1;
             } else if (c == '"') {
                 inq = 1; /* a quote anywhere in an unquoted token opens quoting: a"b c" is ab c */

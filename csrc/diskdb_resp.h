@@ -29,7 +29,7 @@ typedef struct {
 
 typedef struct {
     uint64_t max_bulk_len; /* Redis: proto-max-bulk-len, 512 MB */
-    uint64_t max_args;     /* Redis: 1024*1024 */
+    uint64_t max_args;     /* 1024*1024 (Redis 7.0: INT_MAX; see docs/protocol.md) */
     size_t max_inline;     /* Redis: PROTO_INLINE_MAX_SIZE, 64 KB */
 } diskdb_limits;
 
