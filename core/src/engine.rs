@@ -1,8 +1,63 @@
-//! The engine: the keyspace plus the command table, executing one command at a time.
+//! The engine: the keyspace on redb, the write-ahead log, and the command table, executing
+//! commands one at a time in groups that commit together (group commit).
+//!
+//! The engine has no clock and no threads: callers pass the time (`now_ms`) and decide when to
+//! call [`Engine::tick`], so the same engine runs in the native server, in a browser and on WASI.
 
-use crate::commands::{self, Ctx};
-use crate::keyspace::Keyspace;
+use redb::Database;
+
+use crate::commands::{self, Access, Args, Ctx};
+use crate::error::CommandError;
+use crate::keyspace::{Counters, Keyspace, DATABASES};
 use crate::protocol::{Argv, Reply};
+use crate::storage::{self, StorageError, Store, SYSTEM};
+use crate::wal::{RecordBuilder, Wal, WalRecord};
+
+/// When an acknowledged write reaches the disk (Redis's `appendfsync`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Durability {
+    /// Before its reply is sent: the log is `fdatasync`ed once per group.
+    #[default]
+    Always,
+    /// Within about a second: the log is written at once and synced every second, so a process
+    /// crash loses nothing acknowledged.
+    Everysec,
+    /// When the operating system decides.
+    No,
+}
+
+impl std::str::FromStr for Durability {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s.to_ascii_lowercase().as_str() {
+            "always" => Ok(Durability::Always),
+            "everysec" => Ok(Durability::Everysec),
+            "no" => Ok(Durability::No),
+            other => Err(format!(
+                "unknown durability '{other}' (always, everysec or no)"
+            )),
+        }
+    }
+}
+
+/// How to open an engine.
+#[derive(Debug)]
+pub struct EngineConfig {
+    pub store: Store,
+    pub durability: Durability,
+    /// redb's page cache, in bytes.
+    pub cache_bytes: usize,
+}
+
+impl Default for EngineConfig {
+    fn default() -> Self {
+        EngineConfig {
+            store: Store::Memory,
+            durability: Durability::Always,
+            cache_bytes: 64 * 1024 * 1024,
+        }
+    }
+}
 
 /// Per-client state that commands read and change.
 #[derive(Debug, Default)]
@@ -13,29 +68,429 @@ pub struct Session {
     pub close_after_reply: bool,
 }
 
-/// Runs commands against a keyspace. Commands run one at a time, in order, as in Redis.
-#[derive(Debug, Default)]
+/// How often redb is made durable and the log emptied.
+const CHECKPOINT_EVERY_MS: i64 = 1000;
+/// Checkpoint early when the log grows past this.
+const CHECKPOINT_LOG_BYTES: u64 = 64 * 1024 * 1024;
+/// Keys removed per active-expiry pass.
+const EXPIRE_BUDGET: usize = 200;
+
+/// Runs commands against the keyspace, serially, as Redis does.
 pub struct Engine {
-    keyspace: Keyspace,
+    db: Database,
+    wal: Option<Wal>,
+    durable_backend: bool,
+    durability: Durability,
+    record: RecordBuilder,
+    /// Sequence number of the next logged group.
+    next_lsn: u64,
+    /// Highest sequence number committed to redb.
+    applied_lsn: u64,
+    counters: Counters,
+    last_checkpoint_ms: i64,
+    last_sync_ms: i64,
+    /// Groups committed to redb since the last durable checkpoint.
+    uncheckpointed: bool,
+}
+
+impl std::fmt::Debug for Engine {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Engine")
+            .field("durability", &self.durability)
+            .field("applied_lsn", &self.applied_lsn)
+            .finish()
+    }
+}
+
+/// What a finished group did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct GroupOutcome {
+    /// Write commands the group logged.
+    pub writes: u32,
 }
 
 impl Engine {
-    /// An engine over an empty keyspace.
-    pub fn new() -> Self {
-        Engine::default()
+    /// An ephemeral engine on redb's in-memory backend.
+    pub fn memory() -> Engine {
+        Engine::open(EngineConfig::default()).expect("the in-memory backend cannot fail to open")
     }
 
-    /// Executes one command (`argv[0]` is its name) and appends its reply to `reply`.
-    /// An empty argument vector is ignored, as Redis ignores an empty request.
+    /// Opens the store, replays the write-ahead log past the last checkpoint, and checkpoints.
+    pub fn open(config: EngineConfig) -> Result<Engine, StorageError> {
+        let (wal, records, durable_backend) = match &config.store {
+            Store::Dir(dir) => {
+                std::fs::create_dir_all(dir)?;
+                let path = dir.join(storage::WAL_FILE);
+                let (wal, records) = Wal::open(&path).map_err(|source| StorageError::Wal {
+                    path: path.display().to_string(),
+                    source,
+                })?;
+                (Some(wal), records, true)
+            }
+            Store::Memory => (None, Vec::new(), false),
+            Store::Backend(_) => (None, Vec::new(), true),
+        };
+        let db = storage::open_database(config.store, config.cache_bytes)?;
+        let (applied_lsn, counters) = read_system(&db)?;
+        let mut engine = Engine {
+            db,
+            wal,
+            durable_backend,
+            durability: config.durability,
+            record: RecordBuilder::default(),
+            next_lsn: applied_lsn + 1,
+            applied_lsn,
+            counters,
+            last_checkpoint_ms: 0,
+            last_sync_ms: 0,
+            uncheckpointed: false,
+        };
+        let replay: Vec<WalRecord> = records
+            .into_iter()
+            .filter(|r| r.lsn > applied_lsn)
+            .collect();
+        for record in &replay {
+            engine.replay(record)?;
+        }
+        if !replay.is_empty() || engine.wal.as_ref().is_some_and(|w| !w.is_empty()) {
+            engine.checkpoint(0)?;
+        }
+        Ok(engine)
+    }
+
+    /// The durability mode.
+    pub fn durability(&self) -> Durability {
+        self.durability
+    }
+
+    /// Key counts and expiry statistics.
+    pub fn counters(&self) -> &Counters {
+        &self.counters
+    }
+
+    /// Executes commands in one group: `f` calls [`Group::execute`] for each. The group commits
+    /// once; with a write-ahead log, its writes are logged (and synced in `always` mode) before
+    /// this returns, so replies may be sent as soon as it returns `Ok`. On `Err` nothing of the
+    /// group was applied and the replies it produced must be discarded.
+    pub fn run_group<R>(
+        &mut self,
+        now_ms: i64,
+        f: impl FnOnce(&mut Group<'_, '_>) -> R,
+    ) -> Result<(R, GroupOutcome), StorageError> {
+        let lsn = self.next_lsn;
+        self.record.begin(lsn, now_ms);
+        let mut txn = self.db.begin_write()?;
+        let before = self.counters.clone();
+        let (result, failure, changed) = {
+            let keyspace = Keyspace::open(&txn, now_ms, &mut self.counters)?;
+            let mut group = Group {
+                keyspace,
+                record: &mut self.record,
+                failure: None,
+                replaying: false,
+            };
+            let result = f(&mut group);
+            let changed = group.keyspace.changed();
+            (result, group.failure, changed)
+        };
+        if let Some(err) = failure {
+            self.counters = before;
+            let _ = txn.abort();
+            return Err(err);
+        }
+        let writes = self.record.len();
+        if !changed && writes == 0 {
+            let _ = txn.abort();
+            return Ok((result, GroupOutcome { writes }));
+        }
+        if writes > 0 {
+            if let Some(wal) = self.wal.as_mut() {
+                let logged = wal.append(&mut self.record).and_then(|()| {
+                    if self.durability == Durability::Always {
+                        wal.sync()
+                    } else {
+                        Ok(())
+                    }
+                });
+                if let Err(source) = logged {
+                    self.counters = before;
+                    let _ = txn.abort();
+                    return Err(StorageError::Wal {
+                        path: wal.path().display().to_string(),
+                        source,
+                    });
+                }
+            }
+            self.next_lsn += 1;
+        }
+        let applied = if writes > 0 { lsn } else { self.applied_lsn };
+        let durable_now =
+            self.wal.is_none() && self.durable_backend && self.durability == Durability::Always;
+        let commit = write_system(&txn, applied, &self.counters).and_then(|()| {
+            txn.set_durability(if durable_now {
+                redb::Durability::Immediate
+            } else {
+                redb::Durability::None
+            })?;
+            txn.commit()?;
+            Ok(())
+        });
+        if let Err(err) = commit {
+            self.counters = before;
+            return Err(err);
+        }
+        self.applied_lsn = applied;
+        self.uncheckpointed = !durable_now;
+        Ok((result, GroupOutcome { writes }))
+    }
+
+    /// Executes one command in a group of its own.
+    pub fn execute(
+        &mut self,
+        now_ms: i64,
+        session: &mut Session,
+        argv: &dyn Argv,
+        reply: &mut Reply,
+    ) -> Result<(), StorageError> {
+        let mark = reply.len();
+        let outcome = self.run_group(now_ms, |g| g.execute(session, argv, reply));
+        if let Err(err) = &outcome {
+            reply.truncate(mark);
+            reply.error(CommandError::from(err).reply_text().as_ref());
+        }
+        outcome.map(|_| ())
+    }
+
+    /// Background duties, to call about every 100 ms: active expiry, the `everysec` log sync,
+    /// and periodic checkpoints.
+    pub fn tick(&mut self, now_ms: i64) -> Result<(), StorageError> {
+        self.run_group(now_ms, |g| g.expire_due(EXPIRE_BUDGET))?;
+        if self.durability == Durability::Everysec && now_ms - self.last_sync_ms >= 1000 {
+            self.sync_log()?;
+            self.last_sync_ms = now_ms;
+        }
+        let log_big = self
+            .wal
+            .as_ref()
+            .is_some_and(|w| w.len() > CHECKPOINT_LOG_BYTES);
+        if self.uncheckpointed
+            && (now_ms - self.last_checkpoint_ms >= CHECKPOINT_EVERY_MS || log_big)
+        {
+            self.checkpoint(now_ms)?;
+        }
+        Ok(())
+    }
+
+    /// Syncs the write-ahead log if it has unsynced records.
+    pub fn sync_log(&mut self) -> Result<(), StorageError> {
+        if let Some(wal) = self.wal.as_mut() {
+            wal.sync().map_err(|source| StorageError::Wal {
+                path: wal.path().display().to_string(),
+                source,
+            })?;
+        }
+        Ok(())
+    }
+
+    /// Makes redb durable and empties the log (SAVE, shutdown, and periodically).
+    pub fn checkpoint(&mut self, now_ms: i64) -> Result<(), StorageError> {
+        let mut txn = self.db.begin_write()?;
+        write_system(&txn, self.applied_lsn, &self.counters)?;
+        txn.set_durability(redb::Durability::Immediate)?;
+        txn.commit()?;
+        if let Some(wal) = self.wal.as_mut() {
+            wal.reset().map_err(|source| StorageError::Wal {
+                path: wal.path().display().to_string(),
+                source,
+            })?;
+        }
+        self.last_checkpoint_ms = now_ms;
+        self.uncheckpointed = false;
+        Ok(())
+    }
+
+    fn replay(&mut self, record: &WalRecord) -> Result<(), StorageError> {
+        let mut txn = self.db.begin_write()?;
+        {
+            let keyspace = Keyspace::open(&txn, record.time_ms, &mut self.counters)?;
+            let mut group = Group {
+                keyspace,
+                record: &mut self.record,
+                failure: None,
+                replaying: true,
+            };
+            let mut reply = Reply::new();
+            for (db, argv) in &record.commands {
+                let mut session = Session {
+                    db: usize::from(*db) % DATABASES,
+                    ..Session::default()
+                };
+                group.execute(&mut session, argv, &mut reply);
+                reply.truncate(0);
+            }
+            if let Some(err) = group.failure {
+                return Err(err);
+            }
+        }
+        write_system(&txn, record.lsn, &self.counters)?;
+        txn.set_durability(redb::Durability::None)?;
+        txn.commit()?;
+        self.applied_lsn = record.lsn;
+        self.next_lsn = record.lsn + 1;
+        Ok(())
+    }
+}
+
+fn read_system(db: &Database) -> Result<(u64, Counters), StorageError> {
+    use redb::ReadableDatabase;
+    let read = db.begin_read()?;
+    let table = read.open_table(SYSTEM)?;
+    let applied = match table.get("applied_lsn")? {
+        Some(v) => u64::from_le_bytes(v.value().try_into().unwrap_or_default()),
+        None => 0,
+    };
+    let counters = match table.get("counters")? {
+        Some(v) => Counters::decode(v.value())
+            .ok_or_else(|| StorageError::Redb("damaged key counters in the system table".into()))?,
+        None => Counters::default(),
+    };
+    Ok((applied, counters))
+}
+
+fn write_system(
+    txn: &redb::WriteTransaction,
+    applied: u64,
+    counters: &Counters,
+) -> Result<(), StorageError> {
+    let mut table = txn.open_table(SYSTEM)?;
+    table.insert("applied_lsn", applied.to_le_bytes().as_slice())?;
+    table.insert("counters", counters.encode().as_slice())?;
+    Ok(())
+}
+
+/// The commands of one group, sharing one redb write transaction.
+pub struct Group<'g, 't> {
+    keyspace: Keyspace<'t>,
+    record: &'g mut RecordBuilder,
+    failure: Option<StorageError>,
+    replaying: bool,
+}
+
+impl Group<'_, '_> {
+    /// Executes one command (`argv[0]` is its name) and appends its reply to `reply`. An empty
+    /// argument vector is ignored, as Redis ignores an empty request.
     pub fn execute(&mut self, session: &mut Session, argv: &dyn Argv, reply: &mut Reply) {
         if argv.argc() == 0 {
             return;
         }
+        if let Some(err) = &self.failure {
+            reply.error(CommandError::from(err).reply_text().as_ref());
+            return;
+        }
+        let spec = match commands::lookup(argv.arg(0)) {
+            None => {
+                reply.error(&CommandError::unknown_command(argv).reply_text());
+                return;
+            }
+            Some(spec) if !spec.arity_ok(argv.argc()) => {
+                reply.error(&CommandError::WrongArity(spec.name).reply_text());
+                return;
+            }
+            Some(spec) => spec,
+        };
+        let mark = reply.len();
+        let db = session.db;
         let mut ctx = Ctx {
-            keyspace: &mut self.keyspace,
+            ks: &mut self.keyspace,
             session,
             reply,
         };
-        commands::dispatch(&mut ctx, argv);
+        let result = (spec.handler)(&mut ctx, &mut Args::new(argv, spec.name));
+        match result {
+            Ok(()) => {
+                if spec.access == Access::Write && !self.replaying {
+                    self.record.command(db as u8, argv);
+                }
+            }
+            Err(err) => {
+                reply.truncate(mark);
+                if let CommandError::Storage(e) = &err {
+                    // The transaction may hold part of this command: the whole group fails.
+                    self.failure = Some(StorageError::Redb(e.clone()));
+                }
+                reply.error(&err.reply_text());
+            }
+        }
+    }
+
+    /// Removes keys whose deadline has passed (active expiry; not logged: replay sees the same
+    /// keys as expired through its recorded clock).
+    pub fn expire_due(&mut self, budget: usize) -> usize {
+        match self.keyspace.expire_due(budget) {
+            Ok(n) => n,
+            Err(err) => {
+                self.failure = Some(err);
+                0
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn run(engine: &mut Engine, now: i64, args: &[&str]) -> Vec<u8> {
+        let mut session = Session::default();
+        let mut reply = Reply::new();
+        let argv: Vec<&[u8]> = args.iter().map(|a| a.as_bytes()).collect();
+        let _ = engine.execute(now, &mut session, &argv, &mut reply);
+        reply.take()
+    }
+
+    fn temp_dir(name: &str) -> std::path::PathBuf {
+        let dir = std::env::temp_dir().join(format!("diskdb-engine-{}-{name}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        dir
+    }
+
+    fn open_dir(dir: &std::path::Path) -> Engine {
+        Engine::open(EngineConfig {
+            store: Store::Dir(dir.to_path_buf()),
+            ..EngineConfig::default()
+        })
+        .unwrap()
+    }
+
+    #[test]
+    fn writes_survive_reopen_through_the_log_without_a_checkpoint() {
+        let dir = temp_dir("reopen");
+        {
+            let mut e = open_dir(&dir);
+            assert_eq!(run(&mut e, 1, &["SET", "a", "1"]), b"+OK\r\n");
+            assert_eq!(run(&mut e, 2, &["SET", "b", "2"]), b"+OK\r\n");
+            assert_eq!(run(&mut e, 3, &["DEL", "a"]), b":1\r\n");
+            // Dropped without a checkpoint: like a crash after the log sync.
+        }
+        let mut e = open_dir(&dir);
+        assert_eq!(run(&mut e, 4, &["GET", "a"]), b"$-1\r\n");
+        assert_eq!(run(&mut e, 5, &["GET", "b"]), b"$1\r\n2\r\n");
+        assert_eq!(e.counters().keys[0], 1);
+    }
+
+    #[test]
+    fn a_foreign_file_is_refused_with_a_clear_message() {
+        let dir = temp_dir("foreign");
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join(storage::DB_FILE), vec![7u8; 8192]).unwrap();
+        let err = Engine::open(EngineConfig {
+            store: Store::Dir(dir.clone()),
+            ..EngineConfig::default()
+        })
+        .unwrap_err();
+        assert!(
+            err.to_string().contains("is not a DiskDB database"),
+            "{err}"
+        );
     }
 }

@@ -13,6 +13,30 @@ pub enum CommandError {
     NotInteger,
     #[error("WRONGTYPE Operation against a key holding the wrong kind of value")]
     WrongType,
+    #[error("ERR no such key")]
+    NoSuchKey,
+    #[error("ERR invalid cursor")]
+    InvalidCursor,
+    #[error("ERR invalid {0} DB index")]
+    InvalidDbIndex(&'static str),
+    #[error("ERR DB index is out of range")]
+    DbIndexOutOfRange,
+    #[error("ERR source and destination objects are the same")]
+    SameObject,
+    #[error("ERR invalid expire time in '{0}' command")]
+    InvalidExpireTime(&'static str),
+    #[error("ERR An LFU maxmemory policy is not selected, access frequency not tracked. Please note that when switching between policies at runtime LRU and LFU data will take some time to adjust.")]
+    NoLfu,
+    #[error("ERR Unsupported option {}", String::from_utf8_lossy(.0))]
+    UnsupportedOption(Vec<u8>),
+    #[error("ERR unknown subcommand '{}'. Try {command} HELP.", String::from_utf8_lossy(.sub))]
+    UnknownSubcommand { sub: Vec<u8>, command: &'static str },
+    /// A fixed text (with its error code) used by one command only.
+    #[error("{0}")]
+    Static(&'static str),
+    /// The store failed; the command (and its group) had no effect.
+    #[error("ERR DiskDB storage error: {0}")]
+    Storage(String),
     /// A message built from client bytes (which need not be UTF-8), e.g. an unknown command.
     #[error("{}", String::from_utf8_lossy(.0))]
     Raw(Cow<'static, [u8]>),
@@ -55,3 +79,15 @@ impl CommandError {
 
 /// What a command returns: its reply is already written, or it failed before writing one.
 pub type CommandResult = Result<(), CommandError>;
+
+impl From<crate::storage::StorageError> for CommandError {
+    fn from(err: crate::storage::StorageError) -> Self {
+        CommandError::Storage(err.to_string())
+    }
+}
+
+impl From<&crate::storage::StorageError> for CommandError {
+    fn from(err: &crate::storage::StorageError) -> Self {
+        CommandError::Storage(err.to_string())
+    }
+}

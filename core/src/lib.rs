@@ -6,8 +6,12 @@
 pub mod commands;
 pub mod engine;
 pub mod error;
+pub mod glob;
 pub mod keyspace;
 pub mod protocol;
+pub mod storage;
+pub mod wal;
 
-pub use engine::{Engine, Session};
+pub use engine::{Durability, Engine, EngineConfig, Session};
 pub use error::{CommandError, CommandResult};
+pub use storage::Store;

@@ -2,8 +2,40 @@
 
 use std::path::{Path, PathBuf};
 
-use clap::Parser;
+use clap::{Parser, ValueEnum};
 use diskdb_core::protocol::split_args;
+use diskdb_core::Durability;
+
+/// Where the keyspace lives.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum StorageKind {
+    /// A redb file plus its write-ahead log in `--dir`.
+    File,
+    /// redb's in-memory backend: nothing survives a restart.
+    Memory,
+}
+
+/// Parses a byte size as redis.conf writes them: `1048576`, `64mb`, `1gb`, `512k`.
+pub fn parse_bytes(text: &str) -> Result<usize, String> {
+    let t = text.trim().to_ascii_lowercase();
+    let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
+    let (digits, unit) = t.split_at(split);
+    let n: usize = digits
+        .parse()
+        .map_err(|_| format!("invalid size '{text}'"))?;
+    let mult: usize = match unit {
+        "" | "b" => 1,
+        "k" => 1000,
+        "kb" => 1024,
+        "m" => 1000 * 1000,
+        "mb" => 1024 * 1024,
+        "g" => 1000 * 1000 * 1000,
+        "gb" => 1024 * 1024 * 1024,
+        _ => return Err(format!("invalid size '{text}'")),
+    };
+    n.checked_mul(mult)
+        .ok_or_else(|| format!("size '{text}' is too large"))
+}
 
 /// DiskDB: a Redis-compatible database that keeps its data on disk.
 #[derive(Debug, Parser)]
@@ -21,6 +53,17 @@ pub struct Cli {
     /// Directory that holds the database files; created if missing [default: ./data].
     #[arg(long)]
     pub dir: Option<PathBuf>,
+    /// When acknowledged writes reach the disk: `always` (before the reply), `everysec`
+    /// (within a second; a process crash loses nothing), or `no` (when the OS decides)
+    /// [default: always].
+    #[arg(long)]
+    pub durability: Option<String>,
+    /// Keyspace storage: `file` (in --dir) or `memory` (ephemeral) [default: file].
+    #[arg(long, value_enum)]
+    pub storage: Option<StorageKind>,
+    /// redb page cache size, e.g. `64mb` or `1gb` [default: 64mb].
+    #[arg(long)]
+    pub cache_size: Option<String>,
     /// Log level: error, warn, info, debug or trace [default: info].
     #[arg(long)]
     pub loglevel: Option<String>,
@@ -32,6 +75,9 @@ pub struct Config {
     pub bind: Vec<String>,
     pub port: u16,
     pub dir: PathBuf,
+    pub durability: Durability,
+    pub storage: StorageKind,
+    pub cache_bytes: usize,
     pub loglevel: String,
 }
 
@@ -41,6 +87,9 @@ impl Default for Config {
             bind: vec!["127.0.0.1".into()],
             port: 6380,
             dir: PathBuf::from("./data"),
+            durability: Durability::Always,
+            storage: StorageKind::File,
+            cache_bytes: 64 * 1024 * 1024,
             loglevel: "info".into(),
         }
     }
@@ -54,6 +103,8 @@ pub enum ConfigError {
         path: PathBuf,
         source: std::io::Error,
     },
+    #[error("{0}")]
+    Flag(String),
     #[error("config file {path}, line {line}: {message}")]
     Bad {
         path: PathBuf,
@@ -73,7 +124,6 @@ const IGNORED: &[&str] = &[
     "databases",
     "save",
     "appendonly",
-    "appendfsync",
     "dbfilename",
     "pidfile",
     "supervised",
@@ -100,6 +150,15 @@ impl Config {
         }
         if let Some(dir) = &cli.dir {
             config.dir = dir.clone();
+        }
+        if let Some(d) = &cli.durability {
+            config.durability = d.parse().map_err(ConfigError::Flag)?;
+        }
+        if let Some(s) = cli.storage {
+            config.storage = s;
+        }
+        if let Some(size) = &cli.cache_size {
+            config.cache_bytes = parse_bytes(size).map_err(ConfigError::Flag)?;
         }
         if let Some(level) = &cli.loglevel {
             config.loglevel = level.clone();
@@ -142,6 +201,13 @@ impl Config {
                 }
                 "dir" => self.dir = PathBuf::from(one()?),
                 "loglevel" => self.loglevel = one()?,
+                "durability" | "appendfsync" => {
+                    self.durability = one()?.parse().map_err(bad)?;
+                }
+                "storage" => {
+                    self.storage = StorageKind::from_str(&one()?, true).map_err(bad)?;
+                }
+                "cache-size" => self.cache_bytes = parse_bytes(&one()?).map_err(bad)?,
                 d if IGNORED.contains(&d) => {
                     notes.push(format!("ignoring '{d}' (line {})", index + 1))
                 }

@@ -2,6 +2,7 @@
 
 mod config;
 mod connection;
+mod executor;
 mod server;
 
 use clap::Parser;

@@ -1,21 +1,18 @@
 //! The accept loop, the shared engine, and graceful shutdown.
 
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use diskdb_core::Engine;
+use diskdb_core::{Engine, EngineConfig, Store};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinSet;
 
-use crate::config::Config;
+use crate::config::{Config, StorageKind};
 use crate::connection;
+use crate::executor::Executor;
 
 /// How long connections get to finish their current replies at shutdown.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
-
-/// The engine every connection executes against, one command at a time.
-pub type SharedEngine = Arc<Mutex<Engine>>;
 
 /// Why the server could not run.
 #[derive(Debug, thiserror::Error)]
@@ -25,6 +22,10 @@ pub enum ServerError {
         path: String,
         source: std::io::Error,
     },
+    #[error("{0}")]
+    Storage(#[from] diskdb_core::storage::StorageError),
+    #[error("cannot start the executor: {0}")]
+    Executor(std::io::Error),
     #[error("cannot listen on {addr}: {source}")]
     Bind {
         addr: String,
@@ -53,7 +54,25 @@ pub async fn run(config: Config) -> Result<(), ServerError> {
             })?;
         listeners.push(listener);
     }
-    let engine: SharedEngine = Arc::new(Mutex::new(Engine::new()));
+    let store = match config.storage {
+        StorageKind::File => Store::Dir(config.dir.clone()),
+        StorageKind::Memory => Store::Memory,
+    };
+    let started = std::time::Instant::now();
+    let engine = Engine::open(EngineConfig {
+        store,
+        durability: config.durability,
+        cache_bytes: config.cache_bytes,
+    })?;
+    tracing::info!(
+        "keyspace opened in {} ms ({:?} storage, durability {:?}, {} keys in db0)",
+        started.elapsed().as_millis(),
+        config.storage,
+        config.durability,
+        engine.counters().db_keys(0)
+    );
+    let executor = Executor::spawn(engine).map_err(ServerError::Executor)?;
+    let mut next_client: u64 = 0;
     let (shutdown_tx, shutdown_rx) = watch::channel(false);
     let mut connections = JoinSet::new();
     tracing::info!(
@@ -92,7 +111,13 @@ pub async fn run(config: Config) -> Result<(), ServerError> {
         tokio::select! {
             Some((stream, peer)) = accepted_rx.recv() => {
                 tracing::debug!("accepted {peer}");
-                connections.spawn(connection::serve(stream, engine.clone(), shutdown_rx.clone()));
+                next_client += 1;
+                connections.spawn(connection::serve(
+                    stream,
+                    next_client,
+                    executor.jobs.clone(),
+                    shutdown_rx.clone(),
+                ));
             }
             Some(_) = connections.join_next(), if !connections.is_empty() => {}
             _ = &mut signal => break,
@@ -107,7 +132,10 @@ pub async fn run(config: Config) -> Result<(), ServerError> {
     .await;
     if drained.is_err() {
         connections.abort_all();
+        while connections.join_next().await.is_some() {}
     }
+    // Every job sender is gone now: the executor drains, checkpoints and stops.
+    let _ = tokio::task::spawn_blocking(move || executor.join()).await;
     tracing::info!("DiskDB is now ready to exit, bye bye...");
     Ok(())
 }

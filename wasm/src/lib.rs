@@ -6,7 +6,7 @@ use diskdb_core::{Engine, Session};
 
 /// Runs the RESP requests in `input` against a fresh in-memory engine and returns the replies.
 pub fn execute_resp(input: &[u8]) -> Vec<u8> {
-    let mut engine = Engine::new();
+    let mut engine = Engine::memory();
     let mut session = Session::default();
     let mut reply = Reply::new();
     let limits = Limits::default();
@@ -15,7 +15,7 @@ pub fn execute_resp(input: &[u8]) -> Vec<u8> {
         match parse_request(&input[pos..], &limits) {
             Ok(Some(request)) => {
                 pos += request.consumed();
-                engine.execute(&mut session, &request, &mut reply);
+                let _ = engine.execute(0, &mut session, &request, &mut reply);
             }
             Ok(None) => break,
             Err(err) => {

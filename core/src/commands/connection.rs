@@ -4,7 +4,7 @@ use super::{Args, Ctx};
 use crate::error::CommandResult;
 
 /// `PING [message]`
-pub fn ping(ctx: &mut Ctx<'_>, args: &mut Args<'_>) -> CommandResult {
+pub fn ping(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>) -> CommandResult {
     match args.try_next() {
         None => ctx.reply.simple("PONG"),
         Some(message) => {
@@ -16,14 +16,14 @@ pub fn ping(ctx: &mut Ctx<'_>, args: &mut Args<'_>) -> CommandResult {
 }
 
 /// `ECHO message`
-pub fn echo(ctx: &mut Ctx<'_>, args: &mut Args<'_>) -> CommandResult {
+pub fn echo(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>) -> CommandResult {
     let message = args.next_bytes()?;
     ctx.reply.bulk(message);
     Ok(())
 }
 
 /// `QUIT`: replies OK, then the server closes the connection once the reply is sent.
-pub fn quit(ctx: &mut Ctx<'_>, _args: &mut Args<'_>) -> CommandResult {
+pub fn quit(ctx: &mut Ctx<'_, '_>, _args: &mut Args<'_>) -> CommandResult {
     ctx.reply.ok();
     ctx.session.close_after_reply = true;
     Ok(())

@@ -2,6 +2,7 @@
 //! command (name, arity, flags, key positions, handler); the handlers live one family per file.
 
 mod connection;
+mod expire;
 mod keys;
 mod strings;
 
@@ -25,13 +26,13 @@ pub enum Access {
 }
 
 /// What a handler works with: the keyspace, the client's session, and its reply buffer.
-pub struct Ctx<'a> {
-    pub keyspace: &'a mut Keyspace,
+pub struct Ctx<'a, 't> {
+    pub ks: &'a mut Keyspace<'t>,
     pub session: &'a mut Session,
     pub reply: &'a mut Reply,
 }
 
-pub type Handler = fn(&mut Ctx<'_>, &mut Args<'_>) -> CommandResult;
+pub type Handler = fn(&mut Ctx<'_, '_>, &mut Args<'_>) -> CommandResult;
 
 /// One row of the command table.
 pub struct CommandSpec {
@@ -60,15 +61,40 @@ macro_rules! command {
     };
 }
 
-/// Every command DiskDB knows, in one place.
+/// Every command DiskDB knows, in one place, sorted by name.
 pub static COMMANDS: &[CommandSpec] = &[
+    command!("copy", -3, Write, false, (1, 2, 1), keys::copy),
+    command!("dbsize", 1, Read, true, (0, 0, 0), keys::dbsize),
     command!("del", -2, Write, false, (1, -1, 1), keys::del),
     command!("echo", 2, None, true, (0, 0, 0), connection::echo),
     command!("exists", -2, Read, true, (1, -1, 1), keys::exists),
+    command!("expire", -3, Write, true, (1, 1, 1), expire::expire),
+    command!("expireat", -3, Write, true, (1, 1, 1), expire::expireat),
+    command!("expiretime", 2, Read, true, (1, 1, 1), expire::expiretime),
+    command!("flushall", -1, Write, false, (0, 0, 0), keys::flushall),
+    command!("flushdb", -1, Write, false, (0, 0, 0), keys::flushdb),
     command!("get", 2, Read, true, (1, 1, 1), strings::get),
+    command!("keys", 2, Read, false, (0, 0, 0), keys::keys),
+    command!("move", 3, Write, true, (1, 1, 1), keys::move_),
+    command!("object", -2, Read, false, (2, 2, 1), keys::object),
+    command!("persist", 2, Write, true, (1, 1, 1), expire::persist),
+    command!("pexpire", -3, Write, true, (1, 1, 1), expire::pexpire),
+    command!("pexpireat", -3, Write, true, (1, 1, 1), expire::pexpireat),
+    command!("pexpiretime", 2, Read, true, (1, 1, 1), expire::pexpiretime),
     command!("ping", -1, None, true, (0, 0, 0), connection::ping),
+    command!("pttl", 2, Read, true, (1, 1, 1), expire::pttl),
     command!("quit", -1, None, true, (0, 0, 0), connection::quit),
+    command!("randomkey", 1, Read, false, (0, 0, 0), keys::randomkey),
+    command!("rename", 3, Write, false, (1, 2, 1), keys::rename),
+    command!("renamenx", 3, Write, true, (1, 2, 1), keys::renamenx),
+    command!("scan", -2, Read, false, (0, 0, 0), keys::scan),
+    command!("select", 2, None, true, (0, 0, 0), keys::select),
     command!("set", -3, Write, false, (1, 1, 1), strings::set),
+    command!("swapdb", 3, Write, true, (0, 0, 0), keys::swapdb),
+    command!("touch", -2, Read, true, (1, -1, 1), keys::exists),
+    command!("ttl", 2, Read, true, (1, 1, 1), expire::ttl),
+    command!("type", 2, Read, true, (1, 1, 1), keys::type_),
+    command!("unlink", -2, Write, true, (1, -1, 1), keys::del),
 ];
 
 /// Longest command name; longer input cannot name a command.
@@ -103,6 +129,23 @@ impl CommandSpec {
     }
 }
 
+/// Redis's `getLongLongFromObject`: a strict decimal integer.
+pub fn parse_i64(arg: &[u8]) -> Result<i64, CommandError> {
+    crate::protocol::string2ll(arg).ok_or(CommandError::NotInteger)
+}
+
+/// A logical database index: `not_int` when not an integer, "DB index is out of range" when
+/// outside 0..16.
+pub fn parse_db(arg: &[u8], not_int: CommandError) -> Result<usize, CommandError> {
+    let n = crate::protocol::string2ll(arg)
+        .filter(|n| i32::try_from(*n).is_ok())
+        .ok_or(not_int)?;
+    usize::try_from(n)
+        .ok()
+        .filter(|&d| d < crate::keyspace::DATABASES)
+        .ok_or(CommandError::DbIndexOutOfRange)
+}
+
 /// A cursor over a command's arguments, so each handler reads like its syntax line.
 pub struct Args<'a> {
     argv: &'a dyn Argv,
@@ -135,6 +178,11 @@ impl<'a> Args<'a> {
         self.next_bytes().ok()
     }
 
+    /// The command's name, for error texts.
+    pub fn name(&self) -> &'static str {
+        self.name
+    }
+
     /// Fails with an arity error if arguments are left over.
     pub fn finish(&self) -> CommandResult {
         if self.remaining() == 0 {
@@ -142,26 +190,6 @@ impl<'a> Args<'a> {
         } else {
             Err(CommandError::WrongArity(self.name))
         }
-    }
-}
-
-/// Looks up and runs one command, writing its reply (or its error) to `ctx.reply`.
-pub fn dispatch(ctx: &mut Ctx<'_>, argv: &dyn Argv) {
-    let result = match lookup(argv.arg(0)) {
-        None => Err(CommandError::unknown_command(argv)),
-        Some(spec) if !spec.arity_ok(argv.argc()) => Err(CommandError::WrongArity(spec.name)),
-        Some(spec) => {
-            let mark = ctx.reply.len();
-            let result = (spec.handler)(ctx, &mut Args::new(argv, spec.name));
-            if result.is_err() {
-                // A handler that fails after starting its reply must not leave half of it.
-                ctx.reply.truncate(mark);
-            }
-            result
-        }
-    };
-    if let Err(err) = result {
-        ctx.reply.error(&err.reply_text());
     }
 }
 

@@ -1,26 +1,107 @@
 //! String commands (Redis's `t_string.c`).
 
-use super::{Args, Ctx};
+use super::{parse_i64, Args, Ctx};
 use crate::error::{CommandError, CommandResult};
+use crate::keyspace::Kind;
+
+/// The string at `key`, or WRONGTYPE if the key holds another type.
+fn get_string(ctx: &mut Ctx<'_, '_>, key: &[u8]) -> Result<Option<Vec<u8>>, CommandError> {
+    match ctx.ks.get(ctx.session.db, key)? {
+        None => Ok(None),
+        Some(entry) if entry.kind == Kind::String => Ok(Some(entry.body)),
+        Some(_) => Err(CommandError::WrongType),
+    }
+}
 
 /// `GET key`
-pub fn get(ctx: &mut Ctx<'_>, args: &mut Args<'_>) -> CommandResult {
+pub fn get(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>) -> CommandResult {
     let key = args.next_bytes()?;
-    match ctx.keyspace.get(ctx.session.db, key) {
-        Some(value) => ctx.reply.bulk(value),
+    match get_string(ctx, key)? {
+        Some(value) => ctx.reply.bulk(&value),
         None => ctx.reply.null(),
     }
     Ok(())
 }
 
-/// `SET key value` (options arrive with the string family).
-pub fn set(ctx: &mut Ctx<'_>, args: &mut Args<'_>) -> CommandResult {
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum ExpireArg {
+    Ex,
+    Px,
+    ExAt,
+    PxAt,
+}
+
+/// `SET key value [NX|XX] [GET] [EX s|PX ms|EXAT ts|PXAT ms-ts|KEEPTTL]`
+pub fn set(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>) -> CommandResult {
     let key = args.next_bytes()?;
     let value = args.next_bytes()?;
-    if args.remaining() > 0 {
-        return Err(CommandError::Syntax);
+    let (mut nx, mut xx, mut get, mut keepttl) = (false, false, false, false);
+    let mut expire: Option<(ExpireArg, &[u8])> = None;
+    while let Some(opt) = args.try_next() {
+        let lower = opt.to_ascii_lowercase();
+        let unit = match lower.as_slice() {
+            b"ex" => Some(ExpireArg::Ex),
+            b"px" => Some(ExpireArg::Px),
+            b"exat" => Some(ExpireArg::ExAt),
+            b"pxat" => Some(ExpireArg::PxAt),
+            _ => None,
+        };
+        match (lower.as_slice(), unit) {
+            (b"nx", _) if !xx => nx = true,
+            (b"xx", _) if !nx => xx = true,
+            (b"get", _) => get = true,
+            (b"keepttl", _) if expire.is_none() => keepttl = true,
+            (_, Some(unit))
+                if !keepttl && expire.is_none_or(|(u, _)| u == unit) && args.remaining() > 0 =>
+            {
+                expire = Some((unit, args.next_bytes()?));
+            }
+            _ => return Err(CommandError::Syntax),
+        }
     }
-    ctx.keyspace.set(ctx.session.db, key, value);
-    ctx.reply.ok();
+    let now = ctx.ks.now_ms();
+    let expire_at = match expire {
+        None => None,
+        Some((unit, arg)) => {
+            let invalid = || CommandError::InvalidExpireTime("set");
+            let n = parse_i64(arg)?;
+            if n <= 0 {
+                return Err(invalid());
+            }
+            let ms = match unit {
+                ExpireArg::Ex | ExpireArg::ExAt => n.checked_mul(1000).ok_or_else(invalid)?,
+                ExpireArg::Px | ExpireArg::PxAt => n,
+            };
+            let at = match unit {
+                ExpireArg::Ex | ExpireArg::Px => ms.checked_add(now).ok_or_else(invalid)?,
+                ExpireArg::ExAt | ExpireArg::PxAt => ms,
+            };
+            Some(at)
+        }
+    };
+    let db = ctx.session.db;
+    let old = ctx.ks.get(db, key)?;
+    if get {
+        match &old {
+            Some(entry) if entry.kind != Kind::String => return Err(CommandError::WrongType),
+            Some(entry) => ctx.reply.bulk(&entry.body),
+            None => ctx.reply.null(),
+        }
+    }
+    if (nx && old.is_some()) || (xx && old.is_none()) {
+        if !get {
+            ctx.reply.null();
+        }
+        return Ok(());
+    }
+    let expire_at = if keepttl {
+        old.as_ref().and_then(|e| e.expire_at)
+    } else {
+        expire_at
+    };
+    ctx.ks.put(db, key, Kind::String, expire_at, value)?;
+    if !get {
+        ctx.reply.ok();
+    }
     Ok(())
 }

@@ -1,45 +1,475 @@
-//! The keyspace: 16 logical databases of keys.
+//! The keyspace on redb: 16 logical databases of typed keys with expiry.
 //!
-//! Temporary in-memory map for the foundation; the keyspace-on-redb work replaces it with
-//! tables in a redb database behind the same methods.
+//! Layout (see `docs/storage.md`):
+//! - `meta`: `[db u8][slot u64 BE][key]` → `[type u8][expire_at_ms i64 LE][body]`, where `slot`
+//!   is a stable hash of the key: keys sit in hash order, so a SCAN cursor is simply the next slot
+//!   to visit (a key present throughout an iteration is always returned) and RANDOMKEY is a seek.
+//!   `db` is a physical database number; SWAPDB swaps the logical→physical map. A string's body is its
+//!   value, so GET is one B-tree lookup; a collection's body is its element count, and its
+//!   elements live in a per-type table under `[db u8][key len u32 BE][key][element]`, so touching
+//!   one element costs O(log n) pages.
+//! - `expires`: `[expire_at_ms u64 BE][db u8][key]` → `()` (physical `db`), the expiry index that active expiry
+//!   walks from the front (never a scan of the keyspace).
+//!
+//! A [`Keyspace`] is the view of one write transaction: every command of a group runs through
+//! it, and it commits once for the group.
 
-use std::collections::HashMap;
+use redb::{ReadableTable, Table, TableDefinition, WriteTransaction};
+
+use crate::storage::StorageError;
 
 /// Number of logical databases (`SELECT 0`..`15`).
 pub const DATABASES: usize = 16;
 
-/// All keys of all logical databases.
-#[derive(Debug)]
-pub struct Keyspace {
-    dbs: Vec<HashMap<Vec<u8>, Vec<u8>>>,
+pub(crate) const META: TableDefinition<&[u8], &[u8]> = TableDefinition::new("meta");
+pub(crate) const EXPIRES: TableDefinition<&[u8], ()> = TableDefinition::new("expires");
+
+const HEADER: usize = 9;
+
+/// The type of a key's value, as TYPE reports it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(u8)]
+pub enum Kind {
+    String = 0,
+    List = 1,
+    Hash = 2,
+    Set = 3,
+    ZSet = 4,
 }
 
-impl Default for Keyspace {
-    fn default() -> Self {
-        Keyspace {
-            dbs: (0..DATABASES).map(|_| HashMap::new()).collect(),
+impl Kind {
+    fn from_byte(b: u8) -> Option<Kind> {
+        Some(match b {
+            0 => Kind::String,
+            1 => Kind::List,
+            2 => Kind::Hash,
+            3 => Kind::Set,
+            4 => Kind::ZSet,
+            _ => return None,
+        })
+    }
+
+    /// The name TYPE replies with.
+    pub fn name(self) -> &'static str {
+        match self {
+            Kind::String => "string",
+            Kind::List => "list",
+            Kind::Hash => "hash",
+            Kind::Set => "set",
+            Kind::ZSet => "zset",
         }
     }
 }
 
-impl Keyspace {
-    /// The string value at `key`, if any.
-    pub fn get(&self, db: usize, key: &[u8]) -> Option<&[u8]> {
-        self.dbs[db].get(key).map(Vec::as_slice)
+/// A key's record.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Entry {
+    pub kind: Kind,
+    /// Absolute deadline in Unix milliseconds, if the key expires.
+    pub expire_at: Option<i64>,
+    /// The string's value, or a collection's bookkeeping.
+    pub body: Vec<u8>,
+}
+
+fn decode(raw: &[u8]) -> Result<Entry, StorageError> {
+    if raw.len() < HEADER {
+        return Err(StorageError::Redb("corrupt key record".into()));
+    }
+    let kind =
+        Kind::from_byte(raw[0]).ok_or_else(|| StorageError::Redb("unknown key type".into()))?;
+    let at = i64::from_le_bytes(raw[1..9].try_into().unwrap_or_default());
+    Ok(Entry {
+        kind,
+        expire_at: (at != 0).then_some(at),
+        body: raw[HEADER..].to_vec(),
+    })
+}
+
+fn expire_of(raw: &[u8]) -> Option<i64> {
+    let at = i64::from_le_bytes(raw.get(1..9)?.try_into().ok()?);
+    (at != 0).then_some(at)
+}
+
+/// A key with its record, as SCAN returns them.
+pub type KeyEntry = (Vec<u8>, Entry);
+
+/// Counters the engine keeps across transactions (persisted with every commit).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Counters {
+    /// Keys per physical database (expired-but-not-yet-removed keys included, as in Redis).
+    pub keys: [u64; DATABASES],
+    /// Keys removed because their deadline passed (INFO's `expired_keys`).
+    pub expired: u64,
+    /// Logical database → physical database (SWAPDB swaps two entries).
+    pub map: [u8; DATABASES],
+}
+
+impl Default for Counters {
+    fn default() -> Self {
+        let mut map = [0u8; DATABASES];
+        for (i, m) in map.iter_mut().enumerate() {
+            *m = i as u8;
+        }
+        Counters {
+            keys: [0; DATABASES],
+            expired: 0,
+            map,
+        }
+    }
+}
+
+impl Counters {
+    /// Keys in logical database `db`.
+    pub fn db_keys(&self, db: usize) -> u64 {
+        self.keys[usize::from(self.map[db])]
     }
 
-    /// Sets `key` to `value`, replacing what was there.
-    pub fn set(&mut self, db: usize, key: &[u8], value: &[u8]) {
-        self.dbs[db].insert(key.to_vec(), value.to_vec());
+    /// Serialises the counters for the `system` table.
+    pub(crate) fn encode(&self) -> Vec<u8> {
+        let mut out = Vec::with_capacity(DATABASES * 8 + 8 + DATABASES);
+        for n in self.keys {
+            out.extend_from_slice(&n.to_le_bytes());
+        }
+        out.extend_from_slice(&self.expired.to_le_bytes());
+        out.extend_from_slice(&self.map);
+        out
     }
 
-    /// Removes `key`; true if it existed.
-    pub fn remove(&mut self, db: usize, key: &[u8]) -> bool {
-        self.dbs[db].remove(key).is_some()
+    /// Reads what [`Counters::encode`] wrote; `None` if it is damaged.
+    pub(crate) fn decode(bytes: &[u8]) -> Option<Counters> {
+        let mut c = Counters::default();
+        for (i, slot) in c.keys.iter_mut().enumerate() {
+            *slot = u64::from_le_bytes(bytes.get(i * 8..i * 8 + 8)?.try_into().ok()?);
+        }
+        let e = DATABASES * 8;
+        c.expired = u64::from_le_bytes(bytes.get(e..e + 8)?.try_into().ok()?);
+        c.map.copy_from_slice(bytes.get(e + 8..e + 8 + DATABASES)?);
+        let mut seen = [false; DATABASES];
+        for &m in &c.map {
+            *seen.get_mut(usize::from(m))? = true;
+        }
+        seen.iter().all(|&s| s).then_some(c)
+    }
+}
+
+/// The position of a key in its database's order: a 64-bit FNV-1a hash with a final mix, never
+/// 0 (SCAN's cursor 0 means "start" and "done"). Part of the file format: never change it.
+pub fn slot_of(key: &[u8]) -> u64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for &b in key {
+        h ^= u64::from(b);
+        h = h.wrapping_mul(0x0000_0100_0000_01b3);
+    }
+    h ^= h >> 33;
+    h = h.wrapping_mul(0xff51_afd7_ed55_8ccd);
+    h ^= h >> 33;
+    h.max(1)
+}
+
+/// The keyspace as seen by the commands of one group (one redb write transaction).
+pub struct Keyspace<'t> {
+    meta: Table<'t, &'static [u8], &'static [u8]>,
+    expires: Table<'t, &'static [u8], ()>,
+    now_ms: i64,
+    counters: &'t mut Counters,
+    kbuf: Vec<u8>,
+    ebuf: Vec<u8>,
+    changed: bool,
+}
+
+fn meta_key(buf: &mut Vec<u8>, phys: u8, key: &[u8]) {
+    buf.clear();
+    buf.push(phys);
+    buf.extend_from_slice(&slot_of(key).to_be_bytes());
+    buf.extend_from_slice(key);
+}
+
+const META_PREFIX: usize = 9;
+
+fn expire_key(buf: &mut Vec<u8>, at: i64, phys: u8, key: &[u8]) {
+    buf.clear();
+    buf.extend_from_slice(&(at as u64).to_be_bytes());
+    buf.push(phys);
+    buf.extend_from_slice(key);
+}
+
+impl<'t> Keyspace<'t> {
+    /// Opens the keyspace tables inside `txn`; `now_ms` is the clock every command of the group
+    /// sees (logged with the group so replay sees the same).
+    pub(crate) fn open(
+        txn: &'t WriteTransaction,
+        now_ms: i64,
+        counters: &'t mut Counters,
+    ) -> Result<Self, StorageError> {
+        Ok(Keyspace {
+            meta: txn.open_table(META)?,
+            expires: txn.open_table(EXPIRES)?,
+            now_ms,
+            counters,
+            kbuf: Vec::with_capacity(64),
+            ebuf: Vec::with_capacity(64),
+            changed: false,
+        })
     }
 
-    /// Whether `key` exists.
-    pub fn contains(&self, db: usize, key: &[u8]) -> bool {
-        self.dbs[db].contains_key(key)
+    /// Whether anything was written through this view.
+    pub(crate) fn changed(&self) -> bool {
+        self.changed
+    }
+
+    /// The group's clock, in Unix milliseconds.
+    pub fn now_ms(&self) -> i64 {
+        self.now_ms
+    }
+
+    fn phys(&self, db: usize) -> u8 {
+        self.counters.map[db]
+    }
+
+    /// The live entry at `key`; an expired key is removed on the way (lazy expiry).
+    pub fn get(&mut self, db: usize, key: &[u8]) -> Result<Option<Entry>, StorageError> {
+        let phys = self.phys(db);
+        meta_key(&mut self.kbuf, phys, key);
+        let entry = match self.meta.get(self.kbuf.as_slice())? {
+            Some(raw) => decode(raw.value())?,
+            None => return Ok(None),
+        };
+        if entry.expire_at.is_some_and(|at| at <= self.now_ms) {
+            self.remove_phys(phys, key)?;
+            self.counters.expired += 1;
+            return Ok(None);
+        }
+        Ok(Some(entry))
+    }
+
+    /// Whether `key` exists (and has not expired).
+    pub fn exists(&mut self, db: usize, key: &[u8]) -> Result<bool, StorageError> {
+        Ok(self.get(db, key)?.is_some())
+    }
+
+    /// Writes `key`'s record, replacing any previous one and keeping the expiry index in step.
+    pub fn put(
+        &mut self,
+        db: usize,
+        key: &[u8],
+        kind: Kind,
+        expire_at: Option<i64>,
+        body: &[u8],
+    ) -> Result<(), StorageError> {
+        let phys = self.phys(db);
+        self.put_phys(phys, key, kind, expire_at, body)
+    }
+
+    fn put_phys(
+        &mut self,
+        phys: u8,
+        key: &[u8],
+        kind: Kind,
+        expire_at: Option<i64>,
+        body: &[u8],
+    ) -> Result<(), StorageError> {
+        self.changed = true;
+        meta_key(&mut self.kbuf, phys, key);
+        let mut record = Vec::with_capacity(HEADER + body.len());
+        record.push(kind as u8);
+        record.extend_from_slice(&expire_at.unwrap_or(0).to_le_bytes());
+        record.extend_from_slice(body);
+        let old = self
+            .meta
+            .insert(self.kbuf.as_slice(), record.as_slice())?
+            .map(|g| expire_of(g.value()));
+        match old {
+            None => self.counters.keys[usize::from(phys)] += 1,
+            Some(old_at) if old_at == expire_at => return Ok(()),
+            Some(Some(old_at)) => {
+                expire_key(&mut self.ebuf, old_at, phys, key);
+                self.expires.remove(self.ebuf.as_slice())?;
+            }
+            Some(None) => {}
+        }
+        if let Some(at) = expire_at {
+            expire_key(&mut self.ebuf, at, phys, key);
+            self.expires.insert(self.ebuf.as_slice(), ())?;
+        }
+        Ok(())
+    }
+
+    fn remove_phys(&mut self, phys: u8, key: &[u8]) -> Result<bool, StorageError> {
+        meta_key(&mut self.kbuf, phys, key);
+        let old = self
+            .meta
+            .remove(self.kbuf.as_slice())?
+            .map(|g| expire_of(g.value()));
+        let Some(old_at) = old else {
+            return Ok(false);
+        };
+        self.changed = true;
+        let n = &mut self.counters.keys[usize::from(phys)];
+        *n = n.saturating_sub(1);
+        if let Some(at) = old_at {
+            expire_key(&mut self.ebuf, at, phys, key);
+            self.expires.remove(self.ebuf.as_slice())?;
+        }
+        Ok(true)
+    }
+
+    /// Removes a live key; false if it did not exist or had expired.
+    pub fn delete(&mut self, db: usize, key: &[u8]) -> Result<bool, StorageError> {
+        if self.get(db, key)?.is_none() {
+            return Ok(false);
+        }
+        let phys = self.phys(db);
+        self.remove_phys(phys, key)
+    }
+
+    /// Sets or clears a live key's deadline; false if the key does not exist.
+    pub fn set_expire(
+        &mut self,
+        db: usize,
+        key: &[u8],
+        expire_at: Option<i64>,
+    ) -> Result<bool, StorageError> {
+        let Some(entry) = self.get(db, key)? else {
+            return Ok(false);
+        };
+        self.put(db, key, entry.kind, expire_at, &entry.body)?;
+        Ok(true)
+    }
+
+    /// Removes up to `budget` keys whose deadline has passed, oldest deadline first; returns how
+    /// many were removed. Walks only the expiry index; entries that no longer match a record
+    /// (left by FLUSHDB) are dropped on the way.
+    pub fn expire_due(&mut self, budget: usize) -> Result<usize, StorageError> {
+        let mut due = Vec::new();
+        for item in self.expires.iter()? {
+            let (k, _) = item?;
+            let k = k.value();
+            if k.len() < 9 || due.len() >= budget {
+                break;
+            }
+            let at = u64::from_be_bytes(k[..8].try_into().unwrap_or_default()) as i64;
+            if at > self.now_ms {
+                break;
+            }
+            due.push((at, k[8], k[9..].to_vec()));
+        }
+        let mut removed = 0;
+        for (at, phys, key) in &due {
+            meta_key(&mut self.kbuf, *phys, key);
+            let current = match self.meta.get(self.kbuf.as_slice())? {
+                Some(raw) => expire_of(raw.value()),
+                None => None,
+            };
+            if current == Some(*at) {
+                self.remove_phys(*phys, key)?;
+                self.counters.expired += 1;
+                removed += 1;
+            } else {
+                expire_key(&mut self.ebuf, *at, *phys, key);
+                self.expires.remove(self.ebuf.as_slice())?;
+                self.changed = true;
+            }
+        }
+        Ok(removed)
+    }
+
+    /// Live keys of `db` in slot order from `cursor` (a slot; 0 = the start), visiting at most
+    /// `count` records. Returns the keys with their entries and the cursor to continue from
+    /// (0 when the iteration is complete). Used by SCAN, KEYS and RANDOMKEY.
+    pub fn scan(
+        &mut self,
+        db: usize,
+        cursor: u64,
+        count: usize,
+    ) -> Result<(Vec<KeyEntry>, u64), StorageError> {
+        let phys = self.phys(db);
+        let mut start = vec![phys];
+        start.extend_from_slice(&cursor.to_be_bytes());
+        let end = [phys + 1];
+        let mut out = Vec::new();
+        let mut expired = Vec::new();
+        let mut next = 0;
+        for item in self.meta.range::<&[u8]>(start.as_slice()..end.as_slice())? {
+            let (k, v) = item?;
+            let k = k.value();
+            if k.len() < META_PREFIX {
+                continue;
+            }
+            let slot = u64::from_be_bytes(k[1..9].try_into().unwrap_or_default());
+            if out.len() + expired.len() >= count {
+                // Stop at a slot boundary so keys sharing a slot are never split.
+                let last = out
+                    .last()
+                    .map(|(key, _): &KeyEntry| slot_of(key))
+                    .unwrap_or(0);
+                if slot != last {
+                    next = slot;
+                    break;
+                }
+            }
+            let entry = decode(v.value())?;
+            let key = k[META_PREFIX..].to_vec();
+            if entry.expire_at.is_some_and(|at| at <= self.now_ms) {
+                expired.push(key);
+                continue;
+            }
+            out.push((key, entry));
+        }
+        for key in expired {
+            if self.remove_phys(phys, &key)? {
+                self.counters.expired += 1;
+            }
+        }
+        Ok((out, next))
+    }
+
+    /// The first live key at or after `slot` (wrapping around), for RANDOMKEY.
+    pub fn key_at_or_after(
+        &mut self,
+        db: usize,
+        slot: u64,
+    ) -> Result<Option<Vec<u8>>, StorageError> {
+        for from in [slot, 0] {
+            let mut cursor = from;
+            loop {
+                let (keys, next) = self.scan(db, cursor, 16)?;
+                if let Some((key, _)) = keys.into_iter().next() {
+                    return Ok(Some(key));
+                }
+                if next == 0 {
+                    break;
+                }
+                cursor = next;
+            }
+        }
+        Ok(None)
+    }
+
+    /// Removes every key of `db`.
+    pub fn flush_db(&mut self, db: usize) -> Result<(), StorageError> {
+        let phys = self.phys(db);
+        let start = [phys];
+        let end = [phys + 1];
+        self.meta
+            .retain_in::<&[u8], _>(start.as_slice()..end.as_slice(), |_, _| false)?;
+        self.counters.keys[usize::from(phys)] = 0;
+        self.changed = true;
+        Ok(())
+    }
+
+    /// Swaps two logical databases (SWAPDB) in constant time.
+    pub fn swap_db(&mut self, a: usize, b: usize) {
+        self.counters.map.swap(a, b);
+        self.changed = true;
+    }
+
+    /// Number of key records in `db` (DBSIZE).
+    pub fn db_size(&self, db: usize) -> u64 {
+        self.counters.db_keys(db)
+    }
+
+    /// The counters (key counts, expired keys).
+    pub fn counters(&self) -> &Counters {
+        self.counters
     }
 }

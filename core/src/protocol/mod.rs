@@ -13,7 +13,7 @@ mod rust_parser;
 
 use arena::ArenaGuard;
 pub use reply::Reply;
-pub use rust_parser::split_args;
+pub use rust_parser::{split_args, string2ll};
 
 /// Limits a request must respect (Redis's defaults).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -215,7 +215,7 @@ fn split_into(line: &[u8], out: &mut Vec<u8>, spans: &mut Vec<Span>) -> Result<(
 }
 
 /// Redis's `string2ll`: strict decimal, no `+`, no leading zeros, no spaces, fits in `i64`.
-pub(crate) fn string2ll(s: &[u8]) -> Option<i64> {
+pub fn string2ll(s: &[u8]) -> Option<i64> {
     if s.is_empty() || s.len() > 20 {
         return None;
     }

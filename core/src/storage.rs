@@ -1,0 +1,176 @@
+//! Opening the keyspace's redb database over any byte store: a file (native, WASI), redb's
+//! in-memory backend, or a caller-supplied `redb::StorageBackend` (OPFS in the browser).
+//!
+//! The database carries a format version in its `system` table; a file that is not a DiskDB
+//! database, or one written by a newer format, is refused with a clear message.
+
+use std::path::PathBuf;
+
+use redb::backends::InMemoryBackend;
+use redb::{Database, ReadableDatabase, StorageBackend, TableDefinition};
+
+/// The keyspace format this build writes and reads.
+pub const FORMAT_VERSION: u32 = 1;
+
+/// Scalar bookkeeping: format version, last applied log sequence number, key counts.
+pub(crate) const SYSTEM: TableDefinition<&str, &[u8]> = TableDefinition::new("diskdb_system");
+
+/// Where the keyspace lives.
+pub enum Store {
+    /// redb's in-memory backend: an ephemeral database.
+    Memory,
+    /// A directory holding `diskdb.redb` and its write-ahead log `diskdb.wal`.
+    Dir(PathBuf),
+    /// Any other redb backend (for example OPFS), without a write-ahead log.
+    Backend(Box<dyn StorageBackend>),
+}
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Store::Memory => f.write_str("Memory"),
+            Store::Dir(p) => write!(f, "Dir({})", p.display()),
+            Store::Backend(_) => f.write_str("Backend"),
+        }
+    }
+}
+
+/// Why the keyspace could not be opened or written.
+#[derive(Debug, thiserror::Error)]
+pub enum StorageError {
+    #[error("{path} is not a DiskDB database ({reason})")]
+    NotDiskDb { path: String, reason: String },
+    #[error("{path} was written by a newer DiskDB (format {found}); this build reads format {FORMAT_VERSION}")]
+    NewerFormat { path: String, found: u32 },
+    #[error("{path} is in use by another DiskDB process")]
+    Locked { path: String },
+    #[error("write-ahead log {path}: {source}")]
+    Wal {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error("{0}")]
+    Io(#[from] std::io::Error),
+    #[error("storage: {0}")]
+    Redb(String),
+}
+
+macro_rules! from_redb {
+    ($($t:ty),*) => {$(
+        impl From<$t> for StorageError {
+            fn from(e: $t) -> Self {
+                StorageError::Redb(e.to_string())
+            }
+        }
+    )*};
+}
+from_redb!(
+    redb::StorageError,
+    redb::TableError,
+    redb::TransactionError,
+    redb::CommitError,
+    redb::SetDurabilityError
+);
+
+/// Opens (creating if needed) the redb database of `store` with a page cache of `cache_bytes`,
+/// and checks or stamps its format version.
+pub(crate) fn open_database(store: Store, cache_bytes: usize) -> Result<Database, StorageError> {
+    let mut builder = Database::builder();
+    builder.set_cache_size(cache_bytes);
+    let (db, name) = match store {
+        Store::Memory => (
+            builder.create_with_backend(InMemoryBackend::new()),
+            "memory".to_string(),
+        ),
+        Store::Dir(dir) => {
+            let path = dir.join(DB_FILE);
+            let name = path.display().to_string();
+            (builder.create(&path), name)
+        }
+        Store::Backend(backend) => (
+            builder.create_with_backend(BoxedBackend(backend)),
+            "backend".into(),
+        ),
+    };
+    let db = db.map_err(|e| match e {
+        redb::DatabaseError::DatabaseAlreadyOpen => StorageError::Locked { path: name.clone() },
+        other => StorageError::NotDiskDb {
+            path: name.clone(),
+            reason: other.to_string(),
+        },
+    })?;
+    check_format(&db, &name)?;
+    Ok(db)
+}
+
+/// The database file's name inside the data directory.
+pub const DB_FILE: &str = "diskdb.redb";
+/// The write-ahead log's name inside the data directory.
+pub const WAL_FILE: &str = "diskdb.wal";
+
+fn check_format(db: &Database, name: &str) -> Result<(), StorageError> {
+    let read = db.begin_read()?;
+    let found = match read.open_table(SYSTEM) {
+        Ok(table) => match table.get("format")? {
+            Some(v) => Some(parse_u32(v.value()).ok_or_else(|| StorageError::NotDiskDb {
+                path: name.into(),
+                reason: "unreadable format version".into(),
+            })?),
+            None => None,
+        },
+        Err(redb::TableError::TableDoesNotExist(_)) => None,
+        Err(e) => return Err(e.into()),
+    };
+    let has_tables = read.list_tables()?.next().is_some();
+    drop(read);
+    match found {
+        Some(v) if v > FORMAT_VERSION => Err(StorageError::NewerFormat {
+            path: name.into(),
+            found: v,
+        }),
+        Some(_) => Ok(()),
+        None if has_tables => Err(StorageError::NotDiskDb {
+            path: name.into(),
+            reason: "a redb database without DiskDB's tables".into(),
+        }),
+        None => {
+            let mut write = db.begin_write()?;
+            write.set_durability(redb::Durability::Immediate)?;
+            {
+                let mut table = write.open_table(SYSTEM)?;
+                table.insert("format", FORMAT_VERSION.to_le_bytes().as_slice())?;
+            }
+            write.commit()?;
+            Ok(())
+        }
+    }
+}
+
+fn parse_u32(bytes: &[u8]) -> Option<u32> {
+    Some(u32::from_le_bytes(bytes.try_into().ok()?))
+}
+
+/// Lets a boxed backend chosen at run time be handed to redb, which wants a concrete type.
+#[derive(Debug)]
+struct BoxedBackend(Box<dyn StorageBackend>);
+
+impl StorageBackend for BoxedBackend {
+    fn len(&self) -> Result<u64, std::io::Error> {
+        self.0.len()
+    }
+    fn read(&self, offset: u64, out: &mut [u8]) -> Result<(), std::io::Error> {
+        self.0.read(offset, out)
+    }
+    fn set_len(&self, len: u64) -> Result<(), std::io::Error> {
+        self.0.set_len(len)
+    }
+    fn sync_data(&self) -> Result<(), std::io::Error> {
+        self.0.sync_data()
+    }
+    fn write(&self, offset: u64, data: &[u8]) -> Result<(), std::io::Error> {
+        self.0.write(offset, data)
+    }
+    fn close(&self) -> Result<(), std::io::Error> {
+        self.0.close()
+    }
+}

@@ -1,0 +1,300 @@
+//! The write-ahead log: what makes an acknowledged write durable before redb's own (slow, ~2 ms)
+//! durable commit.
+//!
+//! Each group of executed write commands becomes one record, appended (and, in `always` mode,
+//! `fdatasync`ed) before any reply of the group leaves. redb commits those groups without fsync;
+//! a periodic checkpoint makes redb durable and empties the log. On start, the records newer than
+//! the checkpoint stored in redb (`applied_lsn`) are replayed. See `docs/storage.md`.
+//!
+//! File: a 16-byte header, then records `[len u32][crc32 u32][payload]` where the payload is
+//! `[lsn u64][time_ms i64][count u32]` followed by `count` commands `[db u8][argc u32]([len u32][bytes])*`.
+//! A torn or corrupt tail (crash mid-append) fails its checksum; replay stops there and the tail
+//! is cut off.
+
+use std::fs::{File, OpenOptions};
+use std::io::{Read, Seek, SeekFrom, Write};
+use std::path::{Path, PathBuf};
+
+const MAGIC: &[u8; 16] = b"DISKDB-WAL-v1\0\0\n";
+const MAX_RECORD: u32 = 1 << 31;
+
+/// One replayable group of write commands.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WalRecord {
+    pub lsn: u64,
+    pub time_ms: i64,
+    pub commands: Vec<(u8, Vec<Vec<u8>>)>,
+}
+
+/// The open log file.
+#[derive(Debug)]
+pub struct Wal {
+    file: File,
+    path: PathBuf,
+    len: u64,
+    unsynced: bool,
+}
+
+/// Builds a record's payload while commands execute, without a copy per argument later.
+#[derive(Debug, Default)]
+pub struct RecordBuilder {
+    buf: Vec<u8>,
+    count: u32,
+}
+
+impl RecordBuilder {
+    /// Starts a record (clearing any previous one).
+    pub fn begin(&mut self, lsn: u64, time_ms: i64) {
+        self.buf.clear();
+        self.buf.extend_from_slice(&[0u8; 8]); // len + crc, filled by `finish`
+        self.buf.extend_from_slice(&lsn.to_le_bytes());
+        self.buf.extend_from_slice(&time_ms.to_le_bytes());
+        self.buf.extend_from_slice(&0u32.to_le_bytes());
+        self.count = 0;
+    }
+
+    /// Appends one command as executed in database `db`.
+    pub fn command(&mut self, db: u8, argv: &dyn crate::protocol::Argv) {
+        self.buf.push(db);
+        self.buf
+            .extend_from_slice(&(argv.argc() as u32).to_le_bytes());
+        for i in 0..argv.argc() {
+            let arg = argv.arg(i);
+            self.buf
+                .extend_from_slice(&(arg.len() as u32).to_le_bytes());
+            self.buf.extend_from_slice(arg);
+        }
+        self.count += 1;
+    }
+
+    /// Commands recorded since `begin`.
+    pub fn len(&self) -> u32 {
+        self.count
+    }
+
+    /// Whether no command was recorded.
+    pub fn is_empty(&self) -> bool {
+        self.count == 0
+    }
+
+    /// Drops the commands recorded after the mark (a failed transaction leaves nothing behind).
+    pub fn mark(&self) -> (usize, u32) {
+        (self.buf.len(), self.count)
+    }
+
+    /// Rolls back to a mark taken with [`RecordBuilder::mark`].
+    pub fn rollback(&mut self, mark: (usize, u32)) {
+        self.buf.truncate(mark.0);
+        self.count = mark.1;
+    }
+
+    fn finish(&mut self) -> &[u8] {
+        let count = self.count.to_le_bytes();
+        self.buf[24..28].copy_from_slice(&count);
+        let payload_len = (self.buf.len() - 8) as u32;
+        let crc = crc32fast::hash(&self.buf[8..]);
+        self.buf[0..4].copy_from_slice(&payload_len.to_le_bytes());
+        self.buf[4..8].copy_from_slice(&crc.to_le_bytes());
+        &self.buf
+    }
+}
+
+fn decode(payload: &[u8]) -> Option<WalRecord> {
+    let mut p = Cursor(payload);
+    let lsn = u64::from_le_bytes(p.take(8)?.try_into().ok()?);
+    let time_ms = i64::from_le_bytes(p.take(8)?.try_into().ok()?);
+    let count = p.u32()?;
+    let mut commands = Vec::new();
+    for _ in 0..count {
+        let db = p.take(1)?[0];
+        let argc = p.u32()?;
+        let mut argv = Vec::new();
+        for _ in 0..argc {
+            let len = p.u32()? as usize;
+            argv.push(p.take(len)?.to_vec());
+        }
+        commands.push((db, argv));
+    }
+    Some(WalRecord {
+        lsn,
+        time_ms,
+        commands,
+    })
+}
+
+struct Cursor<'a>(&'a [u8]);
+
+impl<'a> Cursor<'a> {
+    fn take(&mut self, n: usize) -> Option<&'a [u8]> {
+        if self.0.len() < n {
+            return None;
+        }
+        let (head, rest) = self.0.split_at(n);
+        self.0 = rest;
+        Some(head)
+    }
+    fn u32(&mut self) -> Option<u32> {
+        Some(u32::from_le_bytes(self.take(4)?.try_into().ok()?))
+    }
+}
+
+impl Wal {
+    /// Opens (or creates) the log at `path` and returns the intact records in it. A torn tail is
+    /// truncated away; a file that is not a DiskDB log is an error.
+    pub fn open(path: &Path) -> std::io::Result<(Wal, Vec<WalRecord>)> {
+        let mut file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(path)?;
+        let mut data = Vec::new();
+        file.read_to_end(&mut data)?;
+        let mut records = Vec::new();
+        let mut good = MAGIC.len() as u64;
+        if data.is_empty() {
+            file.write_all(MAGIC)?;
+            file.sync_all()?;
+        } else if data.len() < MAGIC.len() || &data[..MAGIC.len()] != MAGIC {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::InvalidData,
+                format!("{} is not a DiskDB write-ahead log", path.display()),
+            ));
+        } else {
+            let mut pos = MAGIC.len();
+            while data.len() - pos >= 8 {
+                let len = u32::from_le_bytes(data[pos..pos + 4].try_into().unwrap_or_default());
+                let crc = u32::from_le_bytes(data[pos + 4..pos + 8].try_into().unwrap_or_default());
+                let end = pos + 8 + len as usize;
+                if len >= MAX_RECORD || end > data.len() {
+                    break;
+                }
+                let payload = &data[pos + 8..end];
+                if crc32fast::hash(payload) != crc {
+                    break;
+                }
+                match decode(payload) {
+                    Some(record) => records.push(record),
+                    None => break,
+                }
+                pos = end;
+                good = pos as u64;
+            }
+            if good < data.len() as u64 {
+                file.set_len(good)?;
+                file.sync_all()?;
+            }
+        }
+        file.seek(SeekFrom::Start(good))?;
+        Ok((
+            Wal {
+                file,
+                path: path.to_path_buf(),
+                len: good,
+                unsynced: false,
+            },
+            records,
+        ))
+    }
+
+    /// Appends a finished record (written, not yet synced).
+    pub fn append(&mut self, record: &mut RecordBuilder) -> std::io::Result<()> {
+        let bytes = record.finish();
+        if let Err(err) = self.file.write_all(bytes) {
+            // Cut a partial append so the next record starts on a boundary.
+            let _ = self.file.set_len(self.len);
+            let _ = self.file.seek(SeekFrom::Start(self.len));
+            return Err(err);
+        }
+        self.len += bytes.len() as u64;
+        self.unsynced = true;
+        Ok(())
+    }
+
+    /// Makes everything appended so far durable (`fdatasync`).
+    pub fn sync(&mut self) -> std::io::Result<()> {
+        if self.unsynced {
+            self.file.sync_data()?;
+            self.unsynced = false;
+        }
+        Ok(())
+    }
+
+    /// Whether records were appended since the last sync.
+    pub fn has_unsynced(&self) -> bool {
+        self.unsynced
+    }
+
+    /// Bytes in the log, header included.
+    pub fn len(&self) -> u64 {
+        self.len
+    }
+
+    /// Whether the log holds no record.
+    pub fn is_empty(&self) -> bool {
+        self.len <= MAGIC.len() as u64
+    }
+
+    /// Empties the log after a checkpoint made every record in it durable in redb.
+    pub fn reset(&mut self) -> std::io::Result<()> {
+        self.file.set_len(MAGIC.len() as u64)?;
+        self.file.seek(SeekFrom::Start(MAGIC.len() as u64))?;
+        self.file.sync_all()?;
+        self.len = MAGIC.len() as u64;
+        self.unsynced = false;
+        Ok(())
+    }
+
+    /// Where the log lives.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn temp(name: &str) -> PathBuf {
+        let dir = std::env::temp_dir().join(format!("diskdb-wal-{}-{name}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        dir.join("wal")
+    }
+
+    #[test]
+    fn records_survive_reopen_and_a_torn_tail_is_cut() {
+        let path = temp("torn");
+        let (mut wal, records) = Wal::open(&path).unwrap();
+        assert!(records.is_empty());
+        let mut rb = RecordBuilder::default();
+        for lsn in 1..=3u64 {
+            rb.begin(lsn, 1000 + lsn as i64);
+            rb.command(
+                0,
+                &vec![b"SET".to_vec(), b"k".to_vec(), lsn.to_string().into_bytes()],
+            );
+            wal.append(&mut rb).unwrap();
+        }
+        wal.sync().unwrap();
+        let full = wal.len();
+        drop(wal);
+        // A crash in the middle of the third record.
+        let f = OpenOptions::new().write(true).open(&path).unwrap();
+        f.set_len(full - 3).unwrap();
+        drop(f);
+        let (wal, records) = Wal::open(&path).unwrap();
+        assert_eq!(records.len(), 2);
+        assert_eq!(records[1].lsn, 2);
+        assert_eq!(records[1].time_ms, 1002);
+        assert_eq!(records[1].commands[0].1[2], b"2");
+        assert!(wal.len() < full - 3);
+    }
+
+    #[test]
+    fn a_foreign_file_is_refused() {
+        let path = temp("foreign");
+        std::fs::write(&path, b"hello, this is not a log at all").unwrap();
+        assert!(Wal::open(&path).is_err());
+    }
+}
