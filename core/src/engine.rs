@@ -76,12 +76,19 @@ const CHECKPOINT_LOG_BYTES: u64 = 64 * 1024 * 1024;
 const EXPIRE_BUDGET: usize = 200;
 
 /// Runs commands against the keyspace, serially, as Redis does.
+///
+/// Commands execute inside an *open group*: one redb write transaction that many jobs (a job is
+/// one client's batch of requests) share. [`Engine::commit`] closes the group: the transaction
+/// commits without fsync and the group's logged writes are appended to the write-ahead log as
+/// one record; the caller syncs the log (`always`) before releasing the replies of jobs that
+/// [`depend`](Engine::pending_writes) on those writes.
 pub struct Engine {
     db: Database,
     wal: Option<Wal>,
     durable_backend: bool,
     durability: Durability,
     record: RecordBuilder,
+    open: Option<OpenGroup>,
     /// Sequence number of the next logged group.
     next_lsn: u64,
     /// Highest sequence number committed to redb.
@@ -93,6 +100,14 @@ pub struct Engine {
     uncheckpointed: bool,
 }
 
+struct OpenGroup {
+    txn: redb::WriteTransaction,
+    /// Counters as they were when the group opened, restored if it fails.
+    counters_before: Counters,
+    changed: bool,
+    failure: Option<StorageError>,
+}
+
 impl std::fmt::Debug for Engine {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Engine")
@@ -102,11 +117,13 @@ impl std::fmt::Debug for Engine {
     }
 }
 
-/// What a finished group did.
+/// What a commit did.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct GroupOutcome {
-    /// Write commands the group logged.
+pub struct CommitOutcome {
+    /// Write commands logged by the committed group.
     pub writes: u32,
+    /// The log holds records not yet synced (the caller syncs in `always` mode).
+    pub needs_sync: bool,
 }
 
 impl Engine {
@@ -138,6 +155,7 @@ impl Engine {
             durable_backend,
             durability: config.durability,
             record: RecordBuilder::default(),
+            open: None,
             next_lsn: applied_lsn + 1,
             applied_lsn,
             counters,
@@ -168,80 +186,133 @@ impl Engine {
         &self.counters
     }
 
-    /// Executes commands in one group: `f` calls [`Group::execute`] for each. The group commits
-    /// once; with a write-ahead log, its writes are logged (and synced in `always` mode) before
-    /// this returns, so replies may be sent as soon as it returns `Ok`. On `Err` nothing of the
-    /// group was applied and the replies it produced must be discarded.
-    pub fn run_group<R>(
+    /// Whether the open group holds logged writes not yet committed: a job that ran in it must
+    /// wait for the next commit (and sync) before its replies leave.
+    pub fn pending_writes(&self) -> bool {
+        !self.record.is_empty()
+    }
+
+    /// Runs one job in the open group (opening one if needed): `f` calls [`Group::execute`]
+    /// for each command. Nothing is durable until [`Engine::commit`].
+    pub fn execute_job<R>(
         &mut self,
         now_ms: i64,
         f: impl FnOnce(&mut Group<'_, '_>) -> R,
-    ) -> Result<(R, GroupOutcome), StorageError> {
-        let lsn = self.next_lsn;
-        self.record.begin(lsn, now_ms);
-        let mut txn = self.db.begin_write()?;
-        let before = self.counters.clone();
-        let (result, failure, changed) = {
-            let keyspace = Keyspace::open(&txn, now_ms, &mut self.counters)?;
-            let mut group = Group {
-                keyspace,
-                record: &mut self.record,
+    ) -> Result<R, StorageError> {
+        if self.open.is_none() {
+            self.record.begin(self.next_lsn);
+            let mut txn = self.db.begin_write()?;
+            txn.set_durability(redb::Durability::None)?;
+            self.open = Some(OpenGroup {
+                txn,
+                counters_before: self.counters.clone(),
+                changed: false,
                 failure: None,
-                replaying: false,
-            };
-            let result = f(&mut group);
-            let changed = group.keyspace.changed();
-            (result, group.failure, changed)
+            });
+        }
+        let open = self.open.as_mut().expect("opened above");
+        let keyspace = Keyspace::open(&open.txn, now_ms, &mut self.counters)?;
+        let mut group = Group {
+            keyspace,
+            record: &mut self.record,
+            failure: open.failure.take(),
+            replaying: false,
+            now_ms,
+        };
+        let result = f(&mut group);
+        open.changed |= group.keyspace.changed();
+        open.failure = group.failure.take();
+        Ok(result)
+    }
+
+    /// Closes the open group: commits redb (without fsync, or durably for a backend without a
+    /// log in `always` mode) and appends the group's writes to the log (without syncing). On
+    /// `Err` nothing of the group was applied.
+    pub fn commit(&mut self) -> Result<CommitOutcome, StorageError> {
+        // A group that changed nothing stays open for the next jobs: beginning a redb write
+        // transaction costs more than a whole GET.
+        match &self.open {
+            None => return Ok(CommitOutcome::default()),
+            Some(open) if !open.changed && open.failure.is_none() && self.record.is_empty() => {
+                return Ok(CommitOutcome::default());
+            }
+            Some(_) => {}
+        }
+        let Some(open) = self.open.take() else {
+            return Ok(CommitOutcome::default());
+        };
+        let OpenGroup {
+            mut txn,
+            counters_before,
+            changed: _,
+            failure,
+        } = open;
+        let fail = |engine: &mut Engine, txn: redb::WriteTransaction, err: StorageError| {
+            engine.counters = counters_before.clone();
+            engine.record.begin(engine.next_lsn);
+            let _ = txn.abort();
+            Err(err)
         };
         if let Some(err) = failure {
-            self.counters = before;
-            let _ = txn.abort();
-            return Err(err);
+            return fail(self, txn, err);
         }
         let writes = self.record.len();
-        if !changed && writes == 0 {
-            let _ = txn.abort();
-            return Ok((result, GroupOutcome { writes }));
-        }
+        let lsn = self.next_lsn;
         if writes > 0 {
             if let Some(wal) = self.wal.as_mut() {
-                let logged = wal.append(&mut self.record).and_then(|()| {
-                    if self.durability == Durability::Always {
-                        wal.sync()
-                    } else {
-                        Ok(())
-                    }
-                });
-                if let Err(source) = logged {
-                    self.counters = before;
-                    let _ = txn.abort();
-                    return Err(StorageError::Wal {
+                if let Err(source) = wal.append(&mut self.record) {
+                    let err = StorageError::Wal {
                         path: wal.path().display().to_string(),
                         source,
-                    });
+                    };
+                    return fail(self, txn, err);
                 }
             }
-            self.next_lsn += 1;
         }
         let applied = if writes > 0 { lsn } else { self.applied_lsn };
         let durable_now =
             self.wal.is_none() && self.durable_backend && self.durability == Durability::Always;
-        let commit = write_system(&txn, applied, &self.counters).and_then(|()| {
-            txn.set_durability(if durable_now {
-                redb::Durability::Immediate
-            } else {
-                redb::Durability::None
-            })?;
-            txn.commit()?;
-            Ok(())
-        });
-        if let Err(err) = commit {
-            self.counters = before;
-            return Err(err);
+        if durable_now {
+            if let Err(err) = txn.set_durability(redb::Durability::Immediate) {
+                return fail(self, txn, err.into());
+            }
         }
+        if let Err(err) = write_system(&txn, applied, &self.counters) {
+            return fail(self, txn, err);
+        }
+        if let Err(err) = txn.commit() {
+            // The log may already hold this group: it will be replayed, as if acknowledged
+            // late; the in-memory state must not diverge from redb, so reload the counters.
+            self.counters = counters_before;
+            self.record.begin(self.next_lsn);
+            return Err(err.into());
+        }
+        if writes > 0 {
+            self.next_lsn += 1;
+        }
+        self.record.begin(self.next_lsn);
         self.applied_lsn = applied;
-        self.uncheckpointed = !durable_now;
-        Ok((result, GroupOutcome { writes }))
+        self.uncheckpointed |= !durable_now;
+        Ok(CommitOutcome {
+            writes,
+            needs_sync: writes > 0 && self.wal.is_some(),
+        })
+    }
+
+    /// Runs one job and commits it, syncing the log in `always` mode: the simple path for
+    /// callers without their own group commit (tests, WebAssembly). Replies may be sent when it
+    /// returns `Ok`; on `Err` they must be discarded.
+    pub fn run_group<R>(
+        &mut self,
+        now_ms: i64,
+        f: impl FnOnce(&mut Group<'_, '_>) -> R,
+    ) -> Result<R, StorageError> {
+        let result = self.execute_job(now_ms, f)?;
+        let outcome = self.commit()?;
+        if outcome.needs_sync && self.durability == Durability::Always {
+            self.sync_log()?;
+        }
+        Ok(result)
     }
 
     /// Executes one command in a group of its own.
@@ -258,11 +329,11 @@ impl Engine {
             reply.truncate(mark);
             reply.error(CommandError::from(err).reply_text().as_ref());
         }
-        outcome.map(|_| ())
+        outcome
     }
 
-    /// Background duties, to call about every 100 ms: active expiry, the `everysec` log sync,
-    /// and periodic checkpoints.
+    /// Background duties, to call about every 100 ms between groups: active expiry, the
+    /// `everysec` log sync, and periodic checkpoints.
     pub fn tick(&mut self, now_ms: i64) -> Result<(), StorageError> {
         self.run_group(now_ms, |g| g.expire_due(EXPIRE_BUDGET))?;
         if self.durability == Durability::Everysec && now_ms - self.last_sync_ms >= 1000 {
@@ -292,8 +363,27 @@ impl Engine {
         Ok(())
     }
 
-    /// Makes redb durable and empties the log (SAVE, shutdown, and periodically).
+    /// A handle to `fdatasync` the log from another thread (see [`Wal::sync_handle`]), if the
+    /// store has a log.
+    pub fn log_sync_handle(&self) -> Option<std::io::Result<std::fs::File>> {
+        self.wal.as_ref().map(Wal::sync_handle)
+    }
+
+    /// Records that a sync through [`Engine::log_sync_handle`] covered everything appended.
+    pub fn mark_log_synced(&mut self) {
+        if let Some(wal) = self.wal.as_mut() {
+            wal.mark_synced();
+        }
+    }
+
+    /// Commits the open group, then makes redb durable and empties the log (SAVE, shutdown,
+    /// and periodically).
     pub fn checkpoint(&mut self, now_ms: i64) -> Result<(), StorageError> {
+        self.commit()?;
+        if let Some(open) = self.open.take() {
+            // An unchanged group is left open by `commit`; close it to write the checkpoint.
+            let _ = open.txn.abort();
+        }
         let mut txn = self.db.begin_write()?;
         write_system(&txn, self.applied_lsn, &self.counters)?;
         txn.set_durability(redb::Durability::Immediate)?;
@@ -311,23 +401,21 @@ impl Engine {
 
     fn replay(&mut self, record: &WalRecord) -> Result<(), StorageError> {
         let mut txn = self.db.begin_write()?;
-        {
-            let keyspace = Keyspace::open(&txn, record.time_ms, &mut self.counters)?;
+        for cmd in &record.commands {
+            let keyspace = Keyspace::open(&txn, cmd.time_ms, &mut self.counters)?;
             let mut group = Group {
                 keyspace,
                 record: &mut self.record,
                 failure: None,
                 replaying: true,
+                now_ms: cmd.time_ms,
             };
             let mut reply = Reply::new();
-            for (db, argv) in &record.commands {
-                let mut session = Session {
-                    db: usize::from(*db) % DATABASES,
-                    ..Session::default()
-                };
-                group.execute(&mut session, argv, &mut reply);
-                reply.truncate(0);
-            }
+            let mut session = Session {
+                db: usize::from(cmd.db) % DATABASES,
+                ..Session::default()
+            };
+            group.execute(&mut session, &cmd.argv, &mut reply);
             if let Some(err) = group.failure {
                 return Err(err);
             }
@@ -374,6 +462,7 @@ pub struct Group<'g, 't> {
     record: &'g mut RecordBuilder,
     failure: Option<StorageError>,
     replaying: bool,
+    now_ms: i64,
 }
 
 impl Group<'_, '_> {
@@ -409,7 +498,7 @@ impl Group<'_, '_> {
         match result {
             Ok(()) => {
                 if spec.access == Access::Write && !self.replaying {
-                    self.record.command(db as u8, argv);
+                    self.record.command(self.now_ms, db as u8, argv);
                 }
             }
             Err(err) => {

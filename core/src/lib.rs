@@ -12,6 +12,6 @@ pub mod protocol;
 pub mod storage;
 pub mod wal;
 
-pub use engine::{Durability, Engine, EngineConfig, Session};
+pub use engine::{CommitOutcome, Durability, Engine, EngineConfig, Session};
 pub use error::{CommandError, CommandResult};
 pub use storage::Store;

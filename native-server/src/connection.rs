@@ -1,66 +1,87 @@
-//! One client connection: read bytes, hand every complete request to the executor, write the
-//! replies in order. Pipelining falls out of that loop; a protocol error gets Redis's error reply
-//! after the replies to the requests before it, then the connection closes.
+//! One client connection: read bytes, execute every complete request in the engine's open group,
+//! wait for the group commit if the job depends on uncommitted writes, write the replies in
+//! order. Pipelining falls out of that loop; a protocol error gets Redis's error reply after the
+//! replies to the requests before it, then the connection closes.
 
-use std::sync::mpsc;
+use std::sync::Arc;
 
-use bytes::BytesMut;
+use bytes::{Buf, BytesMut};
 use diskdb_core::protocol::{parse_request, Limits, ProtocolError, Reply};
+use diskdb_core::{CommandError, Session};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
-use tokio::sync::{oneshot, watch};
+use tokio::sync::watch;
 
-use crate::executor::{Done, Job};
+use crate::committer::{now_ms, Shared};
 
 /// Read buffer growth step (Redis reads 16 KB at a time).
 const READ_CHUNK: usize = 16 * 1024;
-/// Most bytes of requests handed to the executor at once, so one client's huge pipeline is
-/// executed in slices and its replies do not pile up.
+/// Most bytes of requests executed before replies are written, so one client's huge pipeline
+/// runs in slices and its replies do not pile up.
 const MAX_JOB_BYTES: usize = 256 * 1024;
 
-/// Tells the executor to drop a client's session when the connection ends, however it ends.
-struct Registration {
-    client: u64,
-    jobs: mpsc::Sender<Job>,
+/// What one job did.
+struct JobOutcome {
+    consumed: usize,
+    commands: usize,
+    close: bool,
+    error: Option<ProtocolError>,
 }
 
-impl Drop for Registration {
-    fn drop(&mut self) {
-        let _ = self.jobs.send(Job::Disconnect {
-            client: self.client,
-        });
-    }
-}
-
-/// The prefix of `input` made of complete requests, and the protocol error that follows it, if
-/// any.
-fn complete_prefix(input: &[u8], limits: &Limits) -> (usize, Option<ProtocolError>) {
-    let mut pos = 0;
-    while pos < input.len() && pos < MAX_JOB_BYTES {
-        match parse_request(&input[pos..], limits) {
-            Ok(Some(request)) => pos += request.consumed(),
-            Ok(None) => break,
-            Err(err) => return (pos, Some(err)),
-        }
-    }
-    (pos, None)
+/// Executes the complete requests at the start of `input` into the open group.
+fn run_job(
+    shared: &Shared,
+    input: &[u8],
+    limits: &Limits,
+    session: &mut Session,
+    reply: &mut Reply,
+) -> Result<JobOutcome, String> {
+    let mut engine = shared.engine();
+    engine
+        .execute_job(now_ms(), |group| {
+            let mut out = JobOutcome {
+                consumed: 0,
+                commands: 0,
+                close: false,
+                error: None,
+            };
+            while out.consumed < input.len() && out.consumed < MAX_JOB_BYTES {
+                match parse_request(&input[out.consumed..], limits) {
+                    Ok(Some(request)) => {
+                        out.consumed += request.consumed();
+                        if request.is_empty() {
+                            continue;
+                        }
+                        out.commands += 1;
+                        group.execute(session, &request, reply);
+                        if std::mem::take(&mut session.close_after_reply) {
+                            out.close = true;
+                            break;
+                        }
+                    }
+                    Ok(None) => break,
+                    Err(err) => {
+                        out.error = Some(err);
+                        break;
+                    }
+                }
+            }
+            out
+        })
+        .map_err(|e| CommandError::from(e).to_string())
 }
 
 /// Serves one client until it disconnects, sends QUIT, breaks the protocol, or the server stops.
 pub async fn serve(
     mut stream: TcpStream,
-    client: u64,
-    jobs: mpsc::Sender<Job>,
+    shared: Arc<Shared>,
     mut shutdown: watch::Receiver<bool>,
 ) {
     let _ = stream.set_nodelay(true);
-    let _registration = Registration {
-        client,
-        jobs: jobs.clone(),
-    };
     let limits = Limits::default();
     let mut input = BytesMut::with_capacity(READ_CHUNK);
     let mut reply = Reply::new();
+    let mut session = Session::default();
     loop {
         tokio::select! {
             read = stream.read_buf(&mut input) => match read {
@@ -70,30 +91,26 @@ pub async fn serve(
             _ = shutdown.changed() => return,
         }
         loop {
-            let (complete, error) = complete_prefix(&input, &limits);
-            let mut close = false;
-            if complete > 0 {
-                let (done_tx, done_rx) = oneshot::channel();
-                let job = Job::Run {
-                    client,
-                    input: input.split_to(complete).freeze(),
-                    reply,
-                    done: done_tx,
-                };
-                if jobs.send(job).is_err() {
+            let outcome = match run_job(&shared, &input, &limits, &mut session, &mut reply) {
+                Ok(outcome) => outcome,
+                Err(text) => {
+                    reply.error(text.as_bytes());
+                    let _ = stream.write_all(reply.as_bytes()).await;
                     return;
                 }
-                let Ok(Done {
-                    reply: r,
-                    close: quit,
-                }) = done_rx.await
-                else {
-                    return;
-                };
-                reply = r;
-                close = quit;
+            };
+            input.advance(outcome.consumed);
+            if outcome.commands > 0 && shared.engine().pending_writes() {
+                if let Err(text) = shared.wait_for_commit().await {
+                    // The group was rolled back: every command of this job failed.
+                    reply.truncate(0);
+                    for _ in 0..outcome.commands {
+                        reply.error(text.as_bytes());
+                    }
+                }
             }
-            if let (Some(err), false) = (error, close) {
+            let mut close = outcome.close;
+            if let (Some(err), false) = (outcome.error, close) {
                 reply.error(&err.reply_text());
                 close = true;
             }
@@ -108,7 +125,7 @@ pub async fn serve(
                 return;
             }
             // More complete requests than one job takes: go on without reading.
-            if complete < MAX_JOB_BYTES || input.is_empty() {
+            if outcome.consumed < MAX_JOB_BYTES || input.is_empty() {
                 break;
             }
         }

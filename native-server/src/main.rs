@@ -1,8 +1,8 @@
 //! `diskdb-server`: DiskDB's native TCP server.
 
+mod committer;
 mod config;
 mod connection;
-mod executor;
 mod server;
 
 use clap::Parser;
@@ -28,8 +28,20 @@ fn main() -> std::process::ExitCode {
         tracing::warn!("config: {note}");
     }
 
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
+    let shared = match server::open(&config) {
+        Ok(shared) => shared,
+        Err(err) => {
+            tracing::error!("{err}");
+            eprintln!("diskdb-server: {err}");
+            return std::process::ExitCode::FAILURE;
+        }
+    };
+    let idle = shared.clone();
+    // One thread runs every command, as in Redis.
+    let runtime = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
+        // Commit the group when every ready client has run, before waiting for I/O again.
+        .on_thread_park(move || idle.commit_pending())
         .build()
     {
         Ok(rt) => rt,
@@ -38,7 +50,7 @@ fn main() -> std::process::ExitCode {
             return std::process::ExitCode::FAILURE;
         }
     };
-    match runtime.block_on(server::run(config)) {
+    match runtime.block_on(server::run(config, shared)) {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(err) => {
             tracing::error!("{err}");

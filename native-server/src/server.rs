@@ -1,5 +1,6 @@
 //! The accept loop, the shared engine, and graceful shutdown.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use diskdb_core::{Engine, EngineConfig, Store};
@@ -7,9 +8,9 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinSet;
 
+use crate::committer::{self, Shared};
 use crate::config::{Config, StorageKind};
 use crate::connection;
-use crate::executor::Executor;
 
 /// How long connections get to finish their current replies at shutdown.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
@@ -24,8 +25,6 @@ pub enum ServerError {
     },
     #[error("{0}")]
     Storage(#[from] diskdb_core::storage::StorageError),
-    #[error("cannot start the executor: {0}")]
-    Executor(std::io::Error),
     #[error("cannot listen on {addr}: {source}")]
     Bind {
         addr: String,
@@ -33,27 +32,12 @@ pub enum ServerError {
     },
 }
 
-/// Serves until SIGINT or SIGTERM, then lets connections finish and returns.
-pub async fn run(config: Config) -> Result<(), ServerError> {
+/// Opens the keyspace (replaying its log) as the configuration says.
+pub fn open(config: &Config) -> Result<Arc<Shared>, ServerError> {
     std::fs::create_dir_all(&config.dir).map_err(|source| ServerError::DataDir {
         path: config.dir.display().to_string(),
         source,
     })?;
-    let mut listeners = Vec::new();
-    for host in &config.bind {
-        let addr = if host.contains(':') {
-            format!("[{host}]:{}", config.port)
-        } else {
-            format!("{host}:{}", config.port)
-        };
-        let listener = TcpListener::bind(&addr)
-            .await
-            .map_err(|source| ServerError::Bind {
-                addr: addr.clone(),
-                source,
-            })?;
-        listeners.push(listener);
-    }
     let store = match config.storage {
         StorageKind::File => Store::Dir(config.dir.clone()),
         StorageKind::Memory => Store::Memory,
@@ -71,10 +55,30 @@ pub async fn run(config: Config) -> Result<(), ServerError> {
         config.durability,
         engine.counters().db_keys(0)
     );
-    let executor = Executor::spawn(engine).map_err(ServerError::Executor)?;
-    let mut next_client: u64 = 0;
+    Ok(Shared::new(engine))
+}
+
+/// Serves until SIGINT or SIGTERM, then lets connections finish, checkpoints and returns.
+pub async fn run(config: Config, shared: Arc<Shared>) -> Result<(), ServerError> {
+    let mut listeners = Vec::new();
+    for host in &config.bind {
+        let addr = if host.contains(':') {
+            format!("[{host}]:{}", config.port)
+        } else {
+            format!("{host}:{}", config.port)
+        };
+        let listener = TcpListener::bind(&addr)
+            .await
+            .map_err(|source| ServerError::Bind {
+                addr: addr.clone(),
+                source,
+            })?;
+        listeners.push(listener);
+    }
+    let stop_committer = std::sync::Arc::new(tokio::sync::Notify::new());
+    let committer = tokio::spawn(committer::run(shared.clone(), stop_committer.clone()));
     let (shutdown_tx, shutdown_rx) = watch::channel(false);
-    let mut connections = JoinSet::new();
+    let mut connections: JoinSet<()> = JoinSet::new();
     tracing::info!(
         "DiskDB {} ready to accept connections on {}:{} (data in {})",
         env!("CARGO_PKG_VERSION"),
@@ -111,13 +115,7 @@ pub async fn run(config: Config) -> Result<(), ServerError> {
         tokio::select! {
             Some((stream, peer)) = accepted_rx.recv() => {
                 tracing::debug!("accepted {peer}");
-                next_client += 1;
-                connections.spawn(connection::serve(
-                    stream,
-                    next_client,
-                    executor.jobs.clone(),
-                    shutdown_rx.clone(),
-                ));
+                connections.spawn(connection::serve(stream, shared.clone(), shutdown_rx.clone()));
             }
             Some(_) = connections.join_next(), if !connections.is_empty() => {}
             _ = &mut signal => break,
@@ -134,8 +132,9 @@ pub async fn run(config: Config) -> Result<(), ServerError> {
         connections.abort_all();
         while connections.join_next().await.is_some() {}
     }
-    // Every job sender is gone now: the executor drains, checkpoints and stops.
-    let _ = tokio::task::spawn_blocking(move || executor.join()).await;
+    // Commit what is left and checkpoint, so the next start replays nothing.
+    stop_committer.notify_one();
+    let _ = committer.await;
     tracing::info!("DiskDB is now ready to exit, bye bye...");
     Ok(())
 }

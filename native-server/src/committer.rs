@@ -1,0 +1,125 @@
+//! Group commit, on the server's single thread (Redis's model: one thread runs every command in
+//! arrival order, so commands are serial).
+//!
+//! Connections execute their requests straight into the engine's open group. A connection whose
+//! job depends on uncommitted writes enlists and waits. The group is committed when the runtime
+//! has run every ready task and is about to wait for I/O again (the runtime's `on_thread_park`
+//! hook, like Redis's `beforeSleep`): one redb transaction, one log record, one `fdatasync`, then
+//! the waiting replies are released. A fallback task commits if the thread never idles.
+
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use diskdb_core::{Durability, Engine};
+use tokio::sync::{oneshot, Notify};
+
+/// How often background duties (active expiry, the `everysec` sync, checkpoints) run.
+const TICK: Duration = Duration::from_millis(100);
+
+/// The outcome a waiting job gets: `Err` carries the error text every command of the job gets.
+pub type CommitResult = Result<(), String>;
+
+/// State shared by the connections and the committer (all on one thread).
+///
+/// Everything runs on one thread, so the mutexes are never contended; they only make the
+/// state `Send` for tokio's current-thread scheduler (cheaper per wake-up than a `LocalSet`).
+pub struct Shared {
+    engine: Mutex<Engine>,
+    waiters: Mutex<Vec<oneshot::Sender<CommitResult>>>,
+    wake: Notify,
+}
+
+/// Milliseconds since the Unix epoch: the engine's clock.
+pub fn now_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}
+
+impl Shared {
+    pub fn new(engine: Engine) -> Arc<Shared> {
+        Arc::new(Shared {
+            engine: Mutex::new(engine),
+            waiters: Mutex::new(Vec::new()),
+            wake: Notify::new(),
+        })
+    }
+
+    /// The engine. A panic while it was held leaves it as it was; keep serving.
+    pub fn engine(&self) -> MutexGuard<'_, Engine> {
+        self.engine.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn waiters(&self) -> MutexGuard<'_, Vec<oneshot::Sender<CommitResult>>> {
+        self.waiters.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Waits until the open group (which the caller's job ran in) is committed and durable.
+    pub async fn wait_for_commit(&self) -> CommitResult {
+        let (tx, rx) = oneshot::channel();
+        self.waiters().push(tx);
+        self.wake.notify_one();
+        rx.await
+            .unwrap_or_else(|_| Err("ERR DiskDB is shutting down".into()))
+    }
+}
+
+impl Shared {
+    /// Commits the open group if jobs wait on it, syncs the log in `always` mode, and releases
+    /// the waiters. Called when the runtime is about to idle, and by the fallback task.
+    pub fn commit_pending(&self) {
+        let waiters = std::mem::take(&mut *self.waiters());
+        if waiters.is_empty() {
+            return;
+        }
+        let result = {
+            let mut engine = self.engine();
+            engine.commit().and_then(|outcome| {
+                if outcome.needs_sync && engine.durability() == Durability::Always {
+                    engine.sync_log()
+                } else {
+                    Ok(())
+                }
+            })
+        };
+        let result = result.map_err(|e| {
+            tracing::error!("commit failed: {e}");
+            format!("ERR DiskDB storage error: {e}")
+        });
+        for waiter in waiters {
+            let _ = waiter.send(result.clone());
+        }
+    }
+}
+
+/// Background duties and the fallback commit, until `stop` fires; then commits what is left
+/// and checkpoints.
+pub async fn run(shared: Arc<Shared>, stop: Arc<Notify>) {
+    let mut ticker = tokio::time::interval(TICK);
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = shared.wake.notified() => {
+                // Normally the idle hook commits first; this only matters if the thread never
+                // idles (other clients keep it busy).
+                for _ in 0..4 {
+                    tokio::task::yield_now().await;
+                }
+                shared.commit_pending();
+            }
+            _ = ticker.tick() => {
+                shared.commit_pending();
+                if let Err(err) = shared.engine().tick(now_ms()) {
+                    tracing::error!("background duties failed: {err}");
+                }
+            }
+            _ = stop.notified() => break,
+        }
+    }
+    shared.commit_pending();
+    match shared.engine().checkpoint(now_ms()) {
+        Ok(()) => tracing::info!("checkpoint written, data is on disk"),
+        Err(err) => tracing::error!("final checkpoint failed: {err}"),
+    }
+}
