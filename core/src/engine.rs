@@ -66,6 +66,10 @@ pub struct Session {
     pub db: usize,
     /// Set by QUIT: the connection closes once the replies so far are sent.
     pub close_after_reply: bool,
+    /// Commands queued since MULTI.
+    pub multi: Option<Vec<Vec<Vec<u8>>>>,
+    /// A command queued since MULTI was rejected: EXEC fails with EXECABORT.
+    pub multi_failed: bool,
 }
 
 /// How often redb is made durable and the log emptied.
@@ -478,15 +482,30 @@ impl Group<'_, '_> {
         }
         let spec = match commands::lookup(argv.arg(0)) {
             None => {
+                session.multi_failed |= session.multi.is_some();
                 reply.error(&CommandError::unknown_command(argv).reply_text());
                 return;
             }
             Some(spec) if !spec.arity_ok(argv.argc()) => {
+                session.multi_failed |= session.multi.is_some();
                 reply.error(&CommandError::WrongArity(spec.name).reply_text());
                 return;
             }
             Some(spec) => spec,
         };
+        if session.multi.is_some() {
+            match spec.name {
+                "exec" => return self.exec(session, reply),
+                "discard" | "multi" | "quit" => {}
+                _ => {
+                    if let Some(queue) = session.multi.as_mut() {
+                        queue.push((0..argv.argc()).map(|i| argv.arg(i).to_vec()).collect());
+                    }
+                    reply.simple("QUEUED");
+                    return;
+                }
+            }
+        }
         let mark = reply.len();
         let db = session.db;
         let mut ctx = Ctx {
@@ -509,6 +528,20 @@ impl Group<'_, '_> {
                 }
                 reply.error(&err.reply_text());
             }
+        }
+    }
+
+    /// EXEC: runs the queued commands back to back, or fails the whole transaction if one was
+    /// rejected while queueing.
+    fn exec(&mut self, session: &mut Session, reply: &mut Reply) {
+        let queue = session.multi.take().unwrap_or_default();
+        if std::mem::take(&mut session.multi_failed) {
+            reply.error(b"EXECABORT Transaction discarded because of previous errors.");
+            return;
+        }
+        reply.array(queue.len());
+        for argv in &queue {
+            self.execute(session, argv, reply);
         }
     }
 

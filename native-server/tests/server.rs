@@ -141,7 +141,12 @@ fn a_config_file_sets_the_port() {
         .stderr(std::process::Stdio::null())
         .spawn()
         .unwrap();
-    let server = Server { child, port, dir };
+    let server = Server {
+        child,
+        port,
+        dir,
+        owns_dir: true,
+    };
     server.wait_ready();
     let pong: String = redis::cmd("PING").query(&mut server.client()).unwrap();
     assert_eq!(pong, "PONG");

@@ -5,6 +5,7 @@ mod connection;
 mod expire;
 mod keys;
 mod strings;
+mod transactions;
 
 use std::collections::HashMap;
 use std::sync::OnceLock;
@@ -63,10 +64,15 @@ macro_rules! command {
 
 /// Every command DiskDB knows, in one place, sorted by name.
 pub static COMMANDS: &[CommandSpec] = &[
+    command!("append", 3, Write, true, (1, 1, 1), strings::append),
     command!("copy", -3, Write, false, (1, 2, 1), keys::copy),
     command!("dbsize", 1, Read, true, (0, 0, 0), keys::dbsize),
+    command!("decr", 2, Write, true, (1, 1, 1), strings::decr),
+    command!("decrby", 3, Write, true, (1, 1, 1), strings::decrby),
     command!("del", -2, Write, false, (1, -1, 1), keys::del),
+    command!("discard", 1, None, true, (0, 0, 0), transactions::discard),
     command!("echo", 2, None, true, (0, 0, 0), connection::echo),
+    command!("exec", 1, None, false, (0, 0, 0), transactions::exec),
     command!("exists", -2, Read, true, (1, -1, 1), keys::exists),
     command!("expire", -3, Write, true, (1, 1, 1), expire::expire),
     command!("expireat", -3, Write, true, (1, 1, 1), expire::expireat),
@@ -74,8 +80,13 @@ pub static COMMANDS: &[CommandSpec] = &[
     command!("flushall", -1, Write, false, (0, 0, 0), keys::flushall),
     command!("flushdb", -1, Write, false, (0, 0, 0), keys::flushdb),
     command!("get", 2, Read, true, (1, 1, 1), strings::get),
+    command!("incr", 2, Write, true, (1, 1, 1), strings::incr),
+    command!("incrby", 3, Write, true, (1, 1, 1), strings::incrby),
     command!("keys", 2, Read, false, (0, 0, 0), keys::keys),
+    command!("mget", -2, Read, true, (1, -1, 1), strings::mget),
     command!("move", 3, Write, true, (1, 1, 1), keys::move_),
+    command!("mset", -3, Write, false, (1, -1, 2), strings::mset),
+    command!("multi", 1, None, true, (0, 0, 0), transactions::multi),
     command!("object", -2, Read, false, (2, 2, 1), keys::object),
     command!("persist", 2, Write, true, (1, 1, 1), expire::persist),
     command!("pexpire", -3, Write, true, (1, 1, 1), expire::pexpire),
@@ -90,6 +101,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     command!("scan", -2, Read, false, (0, 0, 0), keys::scan),
     command!("select", 2, None, true, (0, 0, 0), keys::select),
     command!("set", -3, Write, false, (1, 1, 1), strings::set),
+    command!("strlen", 2, Read, true, (1, 1, 1), strings::strlen),
     command!("swapdb", 3, Write, true, (0, 0, 0), keys::swapdb),
     command!("touch", -2, Read, true, (1, -1, 1), keys::exists),
     command!("ttl", 2, Read, true, (1, 1, 1), expire::ttl),

@@ -105,3 +105,97 @@ pub fn set(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>) -> CommandResult {
     }
     Ok(())
 }
+
+/// `MGET key [key ...]`: a missing key or one of another type reads as nil.
+pub fn mget(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>) -> CommandResult {
+    ctx.reply.array(args.remaining());
+    while let Some(key) = args.try_next() {
+        match ctx.ks.get(ctx.session.db, key)? {
+            Some(entry) if entry.kind == Kind::String => ctx.reply.bulk(&entry.body),
+            _ => ctx.reply.null(),
+        }
+    }
+    Ok(())
+}
+
+/// `MSET key value [key value ...]`: all pairs in one step (one log record).
+pub fn mset(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>) -> CommandResult {
+    if args.remaining() % 2 != 0 {
+        return Err(CommandError::WrongArity(args.name()));
+    }
+    while let Some(key) = args.try_next() {
+        let value = args.next_bytes()?;
+        ctx.ks.put(ctx.session.db, key, Kind::String, None, value)?;
+    }
+    ctx.reply.ok();
+    Ok(())
+}
+
+fn incr_by(ctx: &mut Ctx<'_, '_>, key: &[u8], delta: i64) -> CommandResult {
+    let db = ctx.session.db;
+    let (current, expire_at) = match ctx.ks.get(db, key)? {
+        None => (0, None),
+        Some(entry) if entry.kind != Kind::String => return Err(CommandError::WrongType),
+        Some(entry) => (parse_i64(&entry.body)?, entry.expire_at),
+    };
+    let value = current.checked_add(delta).ok_or(CommandError::Static(
+        "ERR increment or decrement would overflow",
+    ))?;
+    let text = itoa::Buffer::new().format(value).as_bytes().to_vec();
+    ctx.ks.put(db, key, Kind::String, expire_at, &text)?;
+    ctx.reply.integer(value);
+    Ok(())
+}
+
+/// `INCR key`
+pub fn incr(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>) -> CommandResult {
+    let key = args.next_bytes()?;
+    incr_by(ctx, key, 1)
+}
+
+/// `DECR key`
+pub fn decr(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>) -> CommandResult {
+    let key = args.next_bytes()?;
+    incr_by(ctx, key, -1)
+}
+
+/// `INCRBY key increment`
+pub fn incrby(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>) -> CommandResult {
+    let key = args.next_bytes()?;
+    let delta = parse_i64(args.next_bytes()?)?;
+    incr_by(ctx, key, delta)
+}
+
+/// `DECRBY key decrement`
+pub fn decrby(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>) -> CommandResult {
+    let key = args.next_bytes()?;
+    let delta = parse_i64(args.next_bytes()?)?;
+    if delta == i64::MIN {
+        return Err(CommandError::Static("ERR decrement would overflow"));
+    }
+    incr_by(ctx, key, -delta)
+}
+
+/// `APPEND key value`
+pub fn append(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>) -> CommandResult {
+    let key = args.next_bytes()?;
+    let value = args.next_bytes()?;
+    let db = ctx.session.db;
+    let (mut body, expire_at) = match ctx.ks.get(db, key)? {
+        None => (Vec::new(), None),
+        Some(entry) if entry.kind != Kind::String => return Err(CommandError::WrongType),
+        Some(entry) => (entry.body, entry.expire_at),
+    };
+    body.extend_from_slice(value);
+    ctx.ks.put(db, key, Kind::String, expire_at, &body)?;
+    ctx.reply.integer(body.len() as i64);
+    Ok(())
+}
+
+/// `STRLEN key`
+pub fn strlen(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>) -> CommandResult {
+    let key = args.next_bytes()?;
+    let len = get_string(ctx, key)?.map_or(0, |v| v.len());
+    ctx.reply.integer(len as i64);
+    Ok(())
+}

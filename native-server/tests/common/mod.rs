@@ -12,6 +12,8 @@ pub struct Server {
     pub child: Child,
     pub port: u16,
     pub dir: PathBuf,
+    /// Remove `dir` when dropped (false for servers restarted on the same data).
+    pub owns_dir: bool,
 }
 
 fn free_port() -> u16 {
@@ -34,8 +36,14 @@ pub fn temp_dir(tag: &str) -> PathBuf {
 impl Server {
     /// Starts the server with extra arguments and waits until it accepts connections.
     pub fn start(extra: &[&str]) -> Server {
+        let mut server = Server::start_in(&temp_dir("srv"), extra);
+        server.owns_dir = true;
+        server
+    }
+
+    /// Starts the server on an existing data directory, which it leaves in place.
+    pub fn start_in(dir: &std::path::Path, extra: &[&str]) -> Server {
         let port = free_port();
-        let dir = temp_dir("srv");
         let child = Command::new(env!("CARGO_BIN_EXE_diskdb-server"))
             .args(["--port", &port.to_string(), "--dir", dir.to_str().unwrap()])
             .args(extra)
@@ -43,9 +51,32 @@ impl Server {
             .stderr(Stdio::null())
             .spawn()
             .expect("spawn diskdb-server");
-        let server = Server { child, port, dir };
+        let server = Server {
+            child,
+            port,
+            dir: dir.to_path_buf(),
+            owns_dir: false,
+        };
         server.wait_ready();
         server
+    }
+
+    /// Kills the process at once (SIGKILL), as a crash would.
+    pub fn crash(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    /// Resident memory of the server process, in bytes.
+    pub fn rss_bytes(&self) -> u64 {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id()))
+            .expect("read /proc status");
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix("VmRSS:"))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+            .expect("VmRSS")
+            * 1024
     }
 
     pub fn wait_ready(&self) {
@@ -99,7 +130,9 @@ impl Drop for Server {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
-        let _ = std::fs::remove_dir_all(&self.dir);
+        if self.owns_dir {
+            let _ = std::fs::remove_dir_all(&self.dir);
+        }
     }
 }
 

@@ -1,0 +1,608 @@
+#!/usr/bin/env python3
+"""Differential compatibility harness: DiskDB against a real redis-server, byte for byte.
+
+    harness.py cases [FILE ...]             run case files (default: cases/*.txt)
+    harness.py random --seed N --count M    run M seeded random commands
+    harness.py random --seed N --count M --dump   print them in case-file syntax, run nothing
+
+Both servers are started fresh on free loopback ports and stopped at the end, whatever happens.
+Every command goes to both; the two raw replies must be identical bytes, except for the few
+commands listed in deviations.json (each with the rule applied and the reason).
+
+Case files: one command per line, split like a shell (shlex), so quotes work; inside a word
+`\\xHH` stands for the byte HH (the only escape: write a backslash itself as \\x5c). Lines starting
+with `#` are comments. Blank lines separate independent scenarios: both servers get FLUSHALL and
+SELECT 0 in between. `@sleep MS` pauses (to let keys expire). After QUIT both connections are
+reopened.
+
+Standard library only, so CI needs nothing beyond python3.
+"""
+
+import argparse
+import glob
+import json
+import os
+import random
+import re
+import shlex
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+REPO = os.path.dirname(os.path.dirname(HERE))
+
+
+# --- RESP -----------------------------------------------------------------------------------
+
+
+def encode(argv):
+    """A command as a RESP multibulk request (what every client library sends)."""
+    out = [b"*%d\r\n" % len(argv)]
+    for arg in argv:
+        out.append(b"$%d\r\n%s\r\n" % (len(arg), arg))
+    return b"".join(out)
+
+
+class NeedMore(Exception):
+    pass
+
+
+def parse(buf, pos=0):
+    """One RESP2/RESP3 reply at buf[pos:] as ((type byte, value), end); NeedMore if incomplete.
+
+    The value is only used by the normalisation rules; comparison is on the raw bytes.
+    """
+    nl = buf.find(b"\r\n", pos)
+    if nl < 0:
+        raise NeedMore
+    kind, line, pos = buf[pos : pos + 1], buf[pos + 1 : nl], nl + 2
+    if kind in (b"+", b"-", b"(", b",", b"#"):  # simple, error, big number, double, boolean
+        return (kind, line), pos
+    if kind == b":":
+        return (kind, int(line)), pos
+    if kind == b"_":  # RESP3 null
+        return (kind, None), pos
+    if kind in (b"$", b"!", b"="):  # bulk string, bulk error, verbatim string
+        n = int(line)
+        if n < 0:
+            return (kind, None), pos
+        if len(buf) < pos + n + 2:
+            raise NeedMore
+        return (kind, buf[pos : pos + n]), pos + n + 2
+    if kind in (b"*", b"~", b">", b"%", b"|"):  # array, set, push, map, attribute
+        n = int(line)
+        if n < 0:
+            return (kind, None), pos
+        items = []
+        for _ in range(n * 2 if kind in (b"%", b"|") else n):
+            item, pos = parse(buf, pos)
+            items.append(item)
+        if kind == b"|":  # an attribute decorates the reply that follows it
+            return parse(buf, pos)
+        return (kind, items), pos
+    raise ValueError("not RESP: %r" % buf[pos - len(line) - 3 : pos + 40])
+
+
+class Conn:
+    """One client connection; reads exactly one complete reply per command."""
+
+    def __init__(self, port):
+        self.port = port
+        self.connect()
+
+    def connect(self):
+        self.sock = socket.create_connection(("127.0.0.1", self.port), timeout=10)
+        self.buf = b""
+
+    def send(self, argv):
+        self.sock.sendall(encode(argv))
+
+    def read(self):
+        """(raw bytes, parsed value) of the next reply."""
+        while True:
+            try:
+                value, end = parse(self.buf)
+            except NeedMore:
+                data = self.sock.recv(1 << 16)
+                if not data:
+                    raise ConnectionError("server on port %d closed the connection" % self.port)
+                self.buf += data
+                continue
+            raw, self.buf = self.buf[:end], self.buf[end:]
+            return raw, value
+
+    def call(self, argv):
+        self.send(argv)
+        return self.read()
+
+
+# --- servers --------------------------------------------------------------------------------
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Server:
+    def __init__(self, name, argv_for_port, workdir):
+        self.name, self.workdir = name, workdir
+        self.log = open(os.path.join(workdir, name + ".log"), "wb")
+        self.port = free_port()
+        self.proc = subprocess.Popen(argv_for_port(self.port), stdout=self.log, stderr=self.log)
+
+    def wait_ready(self, seconds=15):
+        """True once the port accepts connections; False if the process died first."""
+        deadline = time.time() + seconds
+        while time.time() < deadline:
+            if self.proc.poll() is not None:
+                return False
+            try:
+                socket.create_connection(("127.0.0.1", self.port), timeout=1).close()
+                return True
+            except OSError:
+                time.sleep(0.02)
+        raise RuntimeError("%s did not start listening within %ds" % (self.name, seconds))
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(5)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.log.close()
+
+    def log_tail(self):
+        with open(self.log.name, "rb") as f:
+            return f.read()[-2000:].decode(errors="replace")
+
+
+def start_servers(workdir, redis_bin, diskdb_bin, started):
+    """Starts both; appends each to `started` at once, so the caller can always stop them."""
+    rdir, ddir = os.path.join(workdir, "redis"), os.path.join(workdir, "diskdb")
+    os.makedirs(rdir)
+    os.makedirs(ddir)
+    redis = Server(
+        "redis",
+        lambda p: [redis_bin, "--port", str(p), "--bind", "127.0.0.1", "--save", "",
+                   "--appendonly", "no", "--dir", rdir],
+        workdir,
+    )
+    started.append(redis)
+    # In-memory storage keeps the run fast; an older build without --storage exits at once.
+    diskdb = Server("diskdb", lambda p: [diskdb_bin, "--port", str(p), "--dir", ddir,
+                                         "--storage", "memory"], workdir)
+    started.append(diskdb)
+    if not diskdb.wait_ready():
+        diskdb.stop()
+        diskdb = Server("diskdb", lambda p: [diskdb_bin, "--port", str(p), "--dir", ddir], workdir)
+        started.append(diskdb)
+        if not diskdb.wait_ready():
+            raise RuntimeError("diskdb-server exited:\n" + diskdb.log_tail())
+    if not redis.wait_ready():
+        raise RuntimeError("redis-server exited:\n" + redis.log_tail())
+    return redis, diskdb
+
+
+# --- comparison -----------------------------------------------------------------------------
+
+
+def load_deviations(path):
+    """deviations.json: {"deviations": [{"command", "rule", "reason", ...}]} keyed by command."""
+    with open(path) as f:
+        entries = json.load(f)["deviations"]
+    rules = {}
+    for e in entries:
+        if e["rule"] not in RULES:
+            raise SystemExit("%s: unknown rule %r for %s" % (path, e["rule"], e["command"]))
+        rules[e["command"].upper()] = e
+    return rules
+
+
+def rule_sort_array(dev, argv, r, d, pair):
+    """Same multiset of elements, in any order."""
+    (rk, rv), (dk, dv) = r[1], d[1]
+    if rk == dk == b"*" and rv is not None and dv is not None:
+        return None if sorted(rv) == sorted(dv) else "arrays differ after sorting"
+    return exact(r, d)
+
+
+def scan_all(conn, argv):
+    """Every key a full SCAN iteration returns, with the same options as `argv`."""
+    keys, cursor = set(), b"0"
+    for _ in range(100000):
+        raw, (kind, value) = conn.call([argv[0], cursor] + argv[2:])
+        if kind != b"*" or len(value) != 2 or value[0][0] != b"$" or value[1][0] != b"*":
+            return "malformed SCAN reply %r" % raw
+        cursor = value[0][1]
+        keys.update(v for _, v in value[1][1])
+        if cursor == b"0":
+            return sorted(keys)
+    return "SCAN never returned cursor 0"
+
+
+def rule_scan_full(dev, argv, r, d, pair):
+    """Errors compared exactly; otherwise the sorted set of keys of a complete iteration."""
+    if r[1][0] == b"-" or d[1][0] == b"-":
+        return exact(r, d)
+    rkeys, dkeys = scan_all(pair.redis, argv), scan_all(pair.diskdb, argv)
+    if rkeys != dkeys:
+        return "full SCAN iteration: redis %r, diskdb %r" % (rkeys, dkeys)
+    return None
+
+
+def rule_integer_tolerance(dev, argv, r, d, pair):
+    """-2/-1 exactly; other integers within dev["tolerance"]."""
+    (rk, rv), (dk, dv) = r[1], d[1]
+    if rk == dk == b":" and rv not in (-1, -2) and dv not in (-1, -2):
+        if abs(rv - dv) <= dev["tolerance"]:
+            return None
+        return "differ by more than %d" % dev["tolerance"]
+    return exact(r, d)
+
+
+def rule_randomkey(dev, argv, r, d, pair):
+    """Both nil, or both a key that exists on its own server."""
+    (rk, rv), (dk, dv) = r[1], d[1]
+    if rk == dk == b"$" and rv is not None and dv is not None:
+        for conn, key in ((pair.redis, rv), (pair.diskdb, dv)):
+            if conn.call([b"EXISTS", key])[0] != b":1\r\n":
+                return "RANDOMKEY returned %r, which does not exist" % key
+        return None
+    return exact(r, d)
+
+
+RULES = {
+    "sort-array": rule_sort_array,
+    "scan-full": rule_scan_full,
+    "integer-tolerance": rule_integer_tolerance,
+    "randomkey": rule_randomkey,
+}
+
+
+def exact(r, d):
+    return None if r[0] == d[0] else "bytes differ"
+
+
+class Pair:
+    """Both servers' connections, driven in lockstep."""
+
+    def __init__(self, redis_port, diskdb_port, deviations):
+        self.redis, self.diskdb = Conn(redis_port), Conn(diskdb_port)
+        self.deviations = deviations
+
+    def both(self, argv):
+        # Send to both before reading either, so the two servers see the command at nearly the
+        # same instant (TTL-like replies then differ by well under a millisecond).
+        self.redis.send(argv)
+        self.diskdb.send(argv)
+        return self.redis.read(), self.diskdb.read()
+
+    def compare(self, argv):
+        """(redis reply, diskdb reply, None or why they differ)."""
+        r, d = self.both(argv)
+        name = argv[0].decode("latin-1").upper() if argv else ""
+        dev = self.deviations.get(name)
+        why = RULES[dev["rule"]](dev, argv, r, d, self) if dev else exact(r, d)
+        if name == "QUIT":  # both servers close the connection after replying
+            self.reconnect()
+        return r, d, why
+
+    def reconnect(self):
+        for conn in (self.redis, self.diskdb):
+            conn.sock.close()
+            conn.connect()
+
+    def reset(self):
+        """Independent scenarios: empty every DB and go back to DB 0."""
+        for argv in ([b"FLUSHALL"], [b"SELECT", b"0"]):
+            r, d = self.both(argv)
+            if r[0] != b"+OK\r\n" or d[0] != b"+OK\r\n":
+                raise RuntimeError("reset %r failed: redis %r, diskdb %r" % (argv, r[0], d[0]))
+
+
+# --- case-file syntax -----------------------------------------------------------------------
+
+
+def parse_words(line):
+    """shlex words as bytes, with \\xHH decoded."""
+    return [
+        re.sub(rb"\\x([0-9a-fA-F]{2})", lambda m: bytes([int(m.group(1), 16)]), w.encode())
+        for w in shlex.split(line)
+    ]
+
+
+def format_argv(argv):
+    """The inverse of parse_words, for messages and --dump."""
+    words = []
+    for arg in argv:
+        if arg and re.fullmatch(rb"[A-Za-z0-9_.:*?+\-\[\]^{}=/,!@]+", arg):
+            words.append(arg.decode())
+            continue
+        text = "".join(
+            chr(b) if 0x20 <= b < 0x7F and b not in b'"\\' else "\\x%02x" % b for b in arg
+        )
+        words.append('"%s"' % text)
+    return " ".join(words)
+
+
+def read_scenarios(path):
+    """[(first line number, [(line number, words)])], split at blank lines."""
+    scenarios, current = [], []
+    with open(path, encoding="utf-8") as f:
+        for n, line in enumerate(f, 1):
+            text = line.strip()
+            if not text:
+                if current:
+                    scenarios.append(current)
+                current = []
+            elif not text.startswith("#"):
+                try:
+                    current.append((n, parse_words(text)))
+                except ValueError as e:
+                    raise SystemExit("%s:%d: %s" % (path, n, e))
+    if current:
+        scenarios.append(current)
+    return scenarios
+
+
+# --- reporting ------------------------------------------------------------------------------
+
+
+class Tally:
+    def __init__(self, max_failures):
+        self.passed = self.failed = 0
+        self.max_failures = max_failures
+
+    def check(self, pair, argv, where, context):
+        """Runs one command on both servers; prints a report on mismatch. True if equal."""
+        r, d, why = pair.compare(argv)
+        if why is None:
+            self.passed += 1
+            return True
+        self.failed += 1
+        print("MISMATCH at %s: %s" % (where, why))
+        print("  scenario:")
+        for line in context:
+            print("    " + line)
+        print("  command: " + format_argv(argv))
+        print("  redis:   %r" % r[0])
+        print("  diskdb:  %r" % d[0])
+        print()
+        return False
+
+    def done(self):
+        return self.max_failures and self.failed >= self.max_failures
+
+    def close(self):
+        print("compat: %d passed, %d failed" % (self.passed, self.failed))
+        return 1 if self.failed else 0
+
+
+def run_cases(pair, files, tally, keep_going):
+    for path in files:
+        rel = os.path.relpath(path, HERE)
+        for scenario in read_scenarios(path):
+            pair.reset()
+            context = []
+            for n, words in scenario:
+                if words and words[0] == b"@sleep":
+                    time.sleep(int(words[1]) / 1000)
+                    context.append("@sleep " + words[1].decode())
+                    continue
+                context.append(format_argv(words))
+                if not tally.check(pair, words, "%s:%d" % (rel, n), context[:-1]):
+                    if tally.done():
+                        return
+                    if not keep_going:  # the rest of this scenario would start from other state
+                        break
+
+
+# --- random mode ----------------------------------------------------------------------------
+
+KEYS = [b"a", b"b", b"c", b"d"]
+VALUES = [
+    b"0", b"1", b"-1", b"", b"hello", b"a", b"9223372036854775807", b"-9223372036854775808",
+    b"9223372036854775808", b"01", b"+1", b" 1", b"-0", b"3.14", b"1e3", b"x" * 20,
+    b"1" * 20, b"x" * 44, b"y" * 45, b"\x00\xff\r\n", b"caf\xc3\xa9",
+]
+# Relative times stay far in the future or the past: a key expiring during the run would expire
+# between the two servers' copies of some command and produce a spurious mismatch.
+SECONDS = [b"100", b"1000", b"86400", b"0", b"-1", b"-100"]
+MILLIS = [b"100000", b"86400000", b"0", b"-5"]
+UNIX_S = [b"1", b"1000000000", b"4102444800"]  # past, past, year 2100
+UNIX_MS = [b"1", b"1000000000000", b"4102444800000"]
+BAD_TIMES = [
+    b"abc", b"", b"1.5", b" 1", b"9223372036854775807", b"9223372036854775",
+    b"-9223372036854775808", b"9223372036854775806",
+]
+PATTERNS = [b"*", b"a", b"?", b"[a-c]", b"[^a]", b"*a*", b"\\a", b"[", b"a*", b"x", b"[b-a]"]
+CURSORS = [b"0", b"0", b"0", b"abc", b"-1", b"", b"18446744073709551616"]
+DBS = [b"0", b"0", b"1", b"2", b"15", b"16", b"-1", b"abc", b""]
+
+
+def generators():
+    """{name: (weight, function(rng) -> argv)} over the commands DiskDB implements."""
+
+    def key(r):
+        return r.choice(KEYS)
+
+    def keys(r):
+        return [key(r) for _ in range(r.randint(1, 4))]
+
+    def t(r, good):
+        return r.choice(BAD_TIMES) if r.random() < 0.15 else r.choice(good)
+
+    def case(r, word):  # names and options are case-insensitive in Redis
+        return bytes(c ^ 0x20 if chr(c).isalpha() and r.random() < 0.3 else c for c in word)
+
+    def set_(r):
+        pool = [[b"NX"], [b"XX"], [b"GET"], [b"KEEPTTL"], [b"EX", t(r, SECONDS[:3])],
+                [b"PX", t(r, MILLIS[:2])], [b"EXAT", t(r, UNIX_S)], [b"PXAT", t(r, UNIX_MS)],
+                [b"EX"], [b"FOO"]]
+        argv = [b"SET", key(r), r.choice(VALUES)]
+        for opt in r.sample(pool, r.choice([0, 0, 1, 1, 1, 2, 2, 3])):
+            argv += [case(r, opt[0])] + opt[1:]
+        return argv
+
+    def expire(name, good):
+        def gen(r):
+            argv = [name, key(r), t(r, good)]
+            for _ in range(r.choice([0, 0, 1, 1, 2])):
+                argv.append(case(r, r.choice([b"NX", b"XX", b"GT", b"LT", b"FOO"])))
+            return argv
+        return gen
+
+    def scan(r):
+        argv = [b"SCAN", r.choice(CURSORS)]
+        pool = [[b"MATCH", r.choice(PATTERNS)], [b"COUNT", r.choice([b"1", b"2", b"10", b"0",
+                b"-1", b"abc", b"1000"])], [b"TYPE", r.choice([b"string", b"STRING", b"list",
+                b"nosuchtype"])], [b"MATCH"], [b"FOO", b"bar"]]
+        for opt in r.sample(pool, r.choice([0, 1, 1, 2, 3])):
+            argv += [case(r, opt[0])] + opt[1:]
+        return argv
+
+    def copy(r):
+        argv = [b"COPY", key(r), key(r)]
+        pool = [[b"REPLACE"], [b"DB", r.choice(DBS)], [b"DB"], [b"FOO"]]
+        for opt in r.sample(pool, r.choice([0, 1, 1, 2])):
+            argv += opt
+        return argv
+
+    def object_(r):
+        sub = r.choice([b"ENCODING", b"ENCODING", b"FREQ", b"IDLETIME", b"REFCOUNT", b"HELP",
+                        b"NOPE"])
+        return [b"OBJECT", case(r, sub)] + ([] if sub == b"HELP" else [key(r)])
+
+    def flush(name):
+        return lambda r: [name] + r.choice([[], [], [b"ASYNC"], [b"sync"], [b"FOO"]])
+
+    def unknown(r):
+        return [r.choice([b"NOSUCH", b"", b"x" * 200, b"\x00bin"]), r.choice(VALUES), b"z" * 150]
+
+    one = lambda name: (lambda r: [name, key(r)])  # noqa: E731
+    many = lambda name: (lambda r: [name] + keys(r))  # noqa: E731
+    return {
+        b"SET": (30, set_),
+        b"GET": (12, one(b"GET")),
+        b"DEL": (4, many(b"DEL")),
+        b"UNLINK": (2, many(b"UNLINK")),
+        b"EXISTS": (6, many(b"EXISTS")),
+        b"TOUCH": (2, many(b"TOUCH")),
+        b"TYPE": (4, one(b"TYPE")),
+        b"RENAME": (4, lambda r: [b"RENAME", key(r), key(r)]),
+        b"RENAMENX": (3, lambda r: [b"RENAMENX", key(r), key(r)]),
+        b"KEYS": (4, lambda r: [b"KEYS", r.choice(PATTERNS)]),
+        b"SCAN": (4, scan),
+        b"RANDOMKEY": (2, lambda r: [b"RANDOMKEY"]),
+        b"DBSIZE": (3, lambda r: [b"DBSIZE"]),
+        b"FLUSHDB": (0.3, flush(b"FLUSHDB")),
+        b"FLUSHALL": (0.2, flush(b"FLUSHALL")),
+        b"SELECT": (4, lambda r: [b"SELECT", r.choice(DBS)]),
+        b"SWAPDB": (1, lambda r: [b"SWAPDB", r.choice(DBS), r.choice(DBS)]),
+        b"MOVE": (3, lambda r: [b"MOVE", key(r), r.choice(DBS)]),
+        b"COPY": (4, copy),
+        b"OBJECT": (4, object_),
+        b"EXPIRE": (5, expire(b"EXPIRE", SECONDS)),
+        b"PEXPIRE": (3, expire(b"PEXPIRE", MILLIS)),
+        b"EXPIREAT": (3, expire(b"EXPIREAT", UNIX_S)),
+        b"PEXPIREAT": (3, expire(b"PEXPIREAT", UNIX_MS)),
+        b"TTL": (4, one(b"TTL")),
+        b"PTTL": (3, one(b"PTTL")),
+        b"EXPIRETIME": (2, one(b"EXPIRETIME")),
+        b"PEXPIRETIME": (2, one(b"PEXPIRETIME")),
+        b"PERSIST": (3, one(b"PERSIST")),
+        b"PING": (1, lambda r: [b"PING"] + r.sample([b"hi", b""], r.randint(0, 1))),
+        b"ECHO": (1, lambda r: [b"ECHO", r.choice(VALUES)]),
+        b"unknown": (1, unknown),
+    }, case
+
+
+def random_commands(seed, count):
+    """A reproducible command list; it does not depend on the replies."""
+    r = random.Random(seed)
+    gens, case = generators()
+    names = list(gens)
+    weights = [gens[n][0] for n in names]
+    out = []
+    for _ in range(count):
+        argv = gens[r.choices(names, weights)[0]][1](r)
+        roll = r.random()
+        if roll < 0.03 and len(argv) > 1:  # too few arguments
+            argv = argv[: r.randrange(1, len(argv))]
+        elif roll < 0.05:  # one too many
+            argv = argv + [b"extra"]
+        argv[0] = case(r, argv[0])
+        out.append(argv)
+    return out
+
+
+def run_random(pair, seed, count, tally):
+    history = []
+    for i, argv in enumerate(random_commands(seed, count)):
+        history.append(format_argv(argv))
+        if not tally.check(pair, argv, "seed %d, command %d" % (seed, i + 1), history[-16:-1]):
+            if tally.done():
+                return
+            pair.reset()  # start both from the same (empty) state again
+            history.append("(FLUSHALL, SELECT 0: state reset after the mismatch)")
+
+
+# --- main -----------------------------------------------------------------------------------
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    ap.add_argument("--redis", default=shutil.which("redis-server") or "/usr/bin/redis-server")
+    target = os.environ.get("CARGO_TARGET_DIR", os.path.join(REPO, "target"))
+    ap.add_argument("--diskdb", default=os.path.join(target, "release", "diskdb-server"))
+    ap.add_argument("--deviations", default=os.path.join(HERE, "deviations.json"))
+    ap.add_argument("--max-failures", type=int, default=50, help="stop after this many (0: never)")
+    sub = ap.add_subparsers(dest="mode", required=True)
+    c = sub.add_parser("cases")
+    c.add_argument("files", nargs="*")
+    c.add_argument("--keep-going", action="store_true",
+                   help="continue a scenario after a mismatch instead of skipping to the next")
+    rnd = sub.add_parser("random")
+    rnd.add_argument("--seed", type=int, required=True)
+    rnd.add_argument("--count", type=int, default=1000)
+    rnd.add_argument("--dump", action="store_true", help="print the commands; run nothing")
+    args = ap.parse_args()
+
+    if args.mode == "random" and args.dump:
+        for argv in random_commands(args.seed, args.count):
+            print(format_argv(argv))
+        return 0
+
+    deviations = load_deviations(args.deviations)
+    # SIGTERM (e.g. a CI timeout) must still run the finally below, which stops both servers.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+    workdir = tempfile.mkdtemp(prefix="diskdb-compat-")
+    started = []
+    try:
+        redis, diskdb = start_servers(workdir, args.redis, args.diskdb, started)
+        pair = Pair(redis.port, diskdb.port, deviations)
+        tally = Tally(args.max_failures)
+        if args.mode == "cases":
+            files = args.files or sorted(glob.glob(os.path.join(HERE, "cases", "*.txt")))
+            run_cases(pair, files, tally, args.keep_going)
+        else:
+            pair.reset()
+            run_random(pair, args.seed, args.count, tally)
+        return tally.close()
+    finally:
+        for server in started:
+            server.stop()
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
