@@ -120,7 +120,7 @@ pub fn mget(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>) -> CommandResult {
 
 /// `MSET key value [key value ...]`: all pairs in one step (one log record).
 pub fn mset(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>) -> CommandResult {
-    if args.remaining() % 2 != 0 {
+    if !args.remaining().is_multiple_of(2) {
         return Err(CommandError::WrongArity(args.name()));
     }
     while let Some(key) = args.try_next() {
