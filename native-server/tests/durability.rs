@@ -48,14 +48,14 @@ fn writer(url: String, id: usize, cycle: usize, stop: Arc<AtomicBool>, log: Arc<
             Ok(()) => log.lock().unwrap().acked.push((key, value)),
             Err(_) => return,
         }
-        if i % 5 == 0 {
+        if i.is_multiple_of(5) {
             let keys: Vec<String> = (0..3).map(|k| format!("c{cycle}:tx{id}:{i}:{k}")).collect();
             let index = {
                 let mut log = log.lock().unwrap();
                 log.batches.push(keys.clone());
                 log.batches.len() - 1
             };
-            let result: redis::RedisResult<()> = if i % 10 == 0 {
+            let result: redis::RedisResult<()> = if i.is_multiple_of(10) {
                 let mut pipe = redis::pipe();
                 pipe.atomic();
                 for k in &keys {
