@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Runs every DiskDB test: installs what is missing, then the C parser's own tests (also under
 # ASan/UBSan), formatting and lints, the Rust test suites (unit, differential parser property
-# tests, the real server driven by real clients), the wasm builds and their import check, and a
-# redis-benchmark smoke run against the real server.
+# tests, the real server driven by real clients, crash tests), the wasm builds and their import
+# check, a redis-benchmark smoke run, and the differential harness against a real redis-server.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -40,6 +40,9 @@ ok
 step "redis-benchmark against the real server"
 cargo build -q --release -p diskdb-server
 bash scripts/benchmark-smoke.sh "$target_dir/release/diskdb-server" && ok
+
+step "differential compatibility: DiskDB and redis-server 7.0, byte for byte"
+bash tests/compat/run.sh && ok
 
 echo
 echo "test-all: $passed passed, 0 failed"

@@ -487,8 +487,20 @@ impl Group<'_, '_> {
                 return;
             }
             Some(spec) if !spec.arity_ok(argv.argc()) => {
+                let err = CommandError::WrongArity(spec.name)
+                    .reply_text()
+                    .into_owned();
+                if spec.name == "exec" {
+                    // Redis aborts the transaction when EXEC itself is rejected.
+                    session.multi = None;
+                    session.multi_failed = false;
+                    let mut text = b"EXECABORT Transaction discarded because of: ".to_vec();
+                    text.extend_from_slice(err.strip_prefix(b"ERR ").unwrap_or(&err));
+                    reply.error(&text);
+                    return;
+                }
                 session.multi_failed |= session.multi.is_some();
-                reply.error(&CommandError::WrongArity(spec.name).reply_text());
+                reply.error(&err);
                 return;
             }
             Some(spec) => spec,

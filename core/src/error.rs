@@ -29,8 +29,6 @@ pub enum CommandError {
     NoLfu,
     #[error("ERR Unsupported option {}", String::from_utf8_lossy(.0))]
     UnsupportedOption(Vec<u8>),
-    #[error("ERR unknown subcommand '{}'. Try {command} HELP.", String::from_utf8_lossy(.sub))]
-    UnknownSubcommand { sub: Vec<u8>, command: &'static str },
     /// A fixed text (with its error code) used by one command only.
     #[error("{0}")]
     Static(&'static str),
@@ -49,6 +47,18 @@ impl CommandError {
             CommandError::Raw(bytes) => Cow::Borrowed(bytes),
             other => Cow::Owned(other.to_string().into_bytes()),
         }
+    }
+
+    /// Redis's reply to an unknown subcommand of a container command (OBJECT, CONFIG, ...): the
+    /// subcommand cut at a NUL byte and at 128 bytes, the container's name upper-cased.
+    pub fn unknown_subcommand(container: &[u8], sub: &[u8]) -> Self {
+        let sub = &sub[..memchr::memchr(0, sub).unwrap_or(sub.len())];
+        let mut msg = b"ERR unknown subcommand '".to_vec();
+        msg.extend_from_slice(&sub[..sub.len().min(128)]);
+        msg.extend_from_slice(b"'. Try ");
+        msg.extend(container.iter().map(u8::to_ascii_uppercase));
+        msg.extend_from_slice(b" HELP.");
+        CommandError::Raw(Cow::Owned(msg))
     }
 
     /// Redis's reply to an unknown command: the name and the first arguments, each cut at a NUL

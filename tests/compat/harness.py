@@ -4,6 +4,8 @@
     harness.py cases [FILE ...]             run case files (default: cases/*.txt)
     harness.py random --seed N --count M    run M seeded random commands
     harness.py random --seed N --count M --dump   print them in case-file syntax, run nothing
+    options: --verbose (transcript of Redis's replies), cases --keep-going (do not skip the rest
+    of a scenario after a mismatch), --max-failures N, --redis PATH, --diskdb PATH
 
 Both servers are started fresh on free loopback ports and stopped at the end, whatever happens.
 Every command goes to both; the two raw replies must be identical bytes, except for the few
@@ -14,6 +16,10 @@ Case files: one command per line, split like a shell (shlex), so quotes work; in
 with `#` are comments. Blank lines separate independent scenarios: both servers get FLUSHALL and
 SELECT 0 in between. `@sleep MS` pauses (to let keys expire). After QUIT both connections are
 reopened.
+
+Random mode: a reproducible stream over the implemented commands on keys a-d in a few DBs, with
+edge values, options, wrong arities and whole MULTI blocks. After a mismatch both servers are
+reset (FLUSHALL) and the stream goes on.
 
 Standard library only, so CI needs nothing beyond python3.
 """
@@ -249,6 +255,14 @@ def rule_integer_tolerance(dev, argv, r, d, pair):
     return exact(r, d)
 
 
+def rule_any_integer(dev, argv, r, d, pair):
+    """Both non-negative integers, whatever their values; anything else exactly."""
+    (rk, rv), (dk, dv) = r[1], d[1]
+    if rk == dk == b":" and rv >= 0 and dv >= 0:
+        return None
+    return exact(r, d)
+
+
 def rule_randomkey(dev, argv, r, d, pair):
     """Both nil, or both a key that exists on its own server."""
     (rk, rv), (dk, dv) = r[1], d[1]
@@ -260,11 +274,24 @@ def rule_randomkey(dev, argv, r, d, pair):
     return exact(r, d)
 
 
+def rule_dbsize_reclaim(dev, argv, r, d, pair):
+    """Equal; or equal again once a full SCAN on both has reclaimed expired keys in Redis."""
+    if exact(r, d) is None or r[1][0] != b":" or d[1][0] != b":":
+        return exact(r, d)
+    for conn in (pair.redis, pair.diskdb):
+        scan_all(conn, [b"SCAN", b"0"])
+    again = pair.both(argv)
+    return None if exact(*again) is None else "differ even after a full SCAN: %r, %r" % (
+        again[0][0], again[1][0])
+
+
 RULES = {
+    "dbsize-reclaim": rule_dbsize_reclaim,
     "sort-array": rule_sort_array,
     "scan-full": rule_scan_full,
     "integer-tolerance": rule_integer_tolerance,
     "randomkey": rule_randomkey,
+    "any-integer": rule_any_integer,
 }
 
 
@@ -278,6 +305,9 @@ class Pair:
     def __init__(self, redis_port, diskdb_port, deviations):
         self.redis, self.diskdb = Conn(redis_port), Conn(diskdb_port)
         self.deviations = deviations
+        # Inside MULTI commands are only queued (+QUEUED): no rule applies, and the rules' own
+        # extra commands (SCAN, EXISTS) must not be sent. The EXEC array is compared exactly.
+        self.in_multi = False
 
     def both(self, argv):
         # Send to both before reading either, so the two servers see the command at nearly the
@@ -290,8 +320,18 @@ class Pair:
         """(redis reply, diskdb reply, None or why they differ)."""
         r, d = self.both(argv)
         name = argv[0].decode("latin-1").upper() if argv else ""
-        dev = self.deviations.get(name)
+        # A deviation may name a subcommand ("OBJECT IDLETIME"); that wins over the command.
+        sub = name + " " + argv[1].decode("latin-1").upper() if len(argv) > 1 else None
+        dev = self.deviations.get(sub) or self.deviations.get(name)
+        if self.in_multi:
+            dev = None
         why = RULES[dev["rule"]](dev, argv, r, d, self) if dev else exact(r, d)
+        # Follow Redis, the reference: MULTI opens on +OK; any EXEC ends it (Redis 7.0 aborts the
+        # transaction even when it rejects EXEC itself); DISCARD ends it on +OK.
+        if name == "MULTI" and r[0] == b"+OK\r\n":
+            self.in_multi = True
+        elif name == "EXEC" or (name == "DISCARD" and r[0] == b"+OK\r\n"):
+            self.in_multi = False
         if name == "QUIT":  # both servers close the connection after replying
             self.reconnect()
         return r, d, why
@@ -300,9 +340,13 @@ class Pair:
         for conn in (self.redis, self.diskdb):
             conn.sock.close()
             conn.connect()
+        self.in_multi = False
 
     def reset(self):
-        """Independent scenarios: empty every DB and go back to DB 0."""
+        """Independent scenarios: out of any MULTI, every DB empty, back in DB 0."""
+        if self.in_multi:
+            self.both([b"DISCARD"])
+            self.in_multi = False
         for argv in ([b"FLUSHALL"], [b"SELECT", b"0"]):
             r, d = self.both(argv)
             if r[0] != b"+OK\r\n" or d[0] != b"+OK\r\n":
@@ -358,13 +402,15 @@ def read_scenarios(path):
 
 
 class Tally:
-    def __init__(self, max_failures):
+    def __init__(self, max_failures, verbose):
         self.passed = self.failed = 0
-        self.max_failures = max_failures
+        self.max_failures, self.verbose = max_failures, verbose
 
     def check(self, pair, argv, where, context):
         """Runs one command on both servers; prints a report on mismatch. True if equal."""
         r, d, why = pair.compare(argv)
+        if self.verbose:  # a transcript, to check that a case file does what it means to
+            print("%-40s %r" % (format_argv(argv)[:200], r[0][:200]))
         if why is None:
             self.passed += 1
             return True
@@ -414,10 +460,24 @@ VALUES = [
     b"9223372036854775808", b"01", b"+1", b" 1", b"-0", b"3.14", b"1e3", b"x" * 20,
     b"1" * 20, b"x" * 44, b"y" * 45, b"\x00\xff\r\n", b"caf\xc3\xa9",
 ]
-# Relative times stay far in the future or the past: a key expiring during the run would expire
-# between the two servers' copies of some command and produce a spurious mismatch.
-SECONDS = [b"100", b"1000", b"86400", b"0", b"-1", b"-100"]
-MILLIS = [b"100000", b"86400000", b"0", b"-5"]
+
+
+# Relative times are far in the future or in the past: a key expiring during the run would expire
+# between the two servers' copies of some command and produce a spurious mismatch. Future ones
+# are drawn from a wide range: two equal relative times a millisecond apart make GT/LT racy
+# (equal times are tested with absolute ones, which are exact).
+def rel_seconds(r, past=True):
+    if past and r.random() < 0.3:
+        return r.choice([b"0", b"-1", b"-100"])
+    return b"%d" % r.randint(100, 10**7)
+
+
+def rel_millis(r, past=True):
+    if past and r.random() < 0.3:
+        return r.choice([b"0", b"-5"])
+    return b"%d" % r.randint(10**5, 10**10)
+
+
 UNIX_S = [b"1", b"1000000000", b"4102444800"]  # past, past, year 2100
 UNIX_MS = [b"1", b"1000000000000", b"4102444800000"]
 BAD_TIMES = [
@@ -426,6 +486,12 @@ BAD_TIMES = [
 ]
 PATTERNS = [b"*", b"a", b"?", b"[a-c]", b"[^a]", b"*a*", b"\\a", b"[", b"a*", b"x", b"[b-a]"]
 CURSORS = [b"0", b"0", b"0", b"abc", b"-1", b"", b"18446744073709551616"]
+AMOUNTS = [b"1", b"-1", b"0", b"100", b"9223372036854775807", b"-9223372036854775808",
+           b"-9223372036854775807", b"abc", b"", b"1.5", b" 1", b"01"]
+# Replies that differ between the servers for allowed reasons: inside MULTI they would land in
+# the EXEC array, where no rule applies.
+RACY_IN_MULTI = {b"KEYS", b"SCAN", b"RANDOMKEY", b"TTL", b"PTTL", b"EXPIRETIME", b"PEXPIRETIME",
+                 b"OBJECT", b"DBSIZE", b"MULTI", b"unknown"}
 DBS = [b"0", b"0", b"1", b"2", b"15", b"16", b"-1", b"abc", b""]
 
 
@@ -438,15 +504,18 @@ def generators():
     def keys(r):
         return [key(r) for _ in range(r.randint(1, 4))]
 
-    def t(r, good):
-        return r.choice(BAD_TIMES) if r.random() < 0.15 else r.choice(good)
+    def t(r, good):  # good: a list, or a function of the generator
+        if r.random() < 0.15:
+            return r.choice(BAD_TIMES)
+        return good(r) if callable(good) else r.choice(good)
 
     def case(r, word):  # names and options are case-insensitive in Redis
-        return bytes(c ^ 0x20 if chr(c).isalpha() and r.random() < 0.3 else c for c in word)
+        return bytes(c ^ 0x20 if chr(c).isascii() and chr(c).isalpha() and r.random() < 0.3
+                     else c for c in word)
 
     def set_(r):
-        pool = [[b"NX"], [b"XX"], [b"GET"], [b"KEEPTTL"], [b"EX", t(r, SECONDS[:3])],
-                [b"PX", t(r, MILLIS[:2])], [b"EXAT", t(r, UNIX_S)], [b"PXAT", t(r, UNIX_MS)],
+        pool = [[b"NX"], [b"XX"], [b"GET"], [b"KEEPTTL"], [b"EX", t(r, lambda r: rel_seconds(r, past=False))],
+                [b"PX", t(r, lambda r: rel_millis(r, past=False))], [b"EXAT", t(r, UNIX_S)], [b"PXAT", t(r, UNIX_MS)],
                 [b"EX"], [b"FOO"]]
         argv = [b"SET", key(r), r.choice(VALUES)]
         for opt in r.sample(pool, r.choice([0, 0, 1, 1, 1, 2, 2, 3])):
@@ -485,12 +554,32 @@ def generators():
     def flush(name):
         return lambda r: [name] + r.choice([[], [], [b"ASYNC"], [b"sync"], [b"FOO"]])
 
+    def counter(name, amounts):
+        return lambda r: [name, key(r)] + ([r.choice(amounts)] if amounts else [])
+
+    def mset(r):
+        argv = [b"MSET"]
+        for _ in range(r.randint(1, 3)):
+            argv += [key(r), r.choice(VALUES)]
+        return argv if r.random() < 0.9 else argv + [key(r)]  # odd count: an arity error
+
+    def multi(r):
+        """A whole MULTI block, or one of its misuses, as a list of commands."""
+        safe = [n for n in gens if n not in RACY_IN_MULTI]
+        body = [gens[n][1](r) for n in r.choices(safe, [gens[n][0] for n in safe], k=r.randint(0, 4))]
+        if r.random() < 0.1:
+            body.insert(r.randint(0, len(body)), r.choice([[b"MULTI"], [b"GET"], [b"NOSUCH"]]))
+        end = r.choice([[b"EXEC"]] * 4 + [[b"DISCARD"]])
+        if r.random() < 0.05:
+            return [r.choice([[b"EXEC"], [b"DISCARD"]])]  # without MULTI
+        return [[b"MULTI"]] + body + [end]
+
     def unknown(r):
         return [r.choice([b"NOSUCH", b"", b"x" * 200, b"\x00bin"]), r.choice(VALUES), b"z" * 150]
 
     one = lambda name: (lambda r: [name, key(r)])  # noqa: E731
     many = lambda name: (lambda r: [name] + keys(r))  # noqa: E731
-    return {
+    gens = {
         b"SET": (30, set_),
         b"GET": (12, one(b"GET")),
         b"DEL": (4, many(b"DEL")),
@@ -511,8 +600,8 @@ def generators():
         b"MOVE": (3, lambda r: [b"MOVE", key(r), r.choice(DBS)]),
         b"COPY": (4, copy),
         b"OBJECT": (4, object_),
-        b"EXPIRE": (5, expire(b"EXPIRE", SECONDS)),
-        b"PEXPIRE": (3, expire(b"PEXPIRE", MILLIS)),
+        b"EXPIRE": (5, expire(b"EXPIRE", rel_seconds)),
+        b"PEXPIRE": (3, expire(b"PEXPIRE", rel_millis)),
         b"EXPIREAT": (3, expire(b"EXPIREAT", UNIX_S)),
         b"PEXPIREAT": (3, expire(b"PEXPIREAT", UNIX_MS)),
         b"TTL": (4, one(b"TTL")),
@@ -522,8 +611,18 @@ def generators():
         b"PERSIST": (3, one(b"PERSIST")),
         b"PING": (1, lambda r: [b"PING"] + r.sample([b"hi", b""], r.randint(0, 1))),
         b"ECHO": (1, lambda r: [b"ECHO", r.choice(VALUES)]),
+        b"INCR": (3, counter(b"INCR", None)),
+        b"DECR": (2, counter(b"DECR", None)),
+        b"INCRBY": (3, counter(b"INCRBY", AMOUNTS)),
+        b"DECRBY": (2, counter(b"DECRBY", AMOUNTS)),
+        b"APPEND": (4, lambda r: [b"APPEND", key(r), r.choice(VALUES)]),
+        b"STRLEN": (3, one(b"STRLEN")),
+        b"MGET": (3, many(b"MGET")),
+        b"MSET": (3, mset),
         b"unknown": (1, unknown),
-    }, case
+    }
+    gens[b"MULTI"] = (2, multi)  # added last: it draws its body from the others
+    return gens, case
 
 
 def random_commands(seed, count):
@@ -533,16 +632,20 @@ def random_commands(seed, count):
     names = list(gens)
     weights = [gens[n][0] for n in names]
     out = []
-    for _ in range(count):
-        argv = gens[r.choices(names, weights)[0]][1](r)
-        roll = r.random()
-        if roll < 0.03 and len(argv) > 1:  # too few arguments
-            argv = argv[: r.randrange(1, len(argv))]
-        elif roll < 0.05:  # one too many
-            argv = argv + [b"extra"]
-        argv[0] = case(r, argv[0])
-        out.append(argv)
-    return out
+    while len(out) < count:
+        name = r.choices(names, weights)[0]
+        block = gens[name][1](r)
+        for argv in block if name == b"MULTI" else [block]:
+            roll = r.random()
+            if argv[0] in (b"MULTI", b"EXEC", b"DISCARD"):
+                pass  # a block's frame stays intact (its misuses are generated on purpose)
+            elif roll < 0.03 and len(argv) > 1:  # too few arguments
+                argv = argv[: r.randrange(1, len(argv))]
+            elif roll < 0.05:  # one too many
+                argv = argv + [b"extra"]
+            argv[0] = case(r, argv[0])
+            out.append(argv)
+    return out[:count]
 
 
 def run_random(pair, seed, count, tally):
@@ -565,6 +668,7 @@ def main():
     target = os.environ.get("CARGO_TARGET_DIR", os.path.join(REPO, "target"))
     ap.add_argument("--diskdb", default=os.path.join(target, "release", "diskdb-server"))
     ap.add_argument("--deviations", default=os.path.join(HERE, "deviations.json"))
+    ap.add_argument("--verbose", action="store_true", help="print every command and Redis's reply")
     ap.add_argument("--max-failures", type=int, default=50, help="stop after this many (0: never)")
     sub = ap.add_subparsers(dest="mode", required=True)
     c = sub.add_parser("cases")
@@ -590,7 +694,7 @@ def main():
     try:
         redis, diskdb = start_servers(workdir, args.redis, args.diskdb, started)
         pair = Pair(redis.port, diskdb.port, deviations)
-        tally = Tally(args.max_failures)
+        tally = Tally(args.max_failures, args.verbose)
         if args.mode == "cases":
             files = args.files or sorted(glob.glob(os.path.join(HERE, "cases", "*.txt")))
             run_cases(pair, files, tally, args.keep_going)

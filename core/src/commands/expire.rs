@@ -60,7 +60,7 @@ fn expire_generic(
         when = when.checked_add(ctx.ks.now_ms()).ok_or_else(invalid)?;
     }
     let db = ctx.session.db;
-    let Some(entry) = ctx.ks.get(db, key)? else {
+    let Some(mut entry) = ctx.ks.get(db, key)? else {
         ctx.reply.integer(0);
         return Ok(());
     };
@@ -76,7 +76,8 @@ fn expire_generic(
     if when <= ctx.ks.now_ms() {
         ctx.ks.delete(db, key)?;
     } else {
-        ctx.ks.put(db, key, entry.kind, Some(when), &entry.body)?;
+        entry.expire_at = Some(when);
+        ctx.ks.put_entry(db, key, &entry)?;
     }
     ctx.reply.integer(1);
     Ok(())
@@ -122,7 +123,8 @@ fn ttl_generic(
                 if millis {
                     value
                 } else {
-                    (value + 500) / 1000
+                    // (value + 500) / 1000 without overflow near i64::MAX.
+                    value / 1000 + i64::from(value % 1000 >= 500)
                 }
             }
         },
@@ -156,8 +158,9 @@ pub fn persist(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>) -> CommandResult {
     let key = args.next_bytes()?;
     let db = ctx.session.db;
     let removed = match ctx.ks.get(db, key)? {
-        Some(entry) if entry.expire_at.is_some() => {
-            ctx.ks.put(db, key, entry.kind, None, &entry.body)?;
+        Some(mut entry) if entry.expire_at.is_some() => {
+            entry.expire_at = None;
+            ctx.ks.put_entry(db, key, &entry)?;
             1
         }
         _ => 0,

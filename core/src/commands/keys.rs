@@ -2,7 +2,7 @@
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use super::{parse_db, parse_i64, Args, Ctx};
+use super::{db_in_range, parse_db, parse_i64, parse_int, Args, Ctx};
 use crate::error::{CommandError, CommandResult};
 use crate::glob;
 use crate::keyspace::{Entry, Kind};
@@ -149,13 +149,37 @@ pub fn scan(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>) -> CommandResult {
     Ok(())
 }
 
-/// Redis's cursor parsing: an unsigned decimal (`strtoull`), else "invalid cursor".
+/// Redis's cursor parsing, which is C's `strtoul` on a C string: an optional sign (a negative
+/// value wraps), digits, nothing after them; the empty string reads as 0; a leading space or an
+/// overflow is "invalid cursor".
 fn parse_cursor(arg: &[u8]) -> Result<u64, CommandError> {
-    std::str::from_utf8(arg)
-        .ok()
-        .filter(|s| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()))
-        .and_then(|s| s.parse().ok())
-        .ok_or(CommandError::InvalidCursor)
+    let s = &arg[..memchr::memchr(0, arg).unwrap_or(arg.len())];
+    if s.is_empty() {
+        return Ok(0);
+    }
+    if s[0].is_ascii_whitespace() || s[0] == 0x0b {
+        return Err(CommandError::InvalidCursor);
+    }
+    let (negative, digits) = match s[0] {
+        b'-' => (true, &s[1..]),
+        b'+' => (false, &s[1..]),
+        _ => (false, s),
+    };
+    if digits.is_empty() || !digits.iter().all(u8::is_ascii_digit) {
+        return Err(CommandError::InvalidCursor);
+    }
+    let mut value: u64 = 0;
+    for &d in digits {
+        value = value
+            .checked_mul(10)
+            .and_then(|v| v.checked_add(u64::from(d - b'0')))
+            .ok_or(CommandError::InvalidCursor)?;
+    }
+    Ok(if negative {
+        value.wrapping_neg()
+    } else {
+        value
+    })
 }
 
 static RANDOM: AtomicU64 = AtomicU64::new(0x9e37_79b9_7f4a_7c15);
@@ -213,16 +237,19 @@ pub fn flushall(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>) -> CommandResult {
 
 /// `SELECT index`
 pub fn select(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>) -> CommandResult {
-    let db = parse_db(args.next_bytes()?, CommandError::NotInteger)?;
+    let db = parse_db(args.next_bytes()?)?;
     ctx.session.db = db;
     ctx.reply.ok();
     Ok(())
 }
 
-/// `SWAPDB index1 index2`
+/// `SWAPDB index1 index2`: both indexes are read as integers before either is range-checked.
 pub fn swapdb(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>) -> CommandResult {
-    let a = parse_db(args.next_bytes()?, CommandError::InvalidDbIndex("first"))?;
-    let b = parse_db(args.next_bytes()?, CommandError::InvalidDbIndex("second"))?;
+    let first = args.next_bytes()?;
+    let second = args.next_bytes()?;
+    let a = parse_int(first).map_err(|_| CommandError::InvalidDbIndex("first"))?;
+    let b = parse_int(second).map_err(|_| CommandError::InvalidDbIndex("second"))?;
+    let (a, b) = (db_in_range(a)?, db_in_range(b)?);
     ctx.ks.swap_db(a, b);
     ctx.reply.ok();
     Ok(())
@@ -231,7 +258,7 @@ pub fn swapdb(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>) -> CommandResult {
 /// `MOVE key db`
 pub fn move_(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>) -> CommandResult {
     let key = args.next_bytes()?;
-    let dst = parse_db(args.next_bytes()?, CommandError::NotInteger)?;
+    let dst = parse_db(args.next_bytes()?)?;
     let src = ctx.session.db;
     if src == dst {
         return Err(CommandError::SameObject);
@@ -261,11 +288,7 @@ pub fn copy(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>) -> CommandResult {
         if opt.eq_ignore_ascii_case(b"replace") {
             replace = true;
         } else if opt.eq_ignore_ascii_case(b"db") && args.remaining() > 0 {
-            let n = parse_i64(args.next_bytes()?)?;
-            dst_db = usize::try_from(n)
-                .ok()
-                .filter(|&d| d < crate::keyspace::DATABASES)
-                .ok_or(CommandError::DbIndexOutOfRange)?;
+            dst_db = parse_db(args.next_bytes()?)?;
         } else {
             return Err(CommandError::Syntax);
         }
@@ -291,10 +314,23 @@ pub fn copy(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>) -> CommandResult {
     Ok(())
 }
 
-/// `OBJECT ENCODING|FREQ|IDLETIME|REFCOUNT|HELP key`
+/// `OBJECT ENCODING|FREQ|IDLETIME|REFCOUNT key` and `OBJECT HELP`: in Redis 7 each is a
+/// subcommand with its own arity.
 pub fn object(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>) -> CommandResult {
     let sub = args.next_bytes()?;
-    if sub.eq_ignore_ascii_case(b"help") && args.remaining() == 0 {
+    let lower = sub.to_ascii_lowercase();
+    let name = match lower.as_slice() {
+        b"help" => "object|help",
+        b"encoding" => "object|encoding",
+        b"freq" => "object|freq",
+        b"idletime" => "object|idletime",
+        b"refcount" => "object|refcount",
+        _ => return Err(CommandError::unknown_subcommand(b"OBJECT", sub)),
+    };
+    if name == "object|help" {
+        if args.remaining() != 0 {
+            return Err(CommandError::WrongArity(name));
+        }
         let lines = [
             "OBJECT <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
             "ENCODING <key>",
@@ -302,7 +338,7 @@ pub fn object(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>) -> CommandResult {
             "    associated with a <key>.",
             "FREQ <key>",
             "    Return the access frequency index of the <key>. The returned integer is",
-            "    proportional to the logarithm of the recent access frequency of the <key>.",
+            "    proportional to the logarithm of the recent access frequency of the key.",
             "IDLETIME <key>",
             "    Return the idle time of the <key>, that is the approximated number of",
             "    seconds elapsed since the last access to the key.",
@@ -310,7 +346,7 @@ pub fn object(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>) -> CommandResult {
             "    Return the number of references of the value associated with the specified",
             "    <key>.",
             "HELP",
-            "    Print this help.",
+            "    Prints this help.",
         ];
         ctx.reply.array(lines.len());
         for line in lines {
@@ -318,35 +354,38 @@ pub fn object(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>) -> CommandResult {
         }
         return Ok(());
     }
-    let known = [&b"encoding"[..], b"freq", b"idletime", b"refcount"];
-    if args.remaining() != 1 || !known.iter().any(|k| sub.eq_ignore_ascii_case(k)) {
-        return Err(CommandError::UnknownSubcommand {
-            sub: sub.to_vec(),
-            command: "OBJECT",
-        });
+    if args.remaining() != 1 {
+        return Err(CommandError::WrongArity(name));
     }
     let key = args.next_bytes()?;
     let Some(entry) = ctx.ks.get(ctx.session.db, key)? else {
         ctx.reply.null();
         return Ok(());
     };
-    if sub.eq_ignore_ascii_case(b"freq") {
+    match name {
         // DiskDB tracks no access frequency: Redis's answer under its default policy.
-        return Err(CommandError::NoLfu);
-    }
-    if sub.eq_ignore_ascii_case(b"idletime") {
-        // Access times are not tracked on disk; every key reads as just used.
-        ctx.reply.integer(0);
-    } else if sub.eq_ignore_ascii_case(b"refcount") {
-        ctx.reply.integer(1);
-    } else {
-        ctx.reply.bulk(encoding_of(&entry).as_bytes());
+        "object|freq" => return Err(CommandError::NoLfu),
+        // Access times are not kept on disk (a write per read); every key reads as just used.
+        "object|idletime" => ctx.reply.integer(0),
+        "object|refcount" => ctx.reply.integer(refcount_of(&entry)),
+        _ => ctx.reply.bulk(encoding_of(&entry).as_bytes()),
     }
     Ok(())
 }
 
+/// Redis shares the integers 0..9999 between keys and reports `INT_MAX` references for them.
+fn refcount_of(entry: &Entry) -> i64 {
+    match crate::protocol::string2ll(&entry.body) {
+        Some(n) if entry.kind == Kind::String && !entry.raw && (0..10_000).contains(&n) => {
+            i64::from(i32::MAX)
+        }
+        _ => 1,
+    }
+}
+
 fn encoding_of(entry: &Entry) -> &'static str {
     match entry.kind {
+        Kind::String if entry.raw => "raw",
         Kind::String => {
             let v = &entry.body;
             if v.len() <= 20 && crate::protocol::string2ll(v).is_some() {

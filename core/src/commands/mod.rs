@@ -146,16 +146,27 @@ pub fn parse_i64(arg: &[u8]) -> Result<i64, CommandError> {
     crate::protocol::string2ll(arg).ok_or(CommandError::NotInteger)
 }
 
-/// A logical database index: `not_int` when not an integer, "DB index is out of range" when
-/// outside 0..16.
-pub fn parse_db(arg: &[u8], not_int: CommandError) -> Result<usize, CommandError> {
-    let n = crate::protocol::string2ll(arg)
-        .filter(|n| i32::try_from(*n).is_ok())
-        .ok_or(not_int)?;
+/// Redis's `getIntFromObject`: a strict decimal that fits in 32 bits.
+pub fn parse_int(arg: &[u8]) -> Result<i32, CommandError> {
+    let n = parse_i64(arg)?;
+    i32::try_from(n).map_err(|_| {
+        CommandError::Static(
+            "ERR value is out of range, value must between -2147483648 and 2147483647",
+        )
+    })
+}
+
+/// A logical database index must be within 0..16.
+pub fn db_in_range(n: i32) -> Result<usize, CommandError> {
     usize::try_from(n)
         .ok()
         .filter(|&d| d < crate::keyspace::DATABASES)
         .ok_or(CommandError::DbIndexOutOfRange)
+}
+
+/// A logical database index argument (SELECT, MOVE, COPY ... DB).
+pub fn parse_db(arg: &[u8]) -> Result<usize, CommandError> {
+    db_in_range(parse_int(arg)?)
 }
 
 /// A cursor over a command's arguments, so each handler reads like its syntax line.

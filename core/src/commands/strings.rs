@@ -181,13 +181,17 @@ pub fn append(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>) -> CommandResult {
     let key = args.next_bytes()?;
     let value = args.next_bytes()?;
     let db = ctx.session.db;
-    let (mut body, expire_at) = match ctx.ks.get(db, key)? {
-        None => (Vec::new(), None),
+    let (mut body, expire_at, existed) = match ctx.ks.get(db, key)? {
+        None => (Vec::new(), None, false),
         Some(entry) if entry.kind != Kind::String => return Err(CommandError::WrongType),
-        Some(entry) => (entry.body, entry.expire_at),
+        Some(entry) => (entry.body, entry.expire_at, true),
     };
     body.extend_from_slice(value);
-    ctx.ks.put(db, key, Kind::String, expire_at, &body)?;
+    if existed {
+        ctx.ks.put_raw_string(db, key, expire_at, &body)?;
+    } else {
+        ctx.ks.put(db, key, Kind::String, expire_at, &body)?;
+    }
     ctx.reply.integer(body.len() as i64);
     Ok(())
 }

@@ -25,6 +25,7 @@ pub(crate) const META: TableDefinition<&[u8], &[u8]> = TableDefinition::new("met
 pub(crate) const EXPIRES: TableDefinition<&[u8], ()> = TableDefinition::new("expires");
 
 const HEADER: usize = 9;
+const RAW_FLAG: u8 = 0x80;
 
 /// The type of a key's value, as TYPE reports it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -65,6 +66,9 @@ impl Kind {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Entry {
     pub kind: Kind,
+    /// A string last written by APPEND or SETRANGE: Redis then reports the `raw` encoding
+    /// whatever the value (bit 7 of the type byte).
+    pub raw: bool,
     /// Absolute deadline in Unix milliseconds, if the key expires.
     pub expire_at: Option<i64>,
     /// The string's value, or a collection's bookkeeping.
@@ -75,11 +79,12 @@ fn decode(raw: &[u8]) -> Result<Entry, StorageError> {
     if raw.len() < HEADER {
         return Err(StorageError::Redb("corrupt key record".into()));
     }
-    let kind =
-        Kind::from_byte(raw[0]).ok_or_else(|| StorageError::Redb("unknown key type".into()))?;
+    let kind = Kind::from_byte(raw[0] & 0x7f)
+        .ok_or_else(|| StorageError::Redb("unknown key type".into()))?;
     let at = i64::from_le_bytes(raw[1..9].try_into().unwrap_or_default());
     Ok(Entry {
         kind,
+        raw: raw[0] & RAW_FLAG != 0,
         expire_at: (at != 0).then_some(at),
         body: raw[HEADER..].to_vec(),
     })
@@ -257,21 +262,40 @@ impl<'t> Keyspace<'t> {
         body: &[u8],
     ) -> Result<(), StorageError> {
         let phys = self.phys(db);
-        self.put_phys(phys, key, kind, expire_at, body)
+        self.put_phys(phys, key, kind as u8, expire_at, body)
+    }
+
+    /// Writes a whole entry back (RENAME, MOVE, COPY, expiry changes), flags included.
+    pub fn put_entry(&mut self, db: usize, key: &[u8], entry: &Entry) -> Result<(), StorageError> {
+        let phys = self.phys(db);
+        let tag = entry.kind as u8 | if entry.raw { RAW_FLAG } else { 0 };
+        self.put_phys(phys, key, tag, entry.expire_at, &entry.body)
+    }
+
+    /// Writes a string that APPEND or SETRANGE produced (reported as `raw`).
+    pub fn put_raw_string(
+        &mut self,
+        db: usize,
+        key: &[u8],
+        expire_at: Option<i64>,
+        body: &[u8],
+    ) -> Result<(), StorageError> {
+        let phys = self.phys(db);
+        self.put_phys(phys, key, Kind::String as u8 | RAW_FLAG, expire_at, body)
     }
 
     fn put_phys(
         &mut self,
         phys: u8,
         key: &[u8],
-        kind: Kind,
+        tag: u8,
         expire_at: Option<i64>,
         body: &[u8],
     ) -> Result<(), StorageError> {
         self.changed = true;
         meta_key(&mut self.kbuf, phys, key);
         let mut record = Vec::with_capacity(HEADER + body.len());
-        record.push(kind as u8);
+        record.push(tag);
         record.extend_from_slice(&expire_at.unwrap_or(0).to_le_bytes());
         record.extend_from_slice(body);
         let old = self
@@ -329,10 +353,11 @@ impl<'t> Keyspace<'t> {
         key: &[u8],
         expire_at: Option<i64>,
     ) -> Result<bool, StorageError> {
-        let Some(entry) = self.get(db, key)? else {
+        let Some(mut entry) = self.get(db, key)? else {
             return Ok(false);
         };
-        self.put(db, key, entry.kind, expire_at, &entry.body)?;
+        entry.expire_at = expire_at;
+        self.put_entry(db, key, &entry)?;
         Ok(true)
     }
 
