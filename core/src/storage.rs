@@ -174,3 +174,30 @@ impl StorageBackend for BoxedBackend {
         self.0.close()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_newer_format_is_refused_with_a_clear_message() {
+        let dir = std::env::temp_dir().join(format!("diskdb-format-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        {
+            let db = Database::create(dir.join(DB_FILE)).unwrap();
+            let write = db.begin_write().unwrap();
+            {
+                let mut table = write.open_table(SYSTEM).unwrap();
+                table.insert("format", 99u32.to_le_bytes().as_slice()).unwrap();
+            }
+            write.commit().unwrap();
+        }
+        let err = open_database(Store::Dir(dir.clone()), 1 << 20).unwrap_err();
+        assert!(
+            err.to_string().contains("written by a newer DiskDB (format 99)"),
+            "{err}"
+        );
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}
