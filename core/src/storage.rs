@@ -189,13 +189,16 @@ mod tests {
             let write = db.begin_write().unwrap();
             {
                 let mut table = write.open_table(SYSTEM).unwrap();
-                table.insert("format", 99u32.to_le_bytes().as_slice()).unwrap();
+                table
+                    .insert("format", 99u32.to_le_bytes().as_slice())
+                    .unwrap();
             }
             write.commit().unwrap();
         }
         let err = open_database(Store::Dir(dir.clone()), 1 << 20).unwrap_err();
         assert!(
-            err.to_string().contains("written by a newer DiskDB (format 99)"),
+            err.to_string()
+                .contains("written by a newer DiskDB (format 99)"),
             "{err}"
         );
         let _ = std::fs::remove_dir_all(&dir);

@@ -1,7 +1,14 @@
 //! Connection commands: PING, ECHO, QUIT.
 
-use super::{Args, Ctx};
+use super::{Args, CommandSpec, Ctx};
 use crate::error::CommandResult;
+
+/// This family's rows of the command table (name, arity, access, fast, keys, handler).
+pub static COMMANDS: &[CommandSpec] = &[
+    command!("echo", 2, None, true, (0, 0, 0), echo),
+    command!("ping", -1, None, true, (0, 0, 0), ping),
+    command!("quit", -1, None, true, (0, 0, 0), quit),
+];
 
 /// `PING [message]`
 pub fn ping(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>) -> CommandResult {

@@ -1,8 +1,21 @@
 //! Expiry commands (Redis's `expire.c`): EXPIRE, PEXPIRE, EXPIREAT, PEXPIREAT, TTL, PTTL,
 //! EXPIRETIME, PEXPIRETIME, PERSIST.
 
-use super::{parse_i64, Args, Ctx};
+use super::{parse_i64, Args, CommandSpec, Ctx};
 use crate::error::{CommandError, CommandResult};
+
+/// This family's rows of the command table (name, arity, access, fast, keys, handler).
+pub static COMMANDS: &[CommandSpec] = &[
+    command!("expire", -3, Write, true, (1, 1, 1), expire),
+    command!("expireat", -3, Write, true, (1, 1, 1), expireat),
+    command!("expiretime", 2, Read, true, (1, 1, 1), expiretime),
+    command!("persist", 2, Write, true, (1, 1, 1), persist),
+    command!("pexpire", -3, Write, true, (1, 1, 1), pexpire),
+    command!("pexpireat", -3, Write, true, (1, 1, 1), pexpireat),
+    command!("pexpiretime", 2, Read, true, (1, 1, 1), pexpiretime),
+    command!("pttl", 2, Read, true, (1, 1, 1), pttl),
+    command!("ttl", 2, Read, true, (1, 1, 1), ttl),
+];
 
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Unit {

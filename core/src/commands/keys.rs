@@ -2,10 +2,32 @@
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use super::{db_in_range, parse_db, parse_i64, parse_int, Args, Ctx};
+use super::{db_in_range, parse_db, parse_i64, parse_int, Args, CommandSpec, Ctx};
 use crate::error::{CommandError, CommandResult};
 use crate::glob;
 use crate::keyspace::{Entry, Kind};
+
+/// This family's rows of the command table (name, arity, access, fast, keys, handler).
+pub static COMMANDS: &[CommandSpec] = &[
+    command!("copy", -3, Write, false, (1, 2, 1), copy),
+    command!("dbsize", 1, Read, true, (0, 0, 0), dbsize),
+    command!("del", -2, Write, false, (1, -1, 1), del),
+    command!("exists", -2, Read, true, (1, -1, 1), exists),
+    command!("flushall", -1, Write, false, (0, 0, 0), flushall),
+    command!("flushdb", -1, Write, false, (0, 0, 0), flushdb),
+    command!("keys", 2, Read, false, (0, 0, 0), keys),
+    command!("move", 3, Write, true, (1, 1, 1), move_),
+    command!("object", -2, Read, false, (2, 2, 1), object),
+    command!("randomkey", 1, Read, false, (0, 0, 0), randomkey),
+    command!("rename", 3, Write, false, (1, 2, 1), rename),
+    command!("renamenx", 3, Write, true, (1, 2, 1), renamenx),
+    command!("scan", -2, Read, false, (0, 0, 0), scan),
+    command!("select", 2, None, true, (0, 0, 0), select),
+    command!("swapdb", 3, Write, true, (0, 0, 0), swapdb),
+    command!("touch", -2, Read, true, (1, -1, 1), exists),
+    command!("type", 2, Read, true, (1, 1, 1), type_),
+    command!("unlink", -2, Write, true, (1, -1, 1), del),
+];
 
 /// `DEL key [key ...]` and `UNLINK key [key ...]`
 pub fn del(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>) -> CommandResult {
@@ -58,8 +80,7 @@ fn rename_generic(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>, nx: bool) -> Comma
         return Ok(());
     }
     ctx.ks.delete(db, dst)?;
-    ctx.ks
-        .put(db, dst, entry.kind, entry.expire_at, &entry.body)?;
+    ctx.ks.copy_key(&entry, db, src, db, dst)?;
     ctx.ks.delete(db, src)?;
     if nx {
         ctx.reply.integer(1);
@@ -271,8 +292,7 @@ pub fn move_(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>) -> CommandResult {
         ctx.reply.integer(0);
         return Ok(());
     }
-    ctx.ks
-        .put(dst, key, entry.kind, entry.expire_at, &entry.body)?;
+    ctx.ks.copy_key(&entry, src, key, dst, key)?;
     ctx.ks.delete(src, key)?;
     ctx.reply.integer(1);
     Ok(())
@@ -308,8 +328,7 @@ pub fn copy(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>) -> CommandResult {
         }
         ctx.ks.delete(dst_db, dst)?;
     }
-    ctx.ks
-        .put(dst_db, dst, entry.kind, entry.expire_at, &entry.body)?;
+    ctx.ks.copy_key(&entry, db, src, dst_db, dst)?;
     ctx.reply.integer(1);
     Ok(())
 }

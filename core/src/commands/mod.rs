@@ -1,6 +1,19 @@
 //! The command table and dispatch, in the manner of Redis's `server.c` command table: one row per
 //! command (name, arity, flags, key positions, handler); the handlers live one family per file.
 
+macro_rules! command {
+    ($name:literal, $arity:expr, $access:ident, $fast:expr, $keys:expr, $handler:path) => {
+        $crate::commands::CommandSpec {
+            name: $name,
+            arity: $arity,
+            access: $crate::commands::Access::$access,
+            fast: $fast,
+            keys: $keys,
+            handler: $handler,
+        }
+    };
+}
+
 mod connection;
 mod expire;
 mod keys;
@@ -49,72 +62,26 @@ pub struct CommandSpec {
     pub handler: Handler,
 }
 
-macro_rules! command {
-    ($name:literal, $arity:expr, $access:ident, $fast:expr, $keys:expr, $handler:path) => {
-        CommandSpec {
-            name: $name,
-            arity: $arity,
-            access: Access::$access,
-            fast: $fast,
-            keys: $keys,
-            handler: $handler,
-        }
-    };
-}
-
-/// Every command DiskDB knows, in one place, sorted by name.
-pub static COMMANDS: &[CommandSpec] = &[
-    command!("append", 3, Write, true, (1, 1, 1), strings::append),
-    command!("copy", -3, Write, false, (1, 2, 1), keys::copy),
-    command!("dbsize", 1, Read, true, (0, 0, 0), keys::dbsize),
-    command!("decr", 2, Write, true, (1, 1, 1), strings::decr),
-    command!("decrby", 3, Write, true, (1, 1, 1), strings::decrby),
-    command!("del", -2, Write, false, (1, -1, 1), keys::del),
-    command!("discard", 1, None, true, (0, 0, 0), transactions::discard),
-    command!("echo", 2, None, true, (0, 0, 0), connection::echo),
-    command!("exec", 1, None, false, (0, 0, 0), transactions::exec),
-    command!("exists", -2, Read, true, (1, -1, 1), keys::exists),
-    command!("expire", -3, Write, true, (1, 1, 1), expire::expire),
-    command!("expireat", -3, Write, true, (1, 1, 1), expire::expireat),
-    command!("expiretime", 2, Read, true, (1, 1, 1), expire::expiretime),
-    command!("flushall", -1, Write, false, (0, 0, 0), keys::flushall),
-    command!("flushdb", -1, Write, false, (0, 0, 0), keys::flushdb),
-    command!("get", 2, Read, true, (1, 1, 1), strings::get),
-    command!("incr", 2, Write, true, (1, 1, 1), strings::incr),
-    command!("incrby", 3, Write, true, (1, 1, 1), strings::incrby),
-    command!("keys", 2, Read, false, (0, 0, 0), keys::keys),
-    command!("mget", -2, Read, true, (1, -1, 1), strings::mget),
-    command!("move", 3, Write, true, (1, 1, 1), keys::move_),
-    command!("mset", -3, Write, false, (1, -1, 2), strings::mset),
-    command!("multi", 1, None, true, (0, 0, 0), transactions::multi),
-    command!("object", -2, Read, false, (2, 2, 1), keys::object),
-    command!("persist", 2, Write, true, (1, 1, 1), expire::persist),
-    command!("pexpire", -3, Write, true, (1, 1, 1), expire::pexpire),
-    command!("pexpireat", -3, Write, true, (1, 1, 1), expire::pexpireat),
-    command!("pexpiretime", 2, Read, true, (1, 1, 1), expire::pexpiretime),
-    command!("ping", -1, None, true, (0, 0, 0), connection::ping),
-    command!("pttl", 2, Read, true, (1, 1, 1), expire::pttl),
-    command!("quit", -1, None, true, (0, 0, 0), connection::quit),
-    command!("randomkey", 1, Read, false, (0, 0, 0), keys::randomkey),
-    command!("rename", 3, Write, false, (1, 2, 1), keys::rename),
-    command!("renamenx", 3, Write, true, (1, 2, 1), keys::renamenx),
-    command!("scan", -2, Read, false, (0, 0, 0), keys::scan),
-    command!("select", 2, None, true, (0, 0, 0), keys::select),
-    command!("set", -3, Write, false, (1, 1, 1), strings::set),
-    command!("strlen", 2, Read, true, (1, 1, 1), strings::strlen),
-    command!("swapdb", 3, Write, true, (0, 0, 0), keys::swapdb),
-    command!("touch", -2, Read, true, (1, -1, 1), keys::exists),
-    command!("ttl", 2, Read, true, (1, 1, 1), expire::ttl),
-    command!("type", 2, Read, true, (1, 1, 1), keys::type_),
-    command!("unlink", -2, Write, true, (1, -1, 1), keys::del),
+/// Every family's rows; a family lists its commands next to their handlers.
+static FAMILIES: &[&[CommandSpec]] = &[
+    connection::COMMANDS,
+    expire::COMMANDS,
+    keys::COMMANDS,
+    strings::COMMANDS,
+    transactions::COMMANDS,
 ];
+
+/// Every command DiskDB knows.
+pub fn all() -> impl Iterator<Item = &'static CommandSpec> {
+    FAMILIES.iter().flat_map(|family| family.iter())
+}
 
 /// Longest command name; longer input cannot name a command.
 const MAX_NAME: usize = 32;
 
 fn table() -> &'static HashMap<&'static [u8], &'static CommandSpec> {
     static TABLE: OnceLock<HashMap<&'static [u8], &'static CommandSpec>> = OnceLock::new();
-    TABLE.get_or_init(|| COMMANDS.iter().map(|c| (c.name.as_bytes(), c)).collect())
+    TABLE.get_or_init(|| all().map(|c| (c.name.as_bytes(), c)).collect())
 }
 
 /// Finds a command by name, case-insensitively, without allocating.
@@ -221,16 +188,13 @@ mod tests {
     use super::*;
 
     #[test]
-    fn table_is_sorted_unique_and_lowercase() {
-        for pair in COMMANDS.windows(2) {
-            assert!(
-                pair[0].name < pair[1].name,
-                "{} before {}",
-                pair[0].name,
-                pair[1].name
-            );
+    fn table_is_unique_and_lowercase() {
+        let mut names: Vec<&str> = all().map(|c| c.name).collect();
+        names.sort_unstable();
+        for pair in names.windows(2) {
+            assert_ne!(pair[0], pair[1], "{} is in the table twice", pair[0]);
         }
-        for c in COMMANDS {
+        for c in all() {
             assert_eq!(c.name, c.name.to_ascii_lowercase());
             assert!(c.name.len() <= MAX_NAME);
         }

@@ -1,8 +1,22 @@
 //! String commands (Redis's `t_string.c`).
 
-use super::{parse_i64, Args, Ctx};
+use super::{parse_i64, Args, CommandSpec, Ctx};
 use crate::error::{CommandError, CommandResult};
 use crate::keyspace::Kind;
+
+/// This family's rows of the command table (name, arity, access, fast, keys, handler).
+pub static COMMANDS: &[CommandSpec] = &[
+    command!("append", 3, Write, true, (1, 1, 1), append),
+    command!("decr", 2, Write, true, (1, 1, 1), decr),
+    command!("decrby", 3, Write, true, (1, 1, 1), decrby),
+    command!("get", 2, Read, true, (1, 1, 1), get),
+    command!("incr", 2, Write, true, (1, 1, 1), incr),
+    command!("incrby", 3, Write, true, (1, 1, 1), incrby),
+    command!("mget", -2, Read, true, (1, -1, 1), mget),
+    command!("mset", -3, Write, false, (1, -1, 2), mset),
+    command!("set", -3, Write, false, (1, 1, 1), set),
+    command!("strlen", 2, Read, true, (1, 1, 1), strlen),
+];
 
 /// The string at `key`, or WRONGTYPE if the key holds another type.
 fn get_string(ctx: &mut Ctx<'_, '_>, key: &[u8]) -> Result<Option<Vec<u8>>, CommandError> {

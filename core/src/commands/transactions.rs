@@ -3,8 +3,15 @@
 //! group, so their writes share one log record and are wholly present or wholly absent after a
 //! crash.
 
-use super::{Args, Ctx};
+use super::{Args, CommandSpec, Ctx};
 use crate::error::{CommandError, CommandResult};
+
+/// This family's rows of the command table (name, arity, access, fast, keys, handler).
+pub static COMMANDS: &[CommandSpec] = &[
+    command!("discard", 1, None, true, (0, 0, 0), discard),
+    command!("exec", 1, None, false, (0, 0, 0), exec),
+    command!("multi", 1, None, true, (0, 0, 0), multi),
+];
 
 /// `MULTI`
 pub fn multi(ctx: &mut Ctx<'_, '_>, _args: &mut Args<'_>) -> CommandResult {

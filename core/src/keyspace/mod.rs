@@ -24,6 +24,92 @@ pub const DATABASES: usize = 16;
 pub(crate) const META: TableDefinition<&[u8], &[u8]> = TableDefinition::new("meta");
 pub(crate) const EXPIRES: TableDefinition<&[u8], ()> = TableDefinition::new("expires");
 
+/// The element tables of the collection types. Rows are keyed
+/// `[physical db u8][key length u32 BE][key][element]`, so one key's rows are contiguous and no
+/// key's prefix is another's.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ElemTable {
+    /// Hash field → value.
+    HashFields = 0,
+    /// Set member → empty.
+    SetMembers = 1,
+    /// List position (sortable i64) → item.
+    ListItems = 2,
+    /// Sorted-set member → score (8 bytes).
+    ZMembers = 3,
+    /// Sorted-set `[sortable score][member]` → empty: the score order.
+    ZScores = 4,
+    /// Sorted-set rank index: block start `[sortable score][member]` → block size (u32 LE).
+    ZBlocks = 5,
+}
+
+const ELEM_TABLES: [TableDefinition<&[u8], &[u8]>; 6] = [
+    TableDefinition::new("hash_fields"),
+    TableDefinition::new("set_members"),
+    TableDefinition::new("list_items"),
+    TableDefinition::new("zset_members"),
+    TableDefinition::new("zset_scores"),
+    TableDefinition::new("zset_blocks"),
+];
+
+impl Kind {
+    /// The element tables that hold this type's rows.
+    pub fn elem_tables(self) -> &'static [ElemTable] {
+        match self {
+            Kind::String => &[],
+            Kind::Hash => &[ElemTable::HashFields],
+            Kind::Set => &[ElemTable::SetMembers],
+            Kind::List => &[ElemTable::ListItems],
+            Kind::ZSet => &[ElemTable::ZMembers, ElemTable::ZScores, ElemTable::ZBlocks],
+        }
+    }
+}
+
+/// An element and its value.
+pub type ElemRow = (Vec<u8>, Vec<u8>);
+
+/// Which elements of a key [`Keyspace::elem_range`] returns: element suffixes in `[from, to)`
+/// (`None` = open end), in order or reversed, at most `limit`.
+#[derive(Debug, Clone, Copy)]
+pub struct ElemRange<'a> {
+    pub from: Option<&'a [u8]>,
+    pub to: Option<&'a [u8]>,
+    pub reverse: bool,
+    pub limit: usize,
+}
+
+impl ElemRange<'_> {
+    /// Every element, in order, at most `limit`.
+    pub fn all(limit: usize) -> Self {
+        ElemRange {
+            from: None,
+            to: None,
+            reverse: false,
+            limit,
+        }
+    }
+}
+
+/// The row-key prefix of `key`'s elements: `[phys][len u32 BE][key]`.
+fn elem_prefix(buf: &mut Vec<u8>, phys: u8, key: &[u8]) {
+    buf.clear();
+    buf.push(phys);
+    buf.extend_from_slice(&(key.len() as u32).to_be_bytes());
+    buf.extend_from_slice(key);
+}
+
+/// The smallest byte string greater than every string that starts with `prefix`, if any.
+fn prefix_end(prefix: &[u8]) -> Option<Vec<u8>> {
+    let mut end = prefix.to_vec();
+    while let Some(last) = end.pop() {
+        if last < u8::MAX {
+            end.push(last + 1);
+            return Some(end);
+        }
+    }
+    None
+}
+
 const HEADER: usize = 9;
 const RAW_FLAG: u8 = 0x80;
 
@@ -173,8 +259,11 @@ pub fn slot_of(key: &[u8]) -> u64 {
 
 /// The keyspace as seen by the commands of one group (one redb write transaction).
 pub struct Keyspace<'t> {
+    txn: &'t WriteTransaction,
     meta: Table<'t, &'static [u8], &'static [u8]>,
     expires: Table<'t, &'static [u8], ()>,
+    /// Element tables, opened on first use (a GET should not pay for them).
+    elems: [Option<Table<'t, &'static [u8], &'static [u8]>>; 6],
     now_ms: i64,
     counters: &'t mut Counters,
     kbuf: Vec<u8>,
@@ -207,6 +296,8 @@ impl<'t> Keyspace<'t> {
         counters: &'t mut Counters,
     ) -> Result<Self, StorageError> {
         Ok(Keyspace {
+            txn,
+            elems: Default::default(),
             meta: txn.open_table(META)?,
             expires: txn.open_table(EXPIRES)?,
             now_ms,
@@ -320,13 +411,20 @@ impl<'t> Keyspace<'t> {
 
     fn remove_phys(&mut self, phys: u8, key: &[u8]) -> Result<bool, StorageError> {
         meta_key(&mut self.kbuf, phys, key);
-        let old = self
-            .meta
-            .remove(self.kbuf.as_slice())?
-            .map(|g| expire_of(g.value()));
-        let Some(old_at) = old else {
+        let old = self.meta.remove(self.kbuf.as_slice())?.map(|g| {
+            (
+                expire_of(g.value()),
+                g.value().first().copied().unwrap_or(0),
+            )
+        });
+        let Some((old_at, tag)) = old else {
             return Ok(false);
         };
+        if let Some(kind) = Kind::from_byte(tag & 0x7f) {
+            for &table in kind.elem_tables() {
+                self.clear_rows(table, phys, key)?;
+            }
+        }
         self.changed = true;
         let n = &mut self.counters.keys[usize::from(phys)];
         *n = n.saturating_sub(1);
@@ -477,6 +575,17 @@ impl<'t> Keyspace<'t> {
         let end = [phys + 1];
         self.meta
             .retain_in::<&[u8], _>(start.as_slice()..end.as_slice(), |_, _| false)?;
+        for table in [
+            ElemTable::HashFields,
+            ElemTable::SetMembers,
+            ElemTable::ListItems,
+            ElemTable::ZMembers,
+            ElemTable::ZScores,
+            ElemTable::ZBlocks,
+        ] {
+            self.elem_table(table)?
+                .retain_in::<&[u8], _>(start.as_slice()..end.as_slice(), |_, _| false)?;
+        }
         self.counters.keys[usize::from(phys)] = 0;
         self.changed = true;
         Ok(())
@@ -491,6 +600,174 @@ impl<'t> Keyspace<'t> {
     /// Number of key records in `db` (DBSIZE).
     pub fn db_size(&self, db: usize) -> u64 {
         self.counters.db_keys(db)
+    }
+
+    fn elem_table(
+        &mut self,
+        table: ElemTable,
+    ) -> Result<&mut Table<'t, &'static [u8], &'static [u8]>, StorageError> {
+        let slot = &mut self.elems[table as usize];
+        if slot.is_none() {
+            *slot = Some(self.txn.open_table(ELEM_TABLES[table as usize])?);
+        }
+        Ok(slot.as_mut().expect("opened above"))
+    }
+
+    fn elem_key(&self, db: usize, key: &[u8], elem: &[u8]) -> Vec<u8> {
+        let mut row = Vec::with_capacity(5 + key.len() + elem.len());
+        elem_prefix(&mut row, self.phys(db), key);
+        row.extend_from_slice(elem);
+        row
+    }
+
+    /// The value of element `elem` of `key` in `table`.
+    pub fn elem_get(
+        &mut self,
+        table: ElemTable,
+        db: usize,
+        key: &[u8],
+        elem: &[u8],
+    ) -> Result<Option<Vec<u8>>, StorageError> {
+        let row = self.elem_key(db, key, elem);
+        Ok(self
+            .elem_table(table)?
+            .get(row.as_slice())?
+            .map(|v| v.value().to_vec()))
+    }
+
+    /// Sets element `elem` of `key` in `table`; returns the previous value.
+    pub fn elem_put(
+        &mut self,
+        table: ElemTable,
+        db: usize,
+        key: &[u8],
+        elem: &[u8],
+        value: &[u8],
+    ) -> Result<Option<Vec<u8>>, StorageError> {
+        self.changed = true;
+        let row = self.elem_key(db, key, elem);
+        let old = self
+            .elem_table(table)?
+            .insert(row.as_slice(), value)?
+            .map(|v| v.value().to_vec());
+        Ok(old)
+    }
+
+    /// Removes element `elem` of `key` in `table`; returns its value.
+    pub fn elem_remove(
+        &mut self,
+        table: ElemTable,
+        db: usize,
+        key: &[u8],
+        elem: &[u8],
+    ) -> Result<Option<Vec<u8>>, StorageError> {
+        let row = self.elem_key(db, key, elem);
+        let old = self
+            .elem_table(table)?
+            .remove(row.as_slice())?
+            .map(|v| v.value().to_vec());
+        if old.is_some() {
+            self.changed = true;
+        }
+        Ok(old)
+    }
+
+    /// Elements of `key` in `table` within `range`: `(element, value)` pairs.
+    pub fn elem_range(
+        &mut self,
+        table: ElemTable,
+        db: usize,
+        key: &[u8],
+        range: ElemRange<'_>,
+    ) -> Result<Vec<ElemRow>, StorageError> {
+        let ElemRange {
+            from,
+            to,
+            reverse,
+            limit,
+        } = range;
+        let mut prefix = Vec::new();
+        elem_prefix(&mut prefix, self.phys(db), key);
+        let start = [prefix.as_slice(), from.unwrap_or_default()].concat();
+        let end = match to {
+            Some(to) => Some([prefix.as_slice(), to].concat()),
+            None => prefix_end(&prefix),
+        };
+        let n = prefix.len();
+        let table = self.elem_table(table)?;
+        let range = match &end {
+            Some(end) => table.range::<&[u8]>(start.as_slice()..end.as_slice())?,
+            None => table.range::<&[u8]>(start.as_slice()..)?,
+        };
+        let mut out = Vec::new();
+        let mut push = |item: Result<
+            (redb::AccessGuard<'_, &[u8]>, redb::AccessGuard<'_, &[u8]>),
+            redb::StorageError,
+        >|
+         -> Result<bool, StorageError> {
+            let (k, v) = item?;
+            out.push((k.value()[n..].to_vec(), v.value().to_vec()));
+            Ok(out.len() < limit)
+        };
+        if reverse {
+            for item in range.rev() {
+                if !push(item)? {
+                    break;
+                }
+            }
+        } else {
+            for item in range {
+                if !push(item)? {
+                    break;
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// Removes every row of `key` in `table`.
+    fn clear_rows(&mut self, table: ElemTable, phys: u8, key: &[u8]) -> Result<(), StorageError> {
+        let mut prefix = Vec::new();
+        elem_prefix(&mut prefix, phys, key);
+        let end = prefix_end(&prefix);
+        let t = self.elem_table(table)?;
+        match end {
+            Some(end) => {
+                t.retain_in::<&[u8], _>(prefix.as_slice()..end.as_slice(), |_, _| false)?
+            }
+            None => t.retain_in::<&[u8], _>(prefix.as_slice().., |_, _| false)?,
+        }
+        self.changed = true;
+        Ok(())
+    }
+
+    /// Copies a live key with all its elements to `dst_db`/`dst` (which must not exist): used by
+    /// RENAME, MOVE and COPY.
+    pub fn copy_key(
+        &mut self,
+        entry: &Entry,
+        db: usize,
+        key: &[u8],
+        dst_db: usize,
+        dst: &[u8],
+    ) -> Result<(), StorageError> {
+        for &table in entry.kind.elem_tables() {
+            let mut cursor: Option<Vec<u8>> = None;
+            loop {
+                let from = cursor.as_deref().map(|c| [c, &[0u8][..]].concat());
+                let range = ElemRange {
+                    from: from.as_deref(),
+                    ..ElemRange::all(1024)
+                };
+                let batch = self.elem_range(table, db, key, range)?;
+                let Some((last, _)) = batch.last() else { break };
+                cursor = Some(last.clone());
+                for (elem, value) in &batch {
+                    self.elem_put(table, dst_db, dst, elem, value)?;
+                }
+            }
+        }
+        self.put_entry(dst_db, dst, entry)
     }
 
     /// The counters (key counts, expired keys).
