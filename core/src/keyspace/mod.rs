@@ -699,28 +699,15 @@ impl<'t> Keyspace<'t> {
             Some(end) => table.range::<&[u8]>(start.as_slice()..end.as_slice())?,
             None => table.range::<&[u8]>(start.as_slice()..)?,
         };
+        let items: Box<dyn Iterator<Item = _>> = if reverse {
+            Box::new(range.rev())
+        } else {
+            Box::new(range)
+        };
         let mut out = Vec::new();
-        let mut push = |item: Result<
-            (redb::AccessGuard<'_, &[u8]>, redb::AccessGuard<'_, &[u8]>),
-            redb::StorageError,
-        >|
-         -> Result<bool, StorageError> {
+        for item in items.take(limit) {
             let (k, v) = item?;
             out.push((k.value()[n..].to_vec(), v.value().to_vec()));
-            Ok(out.len() < limit)
-        };
-        if reverse {
-            for item in range.rev() {
-                if !push(item)? {
-                    break;
-                }
-            }
-        } else {
-            for item in range {
-                if !push(item)? {
-                    break;
-                }
-            }
         }
         Ok(out)
     }

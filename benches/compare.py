@@ -1,0 +1,374 @@
+#!/usr/bin/env python3
+"""Compare diskdb-server with redis-server using redis-benchmark.
+
+For each durability pairing both servers are started on free loopback ports in fresh temp dirs,
+then every (test, client config) is run R rounds, alternating DiskDB and Redis so that machine
+noise hits both alike; the median of the rounds is reported as a markdown table.
+
+    cargo build --release -p diskdb-server
+    python3 benches/compare.py --pairings always --tests set,get --rounds 3 --memory
+
+Standard library only (Python 3.11). Progress goes to stderr, tables to stdout (and --out).
+"""
+
+import argparse
+import csv
+import datetime
+import os
+import platform
+import re
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+TARGET = Path(os.environ.get("CARGO_TARGET_DIR", ROOT / "target"))
+KEYSPACE = 100_000  # redis-benchmark -r: keys are "key:%012d" % rand(0..KEYSPACE)
+
+PAIRINGS = {
+    "always": (["--durability", "always"], ["--appendonly", "yes", "--appendfsync", "always"]),
+    "everysec": (["--durability", "everysec"], ["--appendonly", "yes", "--appendfsync", "everysec"]),
+    "no": (["--durability", "no"], ["--appendonly", "no"]),
+}
+CONFIGS = {"c1": ["-c", "1"], "c50": ["-c", "50"], "c50p16": ["-c", "50", "-P", "16"]}
+CONFIG_LABEL = {"c1": "1", "c50": "50", "c50p16": "50, -P 16"}
+ALL_TESTS = "set,get,incr,lpush,rpop,sadd,hset,zadd,lrange_100,mset"
+
+# One command per test, as redis-benchmark sends it: tried once with redis-cli before the
+# benchmark, because a command DiskDB lacks would otherwise only show up as a failed run.
+PROBES = {
+    "set": [["SET", "key:probe", "xxx"]],
+    "get": [["GET", "key:probe"]],
+    "incr": [["INCR", "counter:probe"]],
+    "lpush": [["LPUSH", "mylist", "xxx"]],
+    "rpop": [["RPOP", "mylist"]],
+    "sadd": [["SADD", "myset", "element:probe"]],
+    "hset": [["HSET", "myhash", "element:probe", "xxx"]],
+    "zadd": [["ZADD", "myzset", "0", "element:probe"]],
+    "lrange_100": [["LPUSH", "mylist", "xxx"], ["LRANGE", "mylist", "0", "99"]],
+    "mset": [["MSET", "key:probe1", "xxx", "key:probe2", "xxx"]],
+}
+
+
+def log(msg):
+    print(msg, file=sys.stderr, flush=True)
+
+
+def resp(argv):
+    """Encode one command in RESP, for redis-cli --pipe."""
+    out = [b"*%d\r\n" % len(argv)]
+    for a in argv:
+        a = a if isinstance(a, bytes) else str(a).encode()
+        out.append(b"$%d\r\n%s\r\n" % (len(a), a))
+    return b"".join(out)
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def cli(port, *args, timeout=120):
+    r = subprocess.run(["redis-cli", "-p", str(port), *args], capture_output=True, text=True,
+                       timeout=timeout)
+    return r.stdout.strip()
+
+
+def is_error(reply):
+    # redis-cli prints an error reply as "ERR ..." (or "(error) ERR ..." on a tty); none of the
+    # probes' normal replies (OK, integers, "xxx", nil) starts with an upper-case word and a space.
+    return bool(re.match(r"(\(error\) )?[A-Z]+ ", reply))
+
+
+def pipe(port, commands):
+    """Send many commands fast through redis-cli --pipe (exact keys, unlike random -r)."""
+    data = b"".join(resp(c) for c in commands)
+    r = subprocess.run(["redis-cli", "-p", str(port), "--pipe"], input=data, capture_output=True,
+                       timeout=1800)
+    if r.returncode != 0 or b"errors: 0," not in r.stdout:
+        raise RuntimeError(f"redis-cli --pipe failed on port {port}: {r.stdout[-300:]!r}")
+
+
+class Server:
+    def __init__(self, name, argv_for, workdir):
+        self.name, self.port = name, free_port()
+        self.dir = workdir / name.lower()  # the data dir, measured by --memory: nothing else in it
+        self.dir.mkdir()
+        self.logpath = workdir / f"{name.lower()}.log"
+        argv = argv_for(self.port, self.dir)
+        # Own session: Ctrl-C reaches only this script, which then stops the servers in order.
+        self.proc = subprocess.Popen(argv, stdout=open(self.logpath, "w"), stderr=subprocess.STDOUT,
+                                     start_new_session=True)
+        deadline = time.monotonic() + 20
+        while True:
+            self.check_alive()
+            try:
+                with socket.create_connection(("127.0.0.1", self.port), timeout=1) as s:
+                    s.sendall(b"PING\r\n")
+                    if s.recv(64).startswith(b"+PONG"):
+                        break
+            except OSError:
+                pass
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"{name} did not answer PING on port {self.port}")
+            time.sleep(0.05)
+
+    def check_alive(self):
+        if self.proc.poll() is not None:
+            tail = self.logpath.read_text(errors="replace")[-2000:]
+            raise RuntimeError(f"{self.name} exited with {self.proc.returncode}:\n{tail}")
+
+    def rss_bytes(self):
+        for line in Path(f"/proc/{self.proc.pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) * 1024
+        return 0
+
+    def disk_bytes(self):
+        # Apparent sizes: DiskDB's write-ahead log is preallocated, so it counts in full.
+        return sum(p.stat().st_size for p in self.dir.rglob("*") if p.is_file())
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)  # both shut down gracefully on SIGTERM
+            try:
+                self.proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+
+
+def start_pair(pairing, args, workdir):
+    dflags, rflags = PAIRINGS[pairing]
+    servers = []
+    try:
+        servers.append(Server("DiskDB", lambda port, d: [
+            args.diskdb, "--port", str(port), "--dir", str(d), "--loglevel", "warn", *dflags],
+            workdir))
+        servers.append(Server("Redis", lambda port, d: [
+            "redis-server", "--port", str(port), "--bind", "127.0.0.1", "--dir", str(d),
+            "--save", "", *rflags], workdir))
+    except BaseException:
+        for s in servers:
+            s.stop()
+        raise
+    return servers
+
+
+def prepare(server, test, requests):
+    """Flush, then fill what the test reads, so both servers start each run from the same data."""
+    cli(server.port, "FLUSHALL")
+    if test == "get":  # GET on an empty keyspace would only measure misses
+        pipe(server.port, (["SET", "key:%012d" % i, "xxx"] for i in range(KEYSPACE)))
+    elif test == "rpop":  # one element per request, so every RPOP pops something
+        pipe(server.port, (["LPUSH", "mylist", "xxx"] for _ in range(requests)))
+
+
+def probe(server, test):
+    """None if the test's commands work on this server, else the first error reply."""
+    cli(server.port, "FLUSHALL")
+    for cmd in PROBES.get(test, []):
+        reply = cli(server.port, *cmd)
+        if is_error(reply):
+            return reply.splitlines()[0]
+    return None
+
+
+def bench(server, test, config, requests):
+    """One redis-benchmark run: (ops/s, p50 ms, p99 ms), or a string saying why it failed."""
+    server.check_alive()
+    argv = ["redis-benchmark", "-h", "127.0.0.1", "-p", str(server.port), "-t", test,
+            "-n", str(requests), *CONFIGS[config], "--csv", "-r", str(KEYSPACE)]
+    try:
+        r = subprocess.run(argv, capture_output=True, text=True, timeout=900)
+    except subprocess.TimeoutExpired:
+        return "n/a (timeout)"
+    # redis-benchmark 7 exits at the first error reply ("Error from server: ...").
+    if r.returncode != 0 or "Error from server" in r.stderr + r.stdout:
+        log(f"    {server.name} {test}: {(r.stderr or r.stdout).strip()[-300:]}")
+        return "n/a (errors)"
+    rows = [row for row in csv.reader(r.stdout.splitlines()) if row and row[0] != "test"]
+    if not rows:
+        return "n/a (no output)"
+    # The last row is the test itself: lrange_100 is preceded by "LPUSH (needed to benchmark LRANGE)".
+    row = rows[-1]
+    return float(row[1]), float(row[4]), float(row[6])
+
+
+def median_result(results):
+    failed = [r for r in results if isinstance(r, str)]
+    if failed:
+        return failed[0]
+    return tuple(statistics.median(r[i] for r in results) for i in range(3))
+
+
+def run_pairing(pairing, args, workdir):
+    servers = start_pair(pairing, args, workdir)
+    rows = []
+    try:
+        for test in args.tests:
+            broken = {s.name: probe(s, test) for s in servers}
+            for s in servers:
+                if broken[s.name]:
+                    log(f"[{pairing}] {test}: {s.name} replies {broken[s.name]!r}, skipped")
+            for config in args.configs:
+                n = args.requests_c1 if config == "c1" else args.requests
+                results = {s.name: [] for s in servers}
+                for rnd in range(args.rounds):
+                    for s in servers:  # alternating: DiskDB, Redis, DiskDB, Redis, ...
+                        if broken[s.name]:
+                            results[s.name].append("n/a (errors)")
+                            continue
+                        prepare(s, test, n)
+                        res = bench(s, test, config, n)
+                        results[s.name].append(res)
+                        shown = res if isinstance(res, str) else f"{res[0]:,.0f} ops/s"
+                        log(f"[{pairing}] {test} {config} n={n} round {rnd + 1}/{args.rounds} "
+                            f"{s.name}: {shown}")
+                rows.append((test, config, median_result(results["DiskDB"]),
+                             median_result(results["Redis"])))
+    finally:
+        for s in servers:
+            s.stop()
+    return rows
+
+
+def run_memory(pairing, args, workdir, keys=1_000_000):
+    """Load `keys` exact keys (16-byte values) into fresh servers; report RSS and disk use."""
+    servers = start_pair(pairing, args, workdir)
+    rows = []
+    try:
+        value = b"v" * 16
+        for s in servers:
+            empty = s.rss_bytes()
+            log(f"[{pairing}] memory: loading {keys:,} keys into {s.name}")
+            t0 = time.monotonic()
+            pipe(s.port, (["SET", b"key:%012d" % i, value] for i in range(keys)))
+            secs = time.monotonic() - t0
+            time.sleep(2.5)  # let everysec fsyncs and DiskDB's 1 s checkpoint settle the files
+            dbsize = int(cli(s.port, "DBSIZE"))
+            rss = s.rss_bytes()
+            has_disk = not (s.name == "Redis" and pairing == "no")  # no AOF, no RDB: nothing
+            disk = s.disk_bytes() if has_disk else None
+            files = ", ".join(f"{p.relative_to(s.dir)} {p.stat().st_size / 1e6:.1f} MB"
+                              for p in sorted(s.dir.rglob("*")) if p.is_file()) or "none"
+            rows.append((s.name, dbsize, empty, rss, disk, files, secs))
+    finally:
+        for s in servers:
+            s.stop()
+    return rows
+
+
+def machine_line():
+    model = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo")
+                  if l.startswith("model name")), platform.processor() or "unknown CPU")
+    try:
+        commit = subprocess.run(["git", "-C", str(ROOT), "describe", "--always", "--dirty"],
+                                capture_output=True, text=True).stdout.strip()
+    except OSError:
+        commit = ""
+    redis = subprocess.run(["redis-server", "--version"], capture_output=True,
+                           text=True).stdout.split()[2].removeprefix("v=")
+    return (f"Machine: {os.cpu_count()} × {model}, Linux {platform.release()}; "
+            f"{datetime.date.today().isoformat()}; DiskDB {commit or '?'}, Redis {redis}")
+
+
+def fmt_ops(r):
+    return r if isinstance(r, str) else f"{r[0]:,.0f}"
+
+
+def fmt_lat(r):
+    return "n/a" if isinstance(r, str) else f"{r[1]:.3f} / {r[2]:.3f}"
+
+
+def bench_table(pairing, rows, args):
+    dflags, rflags = PAIRINGS[pairing]
+    out = [f"### Durability `{pairing}`: `diskdb-server {' '.join(dflags)}` vs "
+           f"`redis-server --save '' {' '.join(rflags)}`", "",
+           f"{args.requests:,} requests ({args.requests_c1:,} with 1 client), -r {KEYSPACE:,}, "
+           f"median of {args.rounds} round(s).", "",
+           "| test | clients | DiskDB ops/s | Redis ops/s | ratio DiskDB/Redis "
+           "| DiskDB p50 / p99 ms | Redis p50 / p99 ms |",
+           "|---|---|---:|---:|---:|---:|---:|"]
+    for test, config, d, r in rows:
+        ratio = "n/a" if isinstance(d, str) or isinstance(r, str) else f"{d[0] / r[0]:.2f}"
+        out.append(f"| {test} | {CONFIG_LABEL[config]} | {fmt_ops(d)} | {fmt_ops(r)} | {ratio} "
+                   f"| {fmt_lat(d)} | {fmt_lat(r)} |")
+    return "\n".join(out)
+
+
+def memory_table(mem):
+    out = ["### Memory and disk, 1,000,000 keys (SET key:%012d, 16-byte values)", "",
+           "| pairing | server | keys | RSS empty → loaded MB | RSS bytes/key | on-disk MB "
+           "| disk bytes/key | files | load s |",
+           "|---|---|---:|---:|---:|---:|---:|---|---:|"]
+    for pairing, rows in mem:
+        for name, keys, empty, rss, disk, files, secs in rows:
+            d_mb = "n/a" if disk is None else f"{disk / 1e6:.1f}"
+            d_key = "n/a" if disk is None else f"{disk / keys:.0f}"
+            out.append(f"| {pairing} | {name} | {keys:,} | {empty / 1e6:.1f} → {rss / 1e6:.1f} "
+                       f"| {(rss - empty) / keys:.0f} | {d_mb} | {d_key} | {files} | {secs:.1f} |")
+    return "\n".join(out)
+
+
+def csv_list(choices):
+    def parse(text):
+        items = [t.strip() for t in text.split(",") if t.strip()]
+        bad = [t for t in items if choices is not None and t not in choices]
+        if bad or not items:
+            raise argparse.ArgumentTypeError(f"unknown {bad}; choose from {sorted(choices)}")
+        return items
+    return parse
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--pairings", type=csv_list(PAIRINGS), default=["always", "everysec", "no"])
+    p.add_argument("--tests", type=csv_list(None), default=ALL_TESTS.split(","),
+                   help=f"redis-benchmark -t names (default {ALL_TESTS})")
+    p.add_argument("--configs", type=csv_list(CONFIGS), default=list(CONFIGS),
+                   help="c1 = -c 1, c50 = -c 50, c50p16 = -c 50 -P 16")
+    p.add_argument("--requests", type=int, default=100_000)
+    p.add_argument("--requests-c1", type=int, help="requests with one client (default N/5)")
+    p.add_argument("--rounds", type=int, default=3)
+    p.add_argument("--diskdb", default=str(TARGET / "release" / "diskdb-server"))
+    p.add_argument("--memory", action="store_true", help="also load 1M keys, report RSS and disk")
+    p.add_argument("--out", help="also write the markdown to this file")
+    args = p.parse_args()
+    args.requests_c1 = args.requests_c1 or max(1, args.requests // 5)
+    if not os.access(args.diskdb, os.X_OK):
+        sys.exit(f"{args.diskdb} not found: cargo build --release -p diskdb-server")
+    for tool in ("redis-server", "redis-cli", "redis-benchmark"):
+        if not shutil.which(tool):
+            sys.exit(f"{tool} not found (apt-get install redis-server redis-tools)")
+
+    # SIGTERM becomes an exception, so the finally blocks stop the servers and remove temp dirs.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+    parts = [machine_line()]
+    mem = []
+    started = time.monotonic()
+    for pairing in args.pairings:
+        with tempfile.TemporaryDirectory(prefix=f"diskdb-compare-{pairing}-") as tmp:
+            rows = run_pairing(pairing, args, Path(tmp))
+        parts.append(bench_table(pairing, rows, args))
+        print("\n\n".join(parts[-1:] if len(parts) > 2 else parts), "\n", flush=True)
+        if args.memory:
+            with tempfile.TemporaryDirectory(prefix=f"diskdb-compare-mem-{pairing}-") as tmp:
+                mem.append((pairing, run_memory(pairing, args, Path(tmp))))
+    if mem:
+        parts.append(memory_table(mem))
+        print(parts[-1], "\n", flush=True)
+    log(f"done in {time.monotonic() - started:.0f} s")
+    if args.out:
+        Path(args.out).write_text("\n\n".join(parts) + "\n")
+
+
+if __name__ == "__main__":
+    main()
