@@ -173,7 +173,7 @@ pub fn scan(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>) -> CommandResult {
 /// Redis's cursor parsing, which is C's `strtoul` on a C string: an optional sign (a negative
 /// value wraps), digits, nothing after them; the empty string reads as 0; a leading space or an
 /// overflow is "invalid cursor".
-fn parse_cursor(arg: &[u8]) -> Result<u64, CommandError> {
+pub(super) fn parse_cursor(arg: &[u8]) -> Result<u64, CommandError> {
     let s = &arg[..memchr::memchr(0, arg).unwrap_or(arg.len())];
     if s.is_empty() {
         return Ok(0);

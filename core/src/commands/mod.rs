@@ -16,6 +16,7 @@ macro_rules! command {
 
 mod connection;
 mod expire;
+mod hashes;
 mod keys;
 mod strings;
 mod transactions;
@@ -25,7 +26,7 @@ use std::sync::OnceLock;
 
 use crate::engine::Session;
 use crate::error::{CommandError, CommandResult};
-use crate::keyspace::Keyspace;
+use crate::keyspace::{ElemRange, ElemRow, ElemTable, Entry, Keyspace, Kind};
 use crate::protocol::{Argv, Reply};
 
 /// A command's effect on data, as in Redis's command flags.
@@ -66,6 +67,7 @@ pub struct CommandSpec {
 static FAMILIES: &[&[CommandSpec]] = &[
     connection::COMMANDS,
     expire::COMMANDS,
+    hashes::COMMANDS,
     keys::COMMANDS,
     strings::COMMANDS,
     transactions::COMMANDS,
@@ -134,6 +136,146 @@ pub fn db_in_range(n: i32) -> Result<usize, CommandError> {
 /// A logical database index argument (SELECT, MOVE, COPY ... DB).
 pub fn parse_db(arg: &[u8]) -> Result<usize, CommandError> {
     db_in_range(parse_int(arg)?)
+}
+
+/// The live value at `key` if it is of `kind`: `None` when missing, WRONGTYPE when another type.
+pub fn lookup_kind(
+    ctx: &mut Ctx<'_, '_>,
+    key: &[u8],
+    kind: Kind,
+) -> Result<Option<Entry>, CommandError> {
+    match ctx.ks.get(ctx.session.db, key)? {
+        Some(entry) if entry.kind != kind => Err(CommandError::WrongType),
+        other => Ok(other),
+    }
+}
+
+/// A collection's element count, kept in its record's body.
+pub fn count_of(entry: &Entry) -> u64 {
+    entry
+        .body
+        .get(..8)
+        .and_then(|b| b.try_into().ok())
+        .map(u64::from_le_bytes)
+        .unwrap_or(0)
+}
+
+/// Stores a collection's new element count, keeping its deadline; a count of 0 removes the key,
+/// as Redis removes a collection with its last element.
+pub fn store_count(
+    ctx: &mut Ctx<'_, '_>,
+    key: &[u8],
+    kind: Kind,
+    old: Option<&Entry>,
+    count: u64,
+) -> CommandResult {
+    let db = ctx.session.db;
+    if count == 0 {
+        ctx.ks.delete(db, key)?;
+    } else {
+        let expire_at = old.and_then(|e| e.expire_at);
+        ctx.ks.put(db, key, kind, expire_at, &count.to_le_bytes())?;
+    }
+    Ok(())
+}
+
+/// An element stored in hash order (`[slot u64 BE][bytes]`), so HSCAN/SSCAN/ZSCAN cursors work
+/// like SCAN's: a cursor is the next slot to visit.
+pub fn slotted(bytes: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(8 + bytes.len());
+    out.extend_from_slice(&crate::keyspace::slot_of(bytes).to_be_bytes());
+    out.extend_from_slice(bytes);
+    out
+}
+
+/// The bytes of an element written by [`slotted`].
+pub fn unslotted(elem: &[u8]) -> &[u8] {
+    elem.get(8..).unwrap_or_default()
+}
+
+/// Parses `[MATCH pattern] [COUNT count]` of the *SCAN commands.
+pub fn scan_options<'a>(args: &mut Args<'a>) -> Result<(Option<&'a [u8]>, usize), CommandError> {
+    let mut pattern = None;
+    let mut count = 10;
+    while let Some(opt) = args.try_next() {
+        if args.remaining() == 0 {
+            return Err(CommandError::Syntax);
+        }
+        if opt.eq_ignore_ascii_case(b"match") {
+            pattern = Some(args.next_bytes()?).filter(|p| *p != b"*");
+        } else if opt.eq_ignore_ascii_case(b"count") {
+            let n = parse_i64(args.next_bytes()?)?;
+            if n < 1 {
+                return Err(CommandError::Syntax);
+            }
+            count = n as usize;
+        } else {
+            return Err(CommandError::Syntax);
+        }
+    }
+    Ok((pattern, count))
+}
+
+/// One step of HSCAN/SSCAN/ZSCAN over a slotted element table: the rows from `cursor` (a slot)
+/// on, at least `count` of them unless the end comes first, and the next cursor (0 at the end).
+/// Small collections (up to 128 elements, Redis's listpack size) come back whole, as in Redis.
+pub fn scan_elements(
+    ctx: &mut Ctx<'_, '_>,
+    table: ElemTable,
+    key: &[u8],
+    total: u64,
+    cursor: u64,
+    count: usize,
+) -> Result<(Vec<ElemRow>, u64), CommandError> {
+    let db = ctx.session.db;
+    if total <= 128 {
+        let rows = ctx
+            .ks
+            .elem_range(table, db, key, ElemRange::all(usize::MAX))?;
+        return Ok((rows, 0));
+    }
+    let from = cursor.to_be_bytes();
+    let mut rows = ctx.ks.elem_range(
+        table,
+        db,
+        key,
+        ElemRange {
+            from: Some(&from),
+            ..ElemRange::all(count + 1)
+        },
+    )?;
+    // Keep elements sharing the boundary slot together: stop before the first row whose slot
+    // differs from the last kept one.
+    let next = if rows.len() > count {
+        let slot_of_row = |r: &ElemRow| {
+            r.0.get(..8)
+                .map(|b| u64::from_be_bytes(b.try_into().unwrap_or_default()))
+        };
+        let boundary = slot_of_row(&rows[count]);
+        let mut keep = count;
+        while keep > 0 && slot_of_row(&rows[keep - 1]) == boundary {
+            keep -= 1;
+        }
+        if keep == 0 {
+            // Many elements in one slot: take them all.
+            return Ok((rows, boundary.unwrap_or(0).saturating_add(1)));
+        }
+        rows.truncate(keep);
+        boundary.unwrap_or(0)
+    } else {
+        0
+    };
+    Ok((rows, next))
+}
+
+/// Writes a *SCAN reply: the cursor, then the items.
+pub fn reply_scan(reply: &mut Reply, cursor: u64, items: &[&[u8]]) {
+    reply.array(2);
+    reply.bulk(itoa::Buffer::new().format(cursor).as_bytes());
+    reply.array(items.len());
+    for item in items {
+        reply.bulk(item);
+    }
 }
 
 /// A cursor over a command's arguments, so each handler reads like its syntax line.

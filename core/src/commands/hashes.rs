@@ -1,0 +1,343 @@
+//! Hash commands (Redis's `t_hash.c`). Fields live in the `HashFields` element table in hash
+//! order (see [`slotted`]); the key's record holds the field count.
+
+use super::{
+    count_of, keys::parse_cursor, lookup_kind, parse_i64, reply_scan, scan_elements, scan_options,
+    slotted, store_count, unslotted, Args, CommandSpec, Ctx,
+};
+use crate::error::{CommandError, CommandResult};
+use crate::glob;
+use crate::keyspace::{ElemRange, ElemTable, Kind};
+
+/// This family's rows of the command table (name, arity, access, fast, keys, handler).
+pub static COMMANDS: &[CommandSpec] = &[
+    command!("hdel", -3, Write, true, (1, 1, 1), hdel),
+    command!("hexists", 3, Read, true, (1, 1, 1), hexists),
+    command!("hget", 3, Read, true, (1, 1, 1), hget),
+    command!("hgetall", 2, Read, false, (1, 1, 1), hgetall),
+    command!("hincrby", 4, Write, true, (1, 1, 1), hincrby),
+    command!("hkeys", 2, Read, false, (1, 1, 1), hkeys),
+    command!("hlen", 2, Read, true, (1, 1, 1), hlen),
+    command!("hmget", -3, Read, true, (1, 1, 1), hmget),
+    command!("hmset", -4, Write, true, (1, 1, 1), hmset),
+    command!("hrandfield", -2, Read, false, (1, 1, 1), hrandfield),
+    command!("hscan", -3, Read, false, (1, 1, 1), hscan),
+    command!("hset", -4, Write, true, (1, 1, 1), hset),
+    command!("hsetnx", 4, Write, true, (1, 1, 1), hsetnx),
+    command!("hstrlen", 3, Read, true, (1, 1, 1), hstrlen),
+    command!("hvals", 2, Read, false, (1, 1, 1), hvals),
+];
+
+const T: ElemTable = ElemTable::HashFields;
+
+fn field_value(
+    ctx: &mut Ctx<'_, '_>,
+    key: &[u8],
+    field: &[u8],
+) -> Result<Option<Vec<u8>>, CommandError> {
+    Ok(ctx.ks.elem_get(T, ctx.session.db, key, &slotted(field))?)
+}
+
+fn set_fields(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>) -> Result<i64, CommandError> {
+    let key = args.next_bytes()?;
+    if !args.remaining().is_multiple_of(2) {
+        return Err(CommandError::WrongArity(args.name()));
+    }
+    let old = lookup_kind(ctx, key, Kind::Hash)?;
+    let mut count = old.as_ref().map_or(0, count_of);
+    let mut added = 0;
+    while let Some(field) = args.try_next() {
+        let value = args.next_bytes()?;
+        let db = ctx.session.db;
+        if ctx
+            .ks
+            .elem_put(T, db, key, &slotted(field), value)?
+            .is_none()
+        {
+            added += 1;
+            count += 1;
+        }
+    }
+    store_count(ctx, key, Kind::Hash, old.as_ref(), count)?;
+    Ok(added)
+}
+
+/// `HSET key field value [field value ...]`
+pub fn hset(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>) -> CommandResult {
+    let added = set_fields(ctx, args)?;
+    ctx.reply.integer(added);
+    Ok(())
+}
+
+/// `HMSET key field value [field value ...]`
+pub fn hmset(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>) -> CommandResult {
+    set_fields(ctx, args)?;
+    ctx.reply.ok();
+    Ok(())
+}
+
+/// `HSETNX key field value`
+pub fn hsetnx(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>) -> CommandResult {
+    let key = args.next_bytes()?;
+    let field = args.next_bytes()?;
+    let value = args.next_bytes()?;
+    let old = lookup_kind(ctx, key, Kind::Hash)?;
+    if old.is_some() && field_value(ctx, key, field)?.is_some() {
+        ctx.reply.integer(0);
+        return Ok(());
+    }
+    let db = ctx.session.db;
+    ctx.ks.elem_put(T, db, key, &slotted(field), value)?;
+    let count = old.as_ref().map_or(0, count_of) + 1;
+    store_count(ctx, key, Kind::Hash, old.as_ref(), count)?;
+    ctx.reply.integer(1);
+    Ok(())
+}
+
+/// `HGET key field`
+pub fn hget(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>) -> CommandResult {
+    let key = args.next_bytes()?;
+    let field = args.next_bytes()?;
+    let value = match lookup_kind(ctx, key, Kind::Hash)? {
+        Some(_) => field_value(ctx, key, field)?,
+        None => None,
+    };
+    match value {
+        Some(v) => ctx.reply.bulk(&v),
+        None => ctx.reply.null(),
+    }
+    Ok(())
+}
+
+/// `HMGET key field [field ...]`
+pub fn hmget(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>) -> CommandResult {
+    let key = args.next_bytes()?;
+    let exists = lookup_kind(ctx, key, Kind::Hash)?.is_some();
+    let mut values = Vec::with_capacity(args.remaining());
+    while let Some(field) = args.try_next() {
+        values.push(if exists {
+            field_value(ctx, key, field)?
+        } else {
+            None
+        });
+    }
+    ctx.reply.array(values.len());
+    for v in values {
+        match v {
+            Some(v) => ctx.reply.bulk(&v),
+            None => ctx.reply.null(),
+        }
+    }
+    Ok(())
+}
+
+/// `HDEL key field [field ...]`
+pub fn hdel(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>) -> CommandResult {
+    let key = args.next_bytes()?;
+    let Some(old) = lookup_kind(ctx, key, Kind::Hash)? else {
+        ctx.reply.integer(0);
+        return Ok(());
+    };
+    let mut removed = 0u64;
+    while let Some(field) = args.try_next() {
+        let db = ctx.session.db;
+        if ctx.ks.elem_remove(T, db, key, &slotted(field))?.is_some() {
+            removed += 1;
+        }
+    }
+    let count = count_of(&old).saturating_sub(removed);
+    store_count(ctx, key, Kind::Hash, Some(&old), count)?;
+    ctx.reply.integer(removed as i64);
+    Ok(())
+}
+
+/// `HLEN key`
+pub fn hlen(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>) -> CommandResult {
+    let key = args.next_bytes()?;
+    let n = lookup_kind(ctx, key, Kind::Hash)?
+        .as_ref()
+        .map_or(0, count_of);
+    ctx.reply.integer(n as i64);
+    Ok(())
+}
+
+/// `HSTRLEN key field`
+pub fn hstrlen(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>) -> CommandResult {
+    let key = args.next_bytes()?;
+    let field = args.next_bytes()?;
+    let len = match lookup_kind(ctx, key, Kind::Hash)? {
+        Some(_) => field_value(ctx, key, field)?.map_or(0, |v| v.len()),
+        None => 0,
+    };
+    ctx.reply.integer(len as i64);
+    Ok(())
+}
+
+/// `HEXISTS key field`
+pub fn hexists(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>) -> CommandResult {
+    let key = args.next_bytes()?;
+    let field = args.next_bytes()?;
+    let found = match lookup_kind(ctx, key, Kind::Hash)? {
+        Some(_) => field_value(ctx, key, field)?.is_some(),
+        None => false,
+    };
+    ctx.reply.integer(i64::from(found));
+    Ok(())
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Part {
+    Keys,
+    Values,
+    Both,
+}
+
+fn all_fields(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>, part: Part) -> CommandResult {
+    let key = args.next_bytes()?;
+    let rows = match lookup_kind(ctx, key, Kind::Hash)? {
+        Some(_) => ctx
+            .ks
+            .elem_range(T, ctx.session.db, key, ElemRange::all(usize::MAX))?,
+        None => Vec::new(),
+    };
+    match part {
+        Part::Both => ctx.reply.map(rows.len()),
+        _ => ctx.reply.array(rows.len()),
+    }
+    for (field, value) in &rows {
+        if part != Part::Values {
+            ctx.reply.bulk(unslotted(field));
+        }
+        if part != Part::Keys {
+            ctx.reply.bulk(value);
+        }
+    }
+    Ok(())
+}
+
+/// `HKEYS key`
+pub fn hkeys(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>) -> CommandResult {
+    all_fields(ctx, args, Part::Keys)
+}
+
+/// `HVALS key`
+pub fn hvals(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>) -> CommandResult {
+    all_fields(ctx, args, Part::Values)
+}
+
+/// `HGETALL key`
+pub fn hgetall(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>) -> CommandResult {
+    all_fields(ctx, args, Part::Both)
+}
+
+/// `HINCRBY key field increment`
+pub fn hincrby(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>) -> CommandResult {
+    let key = args.next_bytes()?;
+    let field = args.next_bytes()?;
+    let delta = parse_i64(args.next_bytes()?)?;
+    let old = lookup_kind(ctx, key, Kind::Hash)?;
+    let current = match &old {
+        Some(_) => field_value(ctx, key, field)?,
+        None => None,
+    };
+    let base = match &current {
+        Some(v) => crate::protocol::string2ll(v)
+            .ok_or(CommandError::Static("ERR hash value is not an integer"))?,
+        None => 0,
+    };
+    let value = base.checked_add(delta).ok_or(CommandError::Static(
+        "ERR increment or decrement would overflow",
+    ))?;
+    let db = ctx.session.db;
+    let text = itoa::Buffer::new().format(value).as_bytes().to_vec();
+    ctx.ks.elem_put(T, db, key, &slotted(field), &text)?;
+    if current.is_none() {
+        let count = old.as_ref().map_or(0, count_of) + 1;
+        store_count(ctx, key, Kind::Hash, old.as_ref(), count)?;
+    }
+    ctx.reply.integer(value);
+    Ok(())
+}
+
+/// `HRANDFIELD key [count [WITHVALUES]]`
+pub fn hrandfield(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>) -> CommandResult {
+    let key = args.next_bytes()?;
+    let count_arg = args.try_next();
+    let with_values = match args.try_next() {
+        None => false,
+        Some(w) if w.eq_ignore_ascii_case(b"withvalues") && args.remaining() == 0 => true,
+        Some(_) => return Err(CommandError::Syntax),
+    };
+    let count = count_arg.map(parse_i64).transpose()?;
+    let Some(entry) = lookup_kind(ctx, key, Kind::Hash)? else {
+        match count {
+            None => ctx.reply.null(),
+            Some(_) => ctx.reply.array(0),
+        }
+        return Ok(());
+    };
+    let rows = ctx
+        .ks
+        .elem_range(T, ctx.session.db, key, ElemRange::all(usize::MAX))?;
+    let total = rows.len().max(count_of(&entry) as usize).min(rows.len());
+    let pick = |rng: u64| rng as usize % total.max(1);
+    match count {
+        None => {
+            let (field, _) = &rows[pick(super::keys::random_u64())];
+            ctx.reply.bulk(unslotted(field));
+        }
+        Some(n) => {
+            let chosen: Vec<usize> = if n >= 0 {
+                // Distinct fields: a random rotation of the whole list, cut to n.
+                let start = pick(super::keys::random_u64());
+                (0..total.min(n as usize))
+                    .map(|i| (start + i) % total)
+                    .collect()
+            } else {
+                (0..n.unsigned_abs() as usize)
+                    .map(|_| pick(super::keys::random_u64()))
+                    .collect()
+            };
+            if with_values && ctx.reply.protocol() == crate::protocol::reply::Protocol::Resp3 {
+                ctx.reply.array(chosen.len());
+                for i in chosen {
+                    ctx.reply.array(2);
+                    ctx.reply.bulk(unslotted(&rows[i].0));
+                    ctx.reply.bulk(&rows[i].1);
+                }
+            } else {
+                ctx.reply
+                    .array(chosen.len() * if with_values { 2 } else { 1 });
+                for i in chosen {
+                    ctx.reply.bulk(unslotted(&rows[i].0));
+                    if with_values {
+                        ctx.reply.bulk(&rows[i].1);
+                    }
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// `HSCAN key cursor [MATCH pattern] [COUNT count]`
+pub fn hscan(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>) -> CommandResult {
+    let key = args.next_bytes()?;
+    let cursor = parse_cursor(args.next_bytes()?)?;
+    let (pattern, count) = scan_options(args)?;
+    let Some(entry) = lookup_kind(ctx, key, Kind::Hash)? else {
+        reply_scan(ctx.reply, 0, &[]);
+        return Ok(());
+    };
+    let (rows, next) = scan_elements(ctx, T, key, count_of(&entry), cursor, count)?;
+    let mut items: Vec<&[u8]> = Vec::new();
+    for (field, value) in &rows {
+        let field = unslotted(field);
+        if pattern.is_none_or(|p| glob::matches(p, field)) {
+            items.push(field);
+            items.push(value);
+        }
+    }
+    reply_scan(ctx.reply, next, &items);
+    Ok(())
+}
