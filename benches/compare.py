@@ -266,7 +266,7 @@ def run_memory(pairing, args, workdir, keys=1_000_000):
     return rows
 
 
-def machine_line():
+def machine_line(diskdb):
     model = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo")
                   if l.startswith("model name")), platform.processor() or "unknown CPU")
     try:
@@ -276,8 +276,11 @@ def machine_line():
         commit = ""
     redis = subprocess.run(["redis-server", "--version"], capture_output=True,
                            text=True).stdout.split()[2].removeprefix("v=")
+    # The tree's commit need not be what the binary was built from: give the build time too.
+    built = datetime.datetime.fromtimestamp(os.path.getmtime(diskdb)).strftime("%Y-%m-%d %H:%M")
     return (f"Machine: {os.cpu_count()} × {model}, Linux {platform.release()}; "
-            f"{datetime.date.today().isoformat()}; DiskDB {commit or '?'}, Redis {redis}")
+            f"{datetime.date.today().isoformat()}; DiskDB {commit or '?'} (binary built {built}), "
+            f"Redis {redis}")
 
 
 def fmt_ops(r):
@@ -351,7 +354,7 @@ def main():
 
     # SIGTERM becomes an exception, so the finally blocks stop the servers and remove temp dirs.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
-    parts = [machine_line()]
+    parts = [machine_line(args.diskdb)]
     print(parts[0] + "\n", flush=True)
     mem = []
     started = time.monotonic()

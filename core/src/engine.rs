@@ -10,6 +10,7 @@ use crate::commands::{self, Access, Args, Ctx};
 use crate::error::CommandError;
 use crate::keyspace::{Counters, Keyspace, DATABASES};
 use crate::protocol::{Argv, Reply};
+use crate::state::ServerState;
 use crate::storage::{self, StorageError, Store, SYSTEM};
 use crate::wal::{RecordBuilder, Wal, WalRecord};
 
@@ -62,6 +63,8 @@ impl Default for EngineConfig {
 /// Per-client state that commands read and change.
 #[derive(Debug, Default)]
 pub struct Session {
+    /// The client's id in [`ServerState::clients`] (0 when the host keeps no registry).
+    pub id: u64,
     /// Selected logical database.
     pub db: usize,
     /// Set by QUIT: the connection closes once the replies so far are sent.
@@ -98,6 +101,7 @@ pub struct Engine {
     /// Highest sequence number committed to redb.
     applied_lsn: u64,
     counters: Counters,
+    state: ServerState,
     last_checkpoint_ms: i64,
     last_sync_ms: i64,
     /// Groups committed to redb since the last durable checkpoint.
@@ -163,6 +167,7 @@ impl Engine {
             next_lsn: applied_lsn + 1,
             applied_lsn,
             counters,
+            state: ServerState::new(0),
             last_checkpoint_ms: 0,
             last_sync_ms: 0,
             uncheckpointed: false,
@@ -190,10 +195,20 @@ impl Engine {
         &self.counters
     }
 
-    /// Whether the open group holds logged writes not yet committed: a job that ran in it must
-    /// wait for the next commit (and sync) before its replies leave.
+    /// Whether the open group holds logged writes not yet committed (or a SAVE): a job that ran
+    /// in it must wait for the next commit (and sync) before its replies leave.
     pub fn pending_writes(&self) -> bool {
-        !self.record.is_empty()
+        !self.record.is_empty() || self.state.save_requested
+    }
+
+    /// Instance-wide state: settings, statistics, clients.
+    pub fn state(&self) -> &ServerState {
+        &self.state
+    }
+
+    /// Instance-wide state, for the host to register clients and describe itself.
+    pub fn state_mut(&mut self) -> &mut ServerState {
+        &mut self.state
     }
 
     /// Runs one job in the open group (opening one if needed): `f` calls [`Group::execute`]
@@ -219,6 +234,7 @@ impl Engine {
         let mut group = Group {
             keyspace,
             record: &mut self.record,
+            state: &mut self.state,
             failure: open.failure.take(),
             replaying: false,
             now_ms,
@@ -316,6 +332,7 @@ impl Engine {
         if outcome.needs_sync && self.durability == Durability::Always {
             self.sync_log()?;
         }
+        self.save_if_requested(now_ms)?;
         Ok(result)
     }
 
@@ -351,6 +368,14 @@ impl Engine {
         if self.uncheckpointed
             && (now_ms - self.last_checkpoint_ms >= CHECKPOINT_EVERY_MS || log_big)
         {
+            self.checkpoint(now_ms)?;
+        }
+        Ok(())
+    }
+
+    /// Writes the checkpoint a SAVE or BGSAVE asked for, if any.
+    pub fn save_if_requested(&mut self, now_ms: i64) -> Result<(), StorageError> {
+        if std::mem::take(&mut self.state.save_requested) {
             self.checkpoint(now_ms)?;
         }
         Ok(())
@@ -400,6 +425,9 @@ impl Engine {
         }
         self.last_checkpoint_ms = now_ms;
         self.uncheckpointed = false;
+        if now_ms > 0 {
+            self.state.last_save_s = now_ms / 1000;
+        }
         Ok(())
     }
 
@@ -410,6 +438,7 @@ impl Engine {
             let mut group = Group {
                 keyspace,
                 record: &mut self.record,
+                state: &mut self.state,
                 failure: None,
                 replaying: true,
                 now_ms: cmd.time_ms,
@@ -464,6 +493,7 @@ fn write_system(
 pub struct Group<'g, 't> {
     keyspace: Keyspace<'t>,
     record: &'g mut RecordBuilder,
+    state: &'g mut ServerState,
     failure: Option<StorageError>,
     replaying: bool,
     now_ms: i64,
@@ -520,10 +550,16 @@ impl Group<'_, '_> {
         }
         let mark = reply.len();
         let db = session.db;
+        self.state.stats.total_commands_processed += 1;
+        if let Some(client) = self.state.clients.get_mut(&session.id) {
+            client.last_cmd = spec.name;
+            client.last_ms = self.now_ms;
+        }
         let mut ctx = Ctx {
             ks: &mut self.keyspace,
             session,
             reply,
+            state: &mut *self.state,
         };
         let result = (spec.handler)(&mut ctx, &mut Args::new(argv, spec.name));
         match result {

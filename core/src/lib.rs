@@ -9,6 +9,7 @@ pub mod error;
 pub mod glob;
 pub mod keyspace;
 pub mod protocol;
+pub mod state;
 pub mod storage;
 pub mod wal;
 

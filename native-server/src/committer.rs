@@ -7,6 +7,7 @@
 //! hook, like Redis's `beforeSleep`): one redb transaction, one log record, one `fdatasync`, then
 //! the waiting replies are released. A fallback task commits if the thread never idles.
 
+use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -27,6 +28,8 @@ pub struct Shared {
     engine: Mutex<Engine>,
     waiters: Mutex<Vec<oneshot::Sender<CommitResult>>>,
     wake: Notify,
+    /// Each connection's "close now" signal, for CLIENT KILL.
+    kill_switches: Mutex<HashMap<u64, Arc<Notify>>>,
 }
 
 /// Milliseconds since the Unix epoch: the engine's clock.
@@ -43,12 +46,45 @@ impl Shared {
             engine: Mutex::new(engine),
             waiters: Mutex::new(Vec::new()),
             wake: Notify::new(),
+            kill_switches: Mutex::new(HashMap::new()),
         })
     }
 
     /// The engine. A panic while it was held leaves it as it was; keep serving.
     pub fn engine(&self) -> MutexGuard<'_, Engine> {
         self.engine.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn kill_switches(&self) -> MutexGuard<'_, HashMap<u64, Arc<Notify>>> {
+        self.kill_switches.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Registers a new connection; returns its id and its kill switch.
+    pub fn connect(&self, addr: String, laddr: String) -> (u64, Arc<Notify>) {
+        let id = self.engine().state_mut().connect(addr, laddr, now_ms());
+        let switch = Arc::new(Notify::new());
+        self.kill_switches().insert(id, switch.clone());
+        (id, switch)
+    }
+
+    /// Forgets a closed connection.
+    pub fn disconnect(&self, id: u64) {
+        self.engine().state_mut().disconnect(id);
+        self.kill_switches().remove(&id);
+    }
+
+    /// Closes the connections CLIENT KILL asked for.
+    pub fn apply_kills(&self) {
+        let victims = std::mem::take(&mut self.engine().state_mut().kill_requests);
+        if victims.is_empty() {
+            return;
+        }
+        let switches = self.kill_switches();
+        for id in victims {
+            if let Some(switch) = switches.get(&id) {
+                switch.notify_one();
+            }
+        }
     }
 
     fn waiters(&self) -> MutexGuard<'_, Vec<oneshot::Sender<CommitResult>>> {
@@ -75,13 +111,16 @@ impl Shared {
         }
         let result = {
             let mut engine = self.engine();
-            engine.commit().and_then(|outcome| {
-                if outcome.needs_sync && engine.durability() == Durability::Always {
-                    engine.sync_log()
-                } else {
-                    Ok(())
-                }
-            })
+            engine
+                .commit()
+                .and_then(|outcome| {
+                    if outcome.needs_sync && engine.durability() == Durability::Always {
+                        engine.sync_log()
+                    } else {
+                        Ok(())
+                    }
+                })
+                .and_then(|()| engine.save_if_requested(now_ms()))
         };
         let result = result.map_err(|e| {
             tracing::error!("commit failed: {e}");
@@ -110,8 +149,12 @@ pub async fn run(shared: Arc<Shared>, stop: Arc<Notify>) {
             }
             _ = ticker.tick() => {
                 shared.commit_pending();
-                if let Err(err) = shared.engine().tick(now_ms()) {
+                let mut engine = shared.engine();
+                if let Err(err) = engine.tick(now_ms()) {
                     tracing::error!("background duties failed: {err}");
+                }
+                if let Some(rss) = resident_bytes() {
+                    engine.state_mut().host.insert("used_memory_rss".into(), rss.to_string());
                 }
             }
             _ = stop.notified() => break,
@@ -122,4 +165,11 @@ pub async fn run(shared: Arc<Shared>, stop: Arc<Notify>) {
         Ok(()) => tracing::info!("checkpoint written, data is on disk"),
         Err(err) => tracing::error!("final checkpoint failed: {err}"),
     }
+}
+
+/// This process's resident memory, for INFO (Linux; elsewhere unknown).
+fn resident_bytes() -> Option<u64> {
+    let statm = std::fs::read_to_string("/proc/self/statm").ok()?;
+    let pages: u64 = statm.split_whitespace().nth(1)?.parse().ok()?;
+    Some(pages * 4096)
 }

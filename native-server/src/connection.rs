@@ -20,6 +20,18 @@ const READ_CHUNK: usize = 16 * 1024;
 /// runs in slices and its replies do not pile up.
 const MAX_JOB_BYTES: usize = 256 * 1024;
 
+/// Removes the client from the registry when the connection ends, however it ends.
+struct Registration {
+    shared: Arc<Shared>,
+    id: u64,
+}
+
+impl Drop for Registration {
+    fn drop(&mut self) {
+        self.shared.disconnect(self.id);
+    }
+}
+
 /// What one job did.
 struct JobOutcome {
     consumed: usize,
@@ -78,10 +90,26 @@ pub async fn serve(
     mut shutdown: watch::Receiver<bool>,
 ) {
     let _ = stream.set_nodelay(true);
+    let addr = stream
+        .peer_addr()
+        .map(|a| a.to_string())
+        .unwrap_or_default();
+    let laddr = stream
+        .local_addr()
+        .map(|a| a.to_string())
+        .unwrap_or_default();
+    let (id, kill) = shared.connect(addr, laddr);
+    let _registration = Registration {
+        shared: shared.clone(),
+        id,
+    };
     let limits = Limits::default();
     let mut input = BytesMut::with_capacity(READ_CHUNK);
     let mut reply = Reply::new();
-    let mut session = Session::default();
+    let mut session = Session {
+        id,
+        ..Session::default()
+    };
     loop {
         tokio::select! {
             read = stream.read_buf(&mut input) => match read {
@@ -89,6 +117,7 @@ pub async fn serve(
                 Ok(_) => {}
             },
             _ = shutdown.changed() => return,
+            _ = kill.notified() => return,
         }
         loop {
             let outcome = match run_job(&shared, &input, &limits, &mut session, &mut reply) {
@@ -100,6 +129,7 @@ pub async fn serve(
                 }
             };
             input.advance(outcome.consumed);
+            shared.apply_kills();
             if outcome.commands > 0 && shared.engine().pending_writes() {
                 if let Err(text) = shared.wait_for_commit().await {
                     // The group was rolled back: every command of this job failed.

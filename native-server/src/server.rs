@@ -55,7 +55,43 @@ pub fn open(config: &Config) -> Result<Arc<Shared>, ServerError> {
         config.durability,
         engine.counters().db_keys(0)
     );
+    let mut engine = engine;
+    let state = engine.state_mut();
+    state.started_ms = committer::now_ms();
+    let (bind, port) = (config.bind.join(" "), config.port.to_string());
+    for (name, value) in [
+        ("bind", bind.as_str()),
+        ("port", port.as_str()),
+        ("dir", &config.dir.display().to_string()),
+        ("durability", durability_name(config.durability)),
+        ("appendfsync", durability_name(config.durability)),
+        ("cache-size", &config.cache_bytes.to_string()),
+    ] {
+        state.set_param(name, value.as_bytes(), false);
+    }
+    let executable = std::env::current_exe()
+        .map(|p| p.display().to_string())
+        .unwrap_or_default();
+    for (name, value) in [
+        ("tcp_port", port),
+        ("process_id", std::process::id().to_string()),
+        ("executable", executable),
+        (
+            "os",
+            format!("{} {}", std::env::consts::OS, std::env::consts::ARCH),
+        ),
+    ] {
+        state.host.insert(name.into(), value);
+    }
     Ok(Shared::new(engine))
+}
+
+fn durability_name(d: diskdb_core::Durability) -> &'static str {
+    match d {
+        diskdb_core::Durability::Always => "always",
+        diskdb_core::Durability::Everysec => "everysec",
+        diskdb_core::Durability::No => "no",
+    }
 }
 
 /// Serves until SIGINT or SIGTERM, then lets connections finish, checkpoints and returns.

@@ -215,3 +215,61 @@ fn redis_cli_pipe_mass_insertion() {
     let v: String = con.get("key1999").unwrap();
     assert_eq!(v, "v");
 }
+
+#[test]
+fn connection_and_server_commands_answer_like_redis() {
+    let server = Server::start(&[]);
+    let mut con = server.client();
+    let _: () = redis::cmd("CLIENT")
+        .arg("SETNAME")
+        .arg("worker-1")
+        .query(&mut con)
+        .unwrap();
+    let name: String = redis::cmd("CLIENT").arg("GETNAME").query(&mut con).unwrap();
+    assert_eq!(name, "worker-1");
+    let list: String = redis::cmd("CLIENT").arg("LIST").query(&mut con).unwrap();
+    assert!(list.contains("name=worker-1"), "{list}");
+    let _: () = con.set("k", "v").unwrap();
+    let info: String = redis::cmd("INFO").query(&mut con).unwrap();
+    for field in [
+        "redis_version:",
+        "connected_clients:",
+        "used_memory:",
+        "expired_keys:",
+        "db0:keys=1",
+    ] {
+        assert!(info.contains(field), "INFO lacks {field}");
+    }
+    let save: Vec<String> = redis::cmd("CONFIG")
+        .arg("GET")
+        .arg("save")
+        .query(&mut con)
+        .unwrap();
+    assert_eq!(save, vec!["save".to_string(), String::new()]);
+    let _: () = redis::cmd("SAVE").query(&mut con).unwrap();
+    let lastsave: i64 = redis::cmd("LASTSAVE").query(&mut con).unwrap();
+    assert!(lastsave > 1_700_000_000);
+
+    // RESP3 after HELLO 3: maps and nulls in RESP3 form.
+    let mut s = server.raw();
+    let out = exchange(&mut s, b"HELLO 3\r\nGET missing\r\nQUIT\r\n", 1 << 20);
+    let text = String::from_utf8_lossy(&out);
+    assert!(
+        text.starts_with("%7\r\n$6\r\nserver\r\n$5\r\nredis\r\n"),
+        "{text}"
+    );
+    assert!(text.ends_with("_\r\n+OK\r\n"), "{text}");
+
+    // CLIENT KILL ID closes the other connection.
+    let mut victim = server.raw();
+    let id_reply = exchange(&mut victim, b"CLIENT ID\r\n", 4);
+    let id = String::from_utf8_lossy(&id_reply[1..]).trim().to_string();
+    let killed: i64 = redis::cmd("CLIENT")
+        .arg("KILL")
+        .arg("ID")
+        .arg(&id)
+        .query(&mut con)
+        .unwrap();
+    assert_eq!(killed, 1);
+    assert!(is_closed(&mut victim));
+}

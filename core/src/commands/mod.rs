@@ -18,6 +18,7 @@ mod connection;
 mod expire;
 mod hashes;
 mod keys;
+mod server;
 mod strings;
 mod transactions;
 
@@ -28,6 +29,7 @@ use crate::engine::Session;
 use crate::error::{CommandError, CommandResult};
 use crate::keyspace::{ElemRange, ElemRow, ElemTable, Entry, Keyspace, Kind};
 use crate::protocol::{Argv, Reply};
+use crate::state::ServerState;
 
 /// A command's effect on data, as in Redis's command flags.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -45,6 +47,8 @@ pub struct Ctx<'a, 't> {
     pub ks: &'a mut Keyspace<'t>,
     pub session: &'a mut Session,
     pub reply: &'a mut Reply,
+    /// Settings, statistics and the client registry.
+    pub state: &'a mut ServerState,
 }
 
 pub type Handler = fn(&mut Ctx<'_, '_>, &mut Args<'_>) -> CommandResult;
@@ -69,6 +73,7 @@ static FAMILIES: &[&[CommandSpec]] = &[
     expire::COMMANDS,
     hashes::COMMANDS,
     keys::COMMANDS,
+    server::COMMANDS,
     strings::COMMANDS,
     transactions::COMMANDS,
 ];

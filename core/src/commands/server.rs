@@ -1,0 +1,477 @@
+//! Server commands (Redis's `server.c`, `config.c`, `debug.c`): INFO, CONFIG, COMMAND, TIME,
+//! LASTSAVE, SAVE, BGSAVE, FUNCTION, WAIT, DEBUG.
+
+use super::{parse_i64, Access, Args, CommandSpec, Ctx};
+use crate::error::{CommandError, CommandResult};
+use crate::glob;
+use crate::keyspace::DATABASES;
+
+/// This family's rows of the command table (name, arity, access, fast, keys, handler).
+pub static COMMANDS: &[CommandSpec] = &[
+    command!("bgsave", -1, None, false, (0, 0, 0), bgsave),
+    command!("command", -1, None, false, (0, 0, 0), command),
+    command!("config", -2, None, false, (0, 0, 0), config),
+    command!("debug", -2, None, false, (0, 0, 0), debug),
+    command!("function", -2, None, false, (0, 0, 0), function),
+    command!("info", -1, None, false, (0, 0, 0), info),
+    command!("lastsave", 1, None, true, (0, 0, 0), lastsave),
+    command!("save", 1, None, false, (0, 0, 0), save),
+    command!("time", 1, None, true, (0, 0, 0), time),
+    command!("wait", 3, None, false, (0, 0, 0), wait),
+];
+
+/// The Redis version DiskDB's replies are compatible with (clients read it to pick features).
+pub const REDIS_VERSION: &str = "7.0.15";
+
+/// `TIME`
+pub fn time(ctx: &mut Ctx<'_, '_>, _args: &mut Args<'_>) -> CommandResult {
+    let now = ctx.ks.now_ms();
+    ctx.reply.array(2);
+    ctx.reply
+        .bulk(itoa::Buffer::new().format(now / 1000).as_bytes());
+    ctx.reply
+        .bulk(itoa::Buffer::new().format((now % 1000) * 1000).as_bytes());
+    Ok(())
+}
+
+/// `LASTSAVE`
+pub fn lastsave(ctx: &mut Ctx<'_, '_>, _args: &mut Args<'_>) -> CommandResult {
+    ctx.reply.integer(ctx.state.last_save_s);
+    Ok(())
+}
+
+/// `SAVE`: a durable checkpoint of the keyspace, written before the reply leaves.
+pub fn save(ctx: &mut Ctx<'_, '_>, _args: &mut Args<'_>) -> CommandResult {
+    ctx.state.save_requested = true;
+    ctx.reply.ok();
+    Ok(())
+}
+
+/// `BGSAVE [SCHEDULE]`: the same checkpoint (it takes milliseconds, so it is not forked off).
+pub fn bgsave(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>) -> CommandResult {
+    match args.try_next() {
+        None => {}
+        Some(s) if s.eq_ignore_ascii_case(b"schedule") && args.remaining() == 0 => {}
+        Some(_) => return Err(CommandError::Syntax),
+    }
+    ctx.state.save_requested = true;
+    ctx.reply.simple("Background saving started");
+    Ok(())
+}
+
+/// `WAIT numreplicas timeout`: DiskDB has no replicas.
+pub fn wait(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>) -> CommandResult {
+    parse_i64(args.next_bytes()?)?;
+    let timeout = parse_i64(args.next_bytes()?)
+        .map_err(|_| CommandError::Static("ERR timeout is not an integer or out of range"))?;
+    if timeout < 0 {
+        return Err(CommandError::Static("ERR timeout is negative"));
+    }
+    ctx.reply.integer(0);
+    Ok(())
+}
+
+/// `FUNCTION FLUSH [ASYNC|SYNC]`, `FUNCTION LIST [...]`: no scripting yet, so no libraries.
+pub fn function(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>) -> CommandResult {
+    let sub = args.next_bytes()?;
+    match sub.to_ascii_lowercase().as_slice() {
+        b"flush" => {
+            match args.try_next() {
+                None => {}
+                Some(m)
+                    if (m.eq_ignore_ascii_case(b"async") || m.eq_ignore_ascii_case(b"sync"))
+                        && args.remaining() == 0 => {}
+                Some(_) => {
+                    return Err(CommandError::Static(
+                        "ERR FUNCTION FLUSH only supports SYNC|ASYNC option",
+                    ))
+                }
+            }
+            ctx.reply.ok();
+        }
+        b"list" => {
+            ctx.reply.array(0);
+        }
+        _ => return Err(CommandError::unknown_subcommand(b"FUNCTION", sub)),
+    }
+    Ok(())
+}
+
+/// `DEBUG SLEEP seconds` (blocks the server, as in Redis) and `DEBUG JMAP`-free subset.
+pub fn debug(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>) -> CommandResult {
+    let sub = args.next_bytes()?;
+    if sub.eq_ignore_ascii_case(b"sleep") {
+        let secs: f64 = std::str::from_utf8(args.next_bytes()?)
+            .ok()
+            .and_then(|s| s.parse().ok())
+            .filter(|s: &f64| s.is_finite() && *s >= 0.0)
+            .unwrap_or(0.0);
+        #[cfg(not(all(target_arch = "wasm32", target_os = "unknown")))]
+        std::thread::sleep(std::time::Duration::from_secs_f64(secs.min(3600.0)));
+        ctx.reply.ok();
+        return Ok(());
+    }
+    Err(CommandError::Static(
+        "ERR DEBUG supports only SLEEP in DiskDB",
+    ))
+}
+
+/// `CONFIG GET pattern [pattern ...]`, `CONFIG SET name value [name value ...]`,
+/// `CONFIG RESETSTAT`, `CONFIG REWRITE`, `CONFIG HELP`.
+pub fn config(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>) -> CommandResult {
+    let sub = args.next_bytes()?;
+    match sub.to_ascii_lowercase().as_slice() {
+        b"get" => {
+            if args.remaining() == 0 {
+                return Err(CommandError::WrongArity("config|get"));
+            }
+            let mut found: Vec<(&String, &[u8])> = Vec::new();
+            while let Some(pattern) = args.try_next() {
+                let lower = pattern.to_ascii_lowercase();
+                for (name, param) in &ctx.state.config {
+                    if glob::matches(&lower, name.as_bytes())
+                        && !found.iter().any(|(n, _)| *n == name)
+                    {
+                        found.push((name, &param.value));
+                    }
+                }
+            }
+            ctx.reply.map(found.len());
+            for (name, value) in found {
+                ctx.reply.bulk(name.as_bytes());
+                ctx.reply.bulk(value);
+            }
+        }
+        b"set" => {
+            if args.remaining() == 0 || !args.remaining().is_multiple_of(2) {
+                return Err(CommandError::WrongArity("config|set"));
+            }
+            let mut updates = Vec::new();
+            while let Some(name) = args.try_next() {
+                let value = args.next_bytes()?;
+                let lower = String::from_utf8_lossy(name).to_ascii_lowercase();
+                match ctx.state.config.get(&lower) {
+                    Some(p) if p.mutable => updates.push((lower, value.to_vec())),
+                    Some(_) => {
+                        return Err(CommandError::Raw(
+                            format!(
+                                "ERR CONFIG SET failed (possibly related to argument '{lower}') - can't set immutable config"
+                            )
+                            .into_bytes()
+                            .into(),
+                        ))
+                    }
+                    None => {
+                        return Err(CommandError::Raw(
+                            format!(
+                                "ERR Unknown option or number of arguments for CONFIG SET - '{}'",
+                                String::from_utf8_lossy(name)
+                            )
+                            .into_bytes()
+                            .into(),
+                        ))
+                    }
+                }
+            }
+            for (name, value) in updates {
+                ctx.state.set_param(&name, &value, true);
+            }
+            ctx.reply.ok();
+        }
+        b"resetstat" => {
+            args.finish()
+                .map_err(|_| CommandError::WrongArity("config|resetstat"))?;
+            ctx.state.stats = Default::default();
+            ctx.reply.ok();
+        }
+        b"rewrite" => {
+            return Err(CommandError::Static(
+                "ERR The server is running without a config file",
+            ))
+        }
+        b"help" => {
+            let lines = [
+                "CONFIG <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+                "GET <pattern>",
+                "    Return parameters matching the glob-like <pattern> and their values.",
+                "SET <directive> <value>",
+                "    Set the configuration <directive> to <value>.",
+                "RESETSTAT",
+                "    Reset statistics reported by the INFO command.",
+                "REWRITE",
+                "    Rewrite the configuration file.",
+                "HELP",
+                "    Prints this help.",
+            ];
+            ctx.reply.array(lines.len());
+            for line in lines {
+                ctx.reply.simple(line);
+            }
+        }
+        _ => return Err(CommandError::unknown_subcommand(b"CONFIG", sub)),
+    }
+    Ok(())
+}
+
+fn flag_names(spec: &CommandSpec) -> Vec<&'static str> {
+    let mut flags = Vec::new();
+    match spec.access {
+        Access::Write => flags.push("write"),
+        Access::Read => flags.push("readonly"),
+        Access::None => {}
+    }
+    if spec.fast {
+        flags.push("fast");
+    }
+    flags
+}
+
+fn command_info(ctx: &mut Ctx<'_, '_>, spec: &CommandSpec) {
+    let flags = flag_names(spec);
+    ctx.reply.array(10);
+    ctx.reply.bulk(spec.name.as_bytes());
+    ctx.reply.integer(i64::from(spec.arity));
+    ctx.reply.set(flags.len());
+    for f in flags {
+        ctx.reply.simple(f);
+    }
+    ctx.reply.integer(i64::from(spec.keys.0));
+    ctx.reply.integer(i64::from(spec.keys.1));
+    ctx.reply.integer(i64::from(spec.keys.2));
+    ctx.reply.set(0); // ACL categories
+    ctx.reply.set(0); // tips
+    ctx.reply.array(0); // key specs
+    ctx.reply.array(0); // subcommands
+}
+
+/// `COMMAND`, `COMMAND COUNT`, `COMMAND INFO [name ...]`, `COMMAND DOCS [name ...]`,
+/// `COMMAND LIST`.
+pub fn command(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>) -> CommandResult {
+    let Some(sub) = args.try_next() else {
+        let all: Vec<&CommandSpec> = super::all().collect();
+        ctx.reply.array(all.len());
+        for spec in all {
+            command_info(ctx, spec);
+        }
+        return Ok(());
+    };
+    match sub.to_ascii_lowercase().as_slice() {
+        b"count" => {
+            args.finish()
+                .map_err(|_| CommandError::WrongArity("command|count"))?;
+            ctx.reply.integer(super::all().count() as i64);
+        }
+        b"list" => {
+            let names: Vec<&str> = super::all().map(|c| c.name).collect();
+            ctx.reply.array(names.len());
+            for name in names {
+                ctx.reply.bulk(name.as_bytes());
+            }
+        }
+        b"info" => {
+            let names: Vec<&[u8]> = std::iter::from_fn(|| args.try_next()).collect();
+            let specs: Vec<Option<&'static CommandSpec>> = if names.is_empty() {
+                super::all().map(Some).collect()
+            } else {
+                names.iter().map(|n| super::lookup(n)).collect()
+            };
+            ctx.reply.array(specs.len());
+            for spec in specs {
+                match spec {
+                    Some(spec) => command_info(ctx, spec),
+                    None => ctx.reply.null_array(),
+                }
+            }
+        }
+        b"docs" => {
+            let names: Vec<&[u8]> = std::iter::from_fn(|| args.try_next()).collect();
+            let specs: Vec<&'static CommandSpec> = if names.is_empty() {
+                super::all().collect()
+            } else {
+                names.iter().filter_map(|n| super::lookup(n)).collect()
+            };
+            ctx.reply.map(specs.len());
+            for spec in specs {
+                ctx.reply.bulk(spec.name.as_bytes());
+                ctx.reply.map(1);
+                ctx.reply.bulk(b"summary");
+                ctx.reply.bulk(b"");
+            }
+        }
+        _ => return Err(CommandError::unknown_subcommand(b"COMMAND", sub)),
+    }
+    Ok(())
+}
+
+/// `INFO [section ...]`: the sections and fields clients and dashboards read.
+pub fn info(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>) -> CommandResult {
+    let wanted: Vec<Vec<u8>> = std::iter::from_fn(|| args.try_next())
+        .map(|s| s.to_ascii_lowercase())
+        .collect();
+    let all = wanted.is_empty()
+        || wanted
+            .iter()
+            .any(|w| w == b"all" || w == b"everything" || w == b"default");
+    let want = |name: &str| all || wanted.iter().any(|w| w == name.as_bytes());
+    let now = ctx.ks.now_ms();
+    let st = &*ctx.state;
+    let host = |k: &str| st.host.get(k).cloned().unwrap_or_default();
+    let mut out = String::new();
+    let mut section = |title: &str, fields: Vec<(String, String)>| {
+        if !out.is_empty() {
+            out.push_str("\r\n");
+        }
+        out.push_str("# ");
+        out.push_str(title);
+        out.push_str("\r\n");
+        for (k, v) in fields {
+            out.push_str(&k);
+            out.push(':');
+            out.push_str(&v);
+            out.push_str("\r\n");
+        }
+    };
+    let uptime = ((now - st.started_ms) / 1000).max(0);
+    if want("server") {
+        section(
+            "Server",
+            vec![
+                ("redis_version".into(), REDIS_VERSION.into()),
+                ("diskdb_version".into(), env!("CARGO_PKG_VERSION").into()),
+                ("redis_mode".into(), "standalone".into()),
+                ("os".into(), host("os")),
+                ("arch_bits".into(), (usize::BITS).to_string()),
+                ("process_id".into(), host("process_id")),
+                ("tcp_port".into(), host("tcp_port")),
+                ("server_time_usec".into(), (now * 1000).to_string()),
+                ("uptime_in_seconds".into(), uptime.to_string()),
+                ("uptime_in_days".into(), (uptime / 86400).to_string()),
+                ("executable".into(), host("executable")),
+                ("config_file".into(), host("config_file")),
+            ],
+        );
+    }
+    if want("clients") {
+        section(
+            "Clients",
+            vec![
+                (
+                    "connected_clients".into(),
+                    st.clients.len().max(1).to_string(),
+                ),
+                (
+                    "maxclients".into(),
+                    String::from_utf8_lossy(st.param("maxclients").unwrap_or(b"10000")).into(),
+                ),
+                ("blocked_clients".into(), "0".into()),
+                ("pubsub_clients".into(), "0".into()),
+            ],
+        );
+    }
+    if want("memory") {
+        let rss = host("used_memory_rss");
+        section(
+            "Memory",
+            vec![
+                (
+                    "used_memory".into(),
+                    if rss.is_empty() {
+                        "0".into()
+                    } else {
+                        rss.clone()
+                    },
+                ),
+                ("used_memory_human".into(), human(rss.parse().unwrap_or(0))),
+                ("used_memory_rss".into(), rss),
+                ("maxmemory".into(), "0".into()),
+                ("maxmemory_policy".into(), "noeviction".into()),
+                (
+                    "cache_size".into(),
+                    String::from_utf8_lossy(st.param("cache-size").unwrap_or(b"0")).into(),
+                ),
+            ],
+        );
+    }
+    if want("persistence") {
+        section(
+            "Persistence",
+            vec![
+                ("loading".into(), "0".into()),
+                ("rdb_changes_since_last_save".into(), "0".into()),
+                ("rdb_bgsave_in_progress".into(), "0".into()),
+                ("rdb_last_save_time".into(), st.last_save_s.to_string()),
+                ("rdb_last_bgsave_status".into(), "ok".into()),
+                ("aof_enabled".into(), "1".into()),
+                ("aof_rewrite_in_progress".into(), "0".into()),
+                ("aof_last_write_status".into(), "ok".into()),
+                (
+                    "durability".into(),
+                    String::from_utf8_lossy(st.param("durability").unwrap_or(b"always")).into(),
+                ),
+            ],
+        );
+    }
+    if want("stats") {
+        let s = &st.stats;
+        section(
+            "Stats",
+            vec![
+                (
+                    "total_connections_received".into(),
+                    s.total_connections_received.to_string(),
+                ),
+                (
+                    "total_commands_processed".into(),
+                    s.total_commands_processed.to_string(),
+                ),
+                (
+                    "rejected_connections".into(),
+                    s.rejected_connections.to_string(),
+                ),
+                ("expired_keys".into(), ctx.ks.counters().expired.to_string()),
+                ("evicted_keys".into(), "0".into()),
+                ("keyspace_hits".into(), s.keyspace_hits.to_string()),
+                ("keyspace_misses".into(), s.keyspace_misses.to_string()),
+                ("pubsub_channels".into(), "0".into()),
+                ("pubsub_patterns".into(), "0".into()),
+            ],
+        );
+    }
+    if want("replication") {
+        section(
+            "Replication",
+            vec![
+                ("role".into(), "master".into()),
+                ("connected_slaves".into(), "0".into()),
+            ],
+        );
+    }
+    if want("keyspace") {
+        let mut fields = Vec::new();
+        for db in 0..DATABASES {
+            let keys = ctx.ks.db_size(db);
+            if keys > 0 {
+                fields.push((
+                    format!("db{db}"),
+                    format!("keys={keys},expires=0,avg_ttl=0"),
+                ));
+            }
+        }
+        section("Keyspace", fields);
+    }
+    ctx.reply.bulk(out.as_bytes());
+    Ok(())
+}
+
+fn human(bytes: u64) -> String {
+    let b = bytes as f64;
+    if b >= 1024.0 * 1024.0 * 1024.0 {
+        format!("{:.2}G", b / (1024.0 * 1024.0 * 1024.0))
+    } else if b >= 1024.0 * 1024.0 {
+        format!("{:.2}M", b / (1024.0 * 1024.0))
+    } else if b >= 1024.0 {
+        format!("{:.2}K", b / 1024.0)
+    } else {
+        format!("{bytes}B")
+    }
+}

@@ -1,0 +1,162 @@
+//! Instance-wide state that server commands read and change: settings (CONFIG), statistics
+//! (INFO), the registry of connected clients (CLIENT LIST/KILL), and requests the host acts on
+//! after a command (SAVE, CLIENT KILL).
+
+use std::collections::BTreeMap;
+
+/// What CLIENT LIST / CLIENT INFO show about one connection.
+#[derive(Debug, Clone, Default)]
+pub struct ClientInfo {
+    pub id: u64,
+    pub addr: String,
+    pub laddr: String,
+    pub name: Vec<u8>,
+    pub lib_name: Vec<u8>,
+    pub lib_ver: Vec<u8>,
+    pub created_ms: i64,
+    pub last_ms: i64,
+    pub db: usize,
+    pub resp: u8,
+    pub last_cmd: &'static str,
+    pub no_evict: bool,
+    pub multi: Option<usize>,
+}
+
+/// Counters INFO reports.
+#[derive(Debug, Clone, Default)]
+pub struct Stats {
+    pub total_connections_received: u64,
+    pub total_commands_processed: u64,
+    pub rejected_connections: u64,
+    pub keyspace_hits: u64,
+    pub keyspace_misses: u64,
+}
+
+/// One CONFIG parameter.
+#[derive(Debug, Clone)]
+pub struct Param {
+    pub value: Vec<u8>,
+    /// Whether CONFIG SET may change it at run time.
+    pub mutable: bool,
+}
+
+/// Instance-wide state shared by every client's commands.
+#[derive(Debug, Default)]
+pub struct ServerState {
+    /// CONFIG parameters by name (lower case).
+    pub config: BTreeMap<String, Param>,
+    pub stats: Stats,
+    /// Connected clients by id.
+    pub clients: BTreeMap<u64, ClientInfo>,
+    /// When the instance started (Unix ms).
+    pub started_ms: i64,
+    /// Last successful checkpoint (Unix seconds), for LASTSAVE and INFO.
+    pub last_save_s: i64,
+    /// A SAVE/BGSAVE asked for a checkpoint once the current group commits.
+    pub save_requested: bool,
+    /// CLIENT KILL asked for these connections to close.
+    pub kill_requests: Vec<u64>,
+    /// The host's description for INFO server (e.g. `tcp_port`, `executable`).
+    pub host: BTreeMap<String, String>,
+}
+
+impl ServerState {
+    /// Default settings: DiskDB's own, and Redis's tuning parameters (accepted, no effect here)
+    /// so that tools which read or set them keep working.
+    pub fn new(started_ms: i64) -> ServerState {
+        let mut state = ServerState {
+            started_ms,
+            last_save_s: started_ms / 1000,
+            ..ServerState::default()
+        };
+        let params: &[(&str, &str, bool)] = &[
+            ("appendfsync", "always", false),
+            ("appendonly", "yes", false),
+            ("bind", "127.0.0.1", false),
+            ("cache-size", "67108864", false),
+            ("databases", "16", false),
+            ("dir", "./data", false),
+            ("durability", "always", false),
+            ("port", "6380", false),
+            ("save", "", true),
+            ("maxclients", "10000", true),
+            ("timeout", "0", true),
+            ("requirepass", "", true),
+            ("maxmemory", "0", true),
+            ("maxmemory-policy", "noeviction", true),
+            ("proto-max-bulk-len", "536870912", false),
+            ("client-query-buffer-limit", "1073741824", true),
+            ("loglevel", "notice", true),
+            ("notify-keyspace-events", "", true),
+            ("lazyfree-lazy-user-del", "no", true),
+            ("hash-max-listpack-entries", "128", true),
+            ("hash-max-listpack-value", "64", true),
+            ("hash-max-ziplist-entries", "128", true),
+            ("hash-max-ziplist-value", "64", true),
+            ("list-max-listpack-size", "-2", true),
+            ("list-max-ziplist-size", "-2", true),
+            ("list-compress-depth", "0", true),
+            ("set-max-intset-entries", "512", true),
+            ("set-max-listpack-entries", "128", true),
+            ("zset-max-listpack-entries", "128", true),
+            ("zset-max-listpack-value", "64", true),
+            ("zset-max-ziplist-entries", "128", true),
+            ("zset-max-ziplist-value", "64", true),
+            ("activerehashing", "yes", true),
+            ("hz", "10", true),
+            ("slowlog-log-slower-than", "10000", true),
+            ("slowlog-max-len", "128", true),
+            ("latency-monitor-threshold", "0", true),
+        ];
+        for &(name, value, mutable) in params {
+            state.set_param(name, value.as_bytes(), mutable);
+        }
+        state
+    }
+
+    /// Sets a parameter's value (creating it).
+    pub fn set_param(&mut self, name: &str, value: &[u8], mutable: bool) {
+        self.config.insert(
+            name.to_string(),
+            Param {
+                value: value.to_vec(),
+                mutable,
+            },
+        );
+    }
+
+    /// A parameter's value.
+    pub fn param(&self, name: &str) -> Option<&[u8]> {
+        self.config.get(name).map(|p| p.value.as_slice())
+    }
+
+    /// Registers a new connection; returns its id.
+    pub fn connect(&mut self, addr: String, laddr: String, now_ms: i64) -> u64 {
+        let id = self
+            .clients
+            .keys()
+            .next_back()
+            .map_or(1, |last| last + 1)
+            .max(self.stats.total_connections_received + 1);
+        self.stats.total_connections_received += 1;
+        self.clients.insert(
+            id,
+            ClientInfo {
+                id,
+                addr,
+                laddr,
+                created_ms: now_ms,
+                last_ms: now_ms,
+                resp: 2,
+                last_cmd: "NULL",
+                ..ClientInfo::default()
+            },
+        );
+        id
+    }
+
+    /// Forgets a closed connection.
+    pub fn disconnect(&mut self, id: u64) {
+        self.clients.remove(&id);
+    }
+}
