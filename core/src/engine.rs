@@ -73,6 +73,17 @@ pub struct Session {
     pub multi: Option<Vec<Vec<Vec<u8>>>>,
     /// A command queued since MULTI was rejected: EXEC fails with EXECABORT.
     pub multi_failed: bool,
+    /// Subscribed channels, in subscription order.
+    pub channels: Vec<Vec<u8>>,
+    /// Subscribed patterns, in subscription order.
+    pub patterns: Vec<Vec<u8>>,
+}
+
+impl Session {
+    /// Whether the client is in subscribed mode (RESP2 limits it to pub/sub commands).
+    pub fn subscribed(&self) -> bool {
+        !self.channels.is_empty() || !self.patterns.is_empty()
+    }
 }
 
 /// How often redb is made durable and the log emptied.
@@ -535,6 +546,26 @@ impl Group<'_, '_> {
             }
             Some(spec) => spec,
         };
+        if session.subscribed()
+            && reply.protocol() == crate::protocol::reply::Protocol::Resp2
+            && !matches!(
+                spec.name,
+                "subscribe"
+                    | "psubscribe"
+                    | "unsubscribe"
+                    | "punsubscribe"
+                    | "ping"
+                    | "quit"
+                    | "reset"
+            )
+        {
+            let text = format!(
+                "ERR Can't execute '{}': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context",
+                spec.name
+            );
+            reply.error(text.as_bytes());
+            return;
+        }
         if session.multi.is_some() {
             match spec.name {
                 "exec" => return self.exec(session, reply),

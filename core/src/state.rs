@@ -58,6 +58,12 @@ pub struct ServerState {
     pub kill_requests: Vec<u64>,
     /// The host's description for INFO server (e.g. `tcp_port`, `executable`).
     pub host: BTreeMap<String, String>,
+    /// Channel → subscribed client ids, in subscription order.
+    pub channels: BTreeMap<Vec<u8>, Vec<u64>>,
+    /// (pattern, client id) pairs, in subscription order.
+    pub patterns: Vec<(Vec<u8>, u64)>,
+    /// Messages for other clients (PUBLISH), for the host to deliver after the command.
+    pub outbox: Vec<(u64, Vec<u8>)>,
 }
 
 impl ServerState {
@@ -155,8 +161,13 @@ impl ServerState {
         id
     }
 
-    /// Forgets a closed connection.
+    /// Forgets a closed connection and its subscriptions.
     pub fn disconnect(&mut self, id: u64) {
         self.clients.remove(&id);
+        self.channels.retain(|_, subs| {
+            subs.retain(|&s| s != id);
+            !subs.is_empty()
+        });
+        self.patterns.retain(|(_, s)| *s != id);
     }
 }

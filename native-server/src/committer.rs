@@ -12,10 +12,16 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use diskdb_core::{Durability, Engine};
-use tokio::sync::{oneshot, Notify};
+use tokio::sync::{mpsc, oneshot, Notify};
 
 /// How often background duties (active expiry, the `everysec` sync, checkpoints) run.
 const TICK: Duration = Duration::from_millis(100);
+
+/// How the rest of the server reaches one connection.
+struct ConnectionHandle {
+    kill: Arc<Notify>,
+    mail: mpsc::UnboundedSender<Vec<u8>>,
+}
 
 /// The outcome a waiting job gets: `Err` carries the error text every command of the job gets.
 pub type CommitResult = Result<(), String>;
@@ -28,8 +34,8 @@ pub struct Shared {
     engine: Mutex<Engine>,
     waiters: Mutex<Vec<oneshot::Sender<CommitResult>>>,
     wake: Notify,
-    /// Each connection's "close now" signal, for CLIENT KILL.
-    kill_switches: Mutex<HashMap<u64, Arc<Notify>>>,
+    /// Each connection's handle: its "close now" signal (CLIENT KILL) and its mailbox (PUBLISH).
+    connections: Mutex<HashMap<u64, ConnectionHandle>>,
 }
 
 /// Milliseconds since the Unix epoch: the engine's clock.
@@ -46,7 +52,7 @@ impl Shared {
             engine: Mutex::new(engine),
             waiters: Mutex::new(Vec::new()),
             wake: Notify::new(),
-            kill_switches: Mutex::new(HashMap::new()),
+            connections: Mutex::new(HashMap::new()),
         })
     }
 
@@ -55,34 +61,57 @@ impl Shared {
         self.engine.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    fn kill_switches(&self) -> MutexGuard<'_, HashMap<u64, Arc<Notify>>> {
-        self.kill_switches.lock().unwrap_or_else(|p| p.into_inner())
+    fn connections(&self) -> MutexGuard<'_, HashMap<u64, ConnectionHandle>> {
+        self.connections.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// Registers a new connection; returns its id and its kill switch.
-    pub fn connect(&self, addr: String, laddr: String) -> (u64, Arc<Notify>) {
+    /// Registers a new connection; returns its id, its kill switch and its mailbox.
+    pub fn connect(
+        &self,
+        addr: String,
+        laddr: String,
+    ) -> (u64, Arc<Notify>, mpsc::UnboundedReceiver<Vec<u8>>) {
         let id = self.engine().state_mut().connect(addr, laddr, now_ms());
-        let switch = Arc::new(Notify::new());
-        self.kill_switches().insert(id, switch.clone());
-        (id, switch)
+        let kill = Arc::new(Notify::new());
+        let (mail, inbox) = mpsc::unbounded_channel();
+        self.connections().insert(
+            id,
+            ConnectionHandle {
+                kill: kill.clone(),
+                mail,
+            },
+        );
+        (id, kill, inbox)
     }
 
-    /// Forgets a closed connection.
+    /// Forgets a closed connection (and its subscriptions).
     pub fn disconnect(&self, id: u64) {
         self.engine().state_mut().disconnect(id);
-        self.kill_switches().remove(&id);
+        self.connections().remove(&id);
     }
 
-    /// Closes the connections CLIENT KILL asked for.
-    pub fn apply_kills(&self) {
-        let victims = std::mem::take(&mut self.engine().state_mut().kill_requests);
-        if victims.is_empty() {
-            return;
+    /// After a job: delivers published messages and closes the connections CLIENT KILL named.
+    pub fn deliver(&self) {
+        let (victims, mail) = {
+            let mut engine = self.engine();
+            let state = engine.state_mut();
+            if state.kill_requests.is_empty() && state.outbox.is_empty() {
+                return;
+            }
+            (
+                std::mem::take(&mut state.kill_requests),
+                std::mem::take(&mut state.outbox),
+            )
+        };
+        let connections = self.connections();
+        for (id, message) in mail {
+            if let Some(c) = connections.get(&id) {
+                let _ = c.mail.send(message);
+            }
         }
-        let switches = self.kill_switches();
         for id in victims {
-            if let Some(switch) = switches.get(&id) {
-                switch.notify_one();
+            if let Some(c) = connections.get(&id) {
+                c.kill.notify_one();
             }
         }
     }

@@ -98,7 +98,7 @@ pub async fn serve(
         .local_addr()
         .map(|a| a.to_string())
         .unwrap_or_default();
-    let (id, kill) = shared.connect(addr, laddr);
+    let (id, kill, mut inbox) = shared.connect(addr, laddr);
     let _registration = Registration {
         shared: shared.clone(),
         id,
@@ -118,6 +118,12 @@ pub async fn serve(
             },
             _ = shutdown.changed() => return,
             _ = kill.notified() => return,
+            Some(message) = inbox.recv() => {
+                if stream.write_all(&message).await.is_err() {
+                    return;
+                }
+                continue;
+            }
         }
         loop {
             let outcome = match run_job(&shared, &input, &limits, &mut session, &mut reply) {
@@ -129,7 +135,7 @@ pub async fn serve(
                 }
             };
             input.advance(outcome.consumed);
-            shared.apply_kills();
+            shared.deliver();
             if outcome.commands > 0 && shared.engine().pending_writes() {
                 if let Err(text) = shared.wait_for_commit().await {
                     // The group was rolled back: every command of this job failed.

@@ -273,3 +273,31 @@ fn connection_and_server_commands_answer_like_redis() {
     assert_eq!(killed, 1);
     assert!(is_closed(&mut victim));
 }
+
+#[test]
+fn published_messages_reach_subscribers_and_patterns() {
+    let server = Server::start(&[]);
+    let mut sub = server.raw();
+    let confirm = exchange(&mut sub, b"SUBSCRIBE news\r\nPSUBSCRIBE n*\r\n", 66);
+    assert!(
+        confirm.ends_with(b"psubscribe\r\n$2\r\nn*\r\n:2\r\n"),
+        "{:?}",
+        String::from_utf8_lossy(&confirm)
+    );
+    let mut con = server.client();
+    let receivers: i64 = redis::cmd("PUBLISH")
+        .arg("news")
+        .arg("hello")
+        .query(&mut con)
+        .unwrap();
+    assert_eq!(receivers, 2);
+    let expected = b"*3\r\n$7\r\nmessage\r\n$4\r\nnews\r\n$5\r\nhello\r\n*4\r\n$8\r\npmessage\r\n$2\r\nn*\r\n$4\r\nnews\r\n$5\r\nhello\r\n";
+    let got = exchange(&mut sub, b"", expected.len());
+    assert_eq!(got, expected.to_vec());
+    let numsub: Vec<redis::Value> = redis::cmd("PUBSUB")
+        .arg("NUMSUB")
+        .arg("news")
+        .query(&mut con)
+        .unwrap();
+    assert_eq!(numsub.len(), 2);
+}

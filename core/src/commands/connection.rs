@@ -18,6 +18,15 @@ pub static COMMANDS: &[CommandSpec] = &[
 
 /// `PING [message]`
 pub fn ping(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>) -> CommandResult {
+    if ctx.session.subscribed() && ctx.reply.protocol() == Protocol::Resp2 {
+        // In subscribed mode Redis answers with a pub/sub-shaped array.
+        let message = args.try_next().unwrap_or_default();
+        args.finish()?;
+        ctx.reply.array(2);
+        ctx.reply.bulk(b"pong");
+        ctx.reply.bulk(message);
+        return Ok(());
+    }
     match args.try_next() {
         None => ctx.reply.simple("PONG"),
         Some(message) => {
@@ -209,6 +218,14 @@ pub fn hello(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>) -> CommandResult {
 
 /// `RESET`: back to a fresh connection's state.
 pub fn reset(ctx: &mut Ctx<'_, '_>, _args: &mut Args<'_>) -> CommandResult {
+    let id = ctx.session.id;
+    ctx.session.channels.clear();
+    ctx.session.patterns.clear();
+    ctx.state.channels.retain(|_, subs| {
+        subs.retain(|&s| s != id);
+        !subs.is_empty()
+    });
+    ctx.state.patterns.retain(|(_, s)| *s != id);
     ctx.session.db = 0;
     ctx.session.multi = None;
     ctx.session.multi_failed = false;

@@ -18,6 +18,7 @@ mod connection;
 mod expire;
 mod hashes;
 mod keys;
+mod pubsub;
 mod server;
 mod strings;
 mod transactions;
@@ -73,6 +74,7 @@ static FAMILIES: &[&[CommandSpec]] = &[
     expire::COMMANDS,
     hashes::COMMANDS,
     keys::COMMANDS,
+    pubsub::COMMANDS,
     server::COMMANDS,
     strings::COMMANDS,
     transactions::COMMANDS,
