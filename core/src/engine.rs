@@ -73,6 +73,8 @@ pub struct Session {
     pub multi: Option<Vec<Vec<Vec<u8>>>>,
     /// A command queued since MULTI was rejected: EXEC fails with EXECABORT.
     pub multi_failed: bool,
+    /// WATCHed keys: logical db, key, and whether it existed at WATCH time.
+    pub watched: Vec<(usize, Vec<u8>, bool)>,
     /// Subscribed channels, in subscription order.
     pub channels: Vec<Vec<u8>>,
     /// Subscribed patterns, in subscription order.
@@ -569,7 +571,7 @@ impl Group<'_, '_> {
         if session.multi.is_some() {
             match spec.name {
                 "exec" => return self.exec(session, reply),
-                "discard" | "multi" | "quit" => {}
+                "discard" | "multi" | "quit" | "watch" => {}
                 _ => {
                     if let Some(queue) = session.multi.as_mut() {
                         queue.push((0..argv.argc()).map(|i| argv.arg(i).to_vec()).collect());
@@ -592,7 +594,15 @@ impl Group<'_, '_> {
             reply,
             state: &mut *self.state,
         };
+        let watching = !ctx.state.watchers.is_empty();
+        if watching {
+            ctx.ks.track_touches();
+        }
         let result = (spec.handler)(&mut ctx, &mut Args::new(argv, spec.name));
+        if watching {
+            let touched = ctx.ks.take_touched();
+            ctx.state.keys_touched(touched);
+        }
         match result {
             Ok(()) => {
                 if spec.access == Access::Write && !self.replaying {
@@ -615,7 +625,22 @@ impl Group<'_, '_> {
     fn exec(&mut self, session: &mut Session, reply: &mut Reply) {
         let queue = session.multi.take().unwrap_or_default();
         if std::mem::take(&mut session.multi_failed) {
+            self.state.unwatch_all(session.id);
             reply.error(b"EXECABORT Transaction discarded because of previous errors.");
+            return;
+        }
+        // A WATCHed key that has expired since WATCH counts as modified (Redis 7.0).
+        let watched = std::mem::take(&mut session.watched);
+        let mut expired = false;
+        for (db, key, existed) in &watched {
+            if *existed && matches!(self.keyspace.get(*db, key), Ok(None)) {
+                expired = true;
+            }
+        }
+        let dirty = self.state.dirty_cas.contains(&session.id) || expired;
+        self.state.unwatch_all(session.id);
+        if dirty {
+            reply.null_array();
             return;
         }
         reply.array(queue.len());

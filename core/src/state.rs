@@ -64,6 +64,41 @@ pub struct ServerState {
     pub patterns: Vec<(Vec<u8>, u64)>,
     /// Messages for other clients (PUBLISH), for the host to deliver after the command.
     pub outbox: Vec<(u64, Vec<u8>)>,
+    /// WATCHed keys: `(physical db, key)` → watching client ids.
+    pub watchers: BTreeMap<(u8, Vec<u8>), Vec<u64>>,
+    /// Clients one of whose WATCHed keys was written: their EXEC fails.
+    pub dirty_cas: std::collections::BTreeSet<u64>,
+}
+
+impl ServerState {
+    /// Marks the watchers of written keys dirty.
+    pub fn keys_touched(&mut self, touched: Vec<(u8, Option<Vec<u8>>)>) {
+        for (phys, key) in touched {
+            match key {
+                Some(key) => {
+                    if let Some(ids) = self.watchers.get(&(phys, key)) {
+                        self.dirty_cas.extend(ids.iter().copied());
+                    }
+                }
+                None => {
+                    for ((p, _), ids) in &self.watchers {
+                        if *p == phys {
+                            self.dirty_cas.extend(ids.iter().copied());
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// Forgets every WATCH of client `id`.
+    pub fn unwatch_all(&mut self, id: u64) {
+        self.watchers.retain(|_, ids| {
+            ids.retain(|&i| i != id);
+            !ids.is_empty()
+        });
+        self.dirty_cas.remove(&id);
+    }
 }
 
 impl ServerState {
@@ -169,5 +204,6 @@ impl ServerState {
             !subs.is_empty()
         });
         self.patterns.retain(|(_, s)| *s != id);
+        self.unwatch_all(id);
     }
 }

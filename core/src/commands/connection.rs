@@ -227,6 +227,8 @@ pub fn reset(ctx: &mut Ctx<'_, '_>, _args: &mut Args<'_>) -> CommandResult {
     });
     ctx.state.patterns.retain(|(_, s)| *s != id);
     ctx.session.db = 0;
+    ctx.session.watched.clear();
+    ctx.state.unwatch_all(id);
     ctx.session.multi = None;
     ctx.session.multi_failed = false;
     ctx.reply.set_protocol(Protocol::Resp2);

@@ -238,9 +238,36 @@ fn flush_mode(args: &mut Args<'_>) -> CommandResult {
     }
 }
 
+/// FLUSHDB, FLUSHALL and SWAPDB modify every WATCHed key of the databases that exists in one
+/// of them (Redis's `touchAllWatchedKeysInDb`).
+fn touch_watched(ctx: &mut Ctx<'_, '_>, dbs: &[usize]) -> CommandResult {
+    let phys: Vec<u8> = dbs.iter().map(|&d| ctx.ks.physical_db(d)).collect();
+    let candidates: Vec<(u8, Vec<u8>)> = ctx
+        .state
+        .watchers
+        .keys()
+        .filter(|(p, _)| phys.contains(p))
+        .cloned()
+        .collect();
+    for (p, key) in candidates {
+        let mut exists = false;
+        for &db in dbs {
+            exists |= ctx.ks.exists(db, &key)?;
+        }
+        if exists {
+            if let Some(ids) = ctx.state.watchers.get(&(p, key)) {
+                let ids = ids.clone();
+                ctx.state.dirty_cas.extend(ids);
+            }
+        }
+    }
+    Ok(())
+}
+
 /// `FLUSHDB [ASYNC|SYNC]`
 pub fn flushdb(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>) -> CommandResult {
     flush_mode(args)?;
+    touch_watched(ctx, &[ctx.session.db])?;
     ctx.ks.flush_db(ctx.session.db)?;
     ctx.reply.ok();
     Ok(())
@@ -249,6 +276,8 @@ pub fn flushdb(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>) -> CommandResult {
 /// `FLUSHALL [ASYNC|SYNC]`
 pub fn flushall(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>) -> CommandResult {
     flush_mode(args)?;
+    let all: Vec<usize> = (0..crate::keyspace::DATABASES).collect();
+    touch_watched(ctx, &all)?;
     for db in 0..crate::keyspace::DATABASES {
         ctx.ks.flush_db(db)?;
     }
@@ -271,6 +300,7 @@ pub fn swapdb(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>) -> CommandResult {
     let a = parse_int(first).map_err(|_| CommandError::InvalidDbIndex("first"))?;
     let b = parse_int(second).map_err(|_| CommandError::InvalidDbIndex("second"))?;
     let (a, b) = (db_in_range(a)?, db_in_range(b)?);
+    touch_watched(ctx, &[a, b])?;
     ctx.ks.swap_db(a, b);
     ctx.reply.ok();
     Ok(())

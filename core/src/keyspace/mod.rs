@@ -269,6 +269,9 @@ pub struct Keyspace<'t> {
     kbuf: Vec<u8>,
     ebuf: Vec<u8>,
     changed: bool,
+    /// Keys written since tracking was switched on, for WATCH: `(physical db, key)`; a key of
+    /// `None` stands for the whole database (FLUSHDB, SWAPDB).
+    touched: Option<Vec<(u8, Option<Vec<u8>>)>>,
 }
 
 fn meta_key(buf: &mut Vec<u8>, phys: u8, key: &[u8]) {
@@ -305,7 +308,34 @@ impl<'t> Keyspace<'t> {
             kbuf: Vec::with_capacity(64),
             ebuf: Vec::with_capacity(64),
             changed: false,
+            touched: None,
         })
+    }
+
+    /// Starts recording written keys (there are WATCHers).
+    pub(crate) fn track_touches(&mut self) {
+        if self.touched.is_none() {
+            self.touched = Some(Vec::new());
+        }
+    }
+
+    /// The keys written since the last call, if tracking.
+    pub(crate) fn take_touched(&mut self) -> Vec<(u8, Option<Vec<u8>>)> {
+        self.touched
+            .as_mut()
+            .map(std::mem::take)
+            .unwrap_or_default()
+    }
+
+    fn touch(&mut self, phys: u8, key: Option<&[u8]>) {
+        if let Some(t) = self.touched.as_mut() {
+            t.push((phys, key.map(<[u8]>::to_vec)));
+        }
+    }
+
+    /// The physical database behind logical database `db` (WATCH records it).
+    pub fn physical_db(&self, db: usize) -> u8 {
+        self.phys(db)
     }
 
     /// Whether anything was written through this view.
@@ -384,6 +414,7 @@ impl<'t> Keyspace<'t> {
         body: &[u8],
     ) -> Result<(), StorageError> {
         self.changed = true;
+        self.touch(phys, Some(key));
         meta_key(&mut self.kbuf, phys, key);
         let mut record = Vec::with_capacity(HEADER + body.len());
         record.push(tag);
@@ -426,6 +457,7 @@ impl<'t> Keyspace<'t> {
             }
         }
         self.changed = true;
+        self.touch(phys, Some(key));
         let n = &mut self.counters.keys[usize::from(phys)];
         *n = n.saturating_sub(1);
         if let Some(at) = old_at {
@@ -645,6 +677,7 @@ impl<'t> Keyspace<'t> {
         value: &[u8],
     ) -> Result<Option<Vec<u8>>, StorageError> {
         self.changed = true;
+        self.touch(self.phys(db), Some(key));
         let row = self.elem_key(db, key, elem);
         let old = self
             .elem_table(table)?
@@ -668,6 +701,7 @@ impl<'t> Keyspace<'t> {
             .map(|v| v.value().to_vec());
         if old.is_some() {
             self.changed = true;
+            self.touch(self.phys(db), Some(key));
         }
         Ok(old)
     }
