@@ -75,10 +75,28 @@ pub struct Session {
     pub multi_failed: bool,
     /// WATCHed keys: logical db, key, and whether it existed at WATCH time.
     pub watched: Vec<(usize, Vec<u8>, bool)>,
+    /// Set by a blocking command (BLPOP, ...) that found nothing to serve: the host keeps the
+    /// request and runs it again when one of the keys is written or the deadline passes.
+    pub block: Option<Block>,
+    /// Blocking commands must not block (inside EXEC, and during replay): they answer as if
+    /// their timeout had passed.
+    pub no_block: bool,
     /// Subscribed channels, in subscription order.
     pub channels: Vec<Vec<u8>>,
     /// Subscribed patterns, in subscription order.
     pub patterns: Vec<Vec<u8>>,
+}
+
+/// What a blocked client waits for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Block {
+    /// Logical database and keys whose writes may serve it.
+    pub db: usize,
+    pub keys: Vec<Vec<u8>>,
+    /// Unix ms after which it gives up (`None`: forever).
+    pub deadline_ms: Option<i64>,
+    /// What to reply on timeout: a null array (BLPOP, BZPOPMIN, ...) or a null bulk (BLMOVE).
+    pub null_array: bool,
 }
 
 impl Session {
@@ -459,6 +477,7 @@ impl Engine {
             let mut reply = Reply::new();
             let mut session = Session {
                 db: usize::from(cmd.db) % DATABASES,
+                no_block: true,
                 ..Session::default()
             };
             group.execute(&mut session, &cmd.argv, &mut reply);
@@ -594,7 +613,7 @@ impl Group<'_, '_> {
             reply,
             state: &mut *self.state,
         };
-        let watching = !ctx.state.watchers.is_empty();
+        let watching = !ctx.state.watchers.is_empty() || !ctx.state.blocked_on.is_empty();
         if watching {
             ctx.ks.track_touches();
         }
@@ -603,9 +622,17 @@ impl Group<'_, '_> {
             let touched = ctx.ks.take_touched();
             ctx.state.keys_touched(touched);
         }
+        match &ctx.session.block {
+            Some(block) => {
+                let phys = ctx.ks.physical_db(block.db);
+                ctx.state.block(ctx.session.id, phys, &block.keys);
+            }
+            None if !ctx.state.blocked_on.is_empty() => ctx.state.unblock(ctx.session.id),
+            None => {}
+        }
         match result {
             Ok(()) => {
-                if spec.access == Access::Write && !self.replaying {
+                if spec.access == Access::Write && !self.replaying && session.block.is_none() {
                     self.record.command(self.now_ms, db as u8, argv);
                 }
             }
@@ -644,9 +671,11 @@ impl Group<'_, '_> {
             return;
         }
         reply.array(queue.len());
+        let no_block = std::mem::replace(&mut session.no_block, true);
         for argv in &queue {
             self.execute(session, argv, reply);
         }
+        session.no_block = no_block;
     }
 
     /// Removes keys whose deadline has passed (active expiry; not logged: replay sees the same

@@ -68,6 +68,10 @@ pub struct ServerState {
     pub watchers: BTreeMap<(u8, Vec<u8>), Vec<u64>>,
     /// Clients one of whose WATCHed keys was written: their EXEC fails.
     pub dirty_cas: std::collections::BTreeSet<u64>,
+    /// Keys that blocked clients wait on: `(physical db, key)` → client ids, first blocked first.
+    pub blocked_on: BTreeMap<(u8, Vec<u8>), Vec<u64>>,
+    /// Blocked clients to wake after this command (a key they wait on was written), in order.
+    pub wake: Vec<u64>,
 }
 
 impl ServerState {
@@ -76,8 +80,16 @@ impl ServerState {
         for (phys, key) in touched {
             match key {
                 Some(key) => {
-                    if let Some(ids) = self.watchers.get(&(phys, key)) {
+                    let slot = (phys, key);
+                    if let Some(ids) = self.watchers.get(&slot) {
                         self.dirty_cas.extend(ids.iter().copied());
+                    }
+                    if let Some(ids) = self.blocked_on.get(&slot) {
+                        for id in ids {
+                            if !self.wake.contains(id) {
+                                self.wake.push(*id);
+                            }
+                        }
                     }
                 }
                 None => {
@@ -205,5 +217,26 @@ impl ServerState {
         });
         self.patterns.retain(|(_, s)| *s != id);
         self.unwatch_all(id);
+        self.unblock(id);
+    }
+
+    /// Records that client `id` waits on `keys` of physical database `phys` (keeping its place
+    /// in line if it was already waiting).
+    pub fn block(&mut self, id: u64, phys: u8, keys: &[Vec<u8>]) {
+        for key in keys {
+            let line = self.blocked_on.entry((phys, key.clone())).or_default();
+            if !line.contains(&id) {
+                line.push(id);
+            }
+        }
+    }
+
+    /// Client `id` no longer waits (served, timed out, or gone).
+    pub fn unblock(&mut self, id: u64) {
+        self.blocked_on.retain(|_, ids| {
+            ids.retain(|&i| i != id);
+            !ids.is_empty()
+        });
+        self.wake.retain(|&i| i != id);
     }
 }

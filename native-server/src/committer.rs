@@ -20,7 +20,19 @@ const TICK: Duration = Duration::from_millis(100);
 /// How the rest of the server reaches one connection.
 struct ConnectionHandle {
     kill: Arc<Notify>,
+    wake: Arc<Notify>,
     mail: mpsc::UnboundedSender<Vec<u8>>,
+}
+
+/// What a connection listens to besides its socket.
+pub struct Signals {
+    pub id: u64,
+    /// CLIENT KILL.
+    pub kill: Arc<Notify>,
+    /// A key this (blocked) client waits on was written.
+    pub wake: Arc<Notify>,
+    /// Published messages.
+    pub inbox: mpsc::UnboundedReceiver<Vec<u8>>,
 }
 
 /// The outcome a waiting job gets: `Err` carries the error text every command of the job gets.
@@ -65,23 +77,31 @@ impl Shared {
         self.connections.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// Registers a new connection; returns its id, its kill switch and its mailbox.
-    pub fn connect(
-        &self,
-        addr: String,
-        laddr: String,
-    ) -> (u64, Arc<Notify>, mpsc::UnboundedReceiver<Vec<u8>>) {
+    /// Registers a new connection.
+    pub fn connect(&self, addr: String, laddr: String) -> Signals {
         let id = self.engine().state_mut().connect(addr, laddr, now_ms());
         let kill = Arc::new(Notify::new());
+        let wake = Arc::new(Notify::new());
         let (mail, inbox) = mpsc::unbounded_channel();
         self.connections().insert(
             id,
             ConnectionHandle {
                 kill: kill.clone(),
+                wake: wake.clone(),
                 mail,
             },
         );
-        (id, kill, inbox)
+        Signals {
+            id,
+            kill,
+            wake,
+            inbox,
+        }
+    }
+
+    /// Stops waiting for a blocked client (timeout).
+    pub fn unblock(&self, id: u64) {
+        self.engine().state_mut().unblock(id);
     }
 
     /// Forgets a closed connection (and its subscriptions).
@@ -92,15 +112,16 @@ impl Shared {
 
     /// After a job: delivers published messages and closes the connections CLIENT KILL named.
     pub fn deliver(&self) {
-        let (victims, mail) = {
+        let (victims, mail, woken) = {
             let mut engine = self.engine();
             let state = engine.state_mut();
-            if state.kill_requests.is_empty() && state.outbox.is_empty() {
+            if state.kill_requests.is_empty() && state.outbox.is_empty() && state.wake.is_empty() {
                 return;
             }
             (
                 std::mem::take(&mut state.kill_requests),
                 std::mem::take(&mut state.outbox),
+                std::mem::take(&mut state.wake),
             )
         };
         let connections = self.connections();
@@ -112,6 +133,12 @@ impl Shared {
         for id in victims {
             if let Some(c) = connections.get(&id) {
                 c.kill.notify_one();
+            }
+        }
+        // In the order they blocked: the runtime runs woken tasks first in, first out.
+        for id in woken {
+            if let Some(c) = connections.get(&id) {
+                c.wake.notify_one();
             }
         }
     }

@@ -4,6 +4,7 @@
 //! replies to the requests before it, then the connection closes.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use bytes::{Buf, BytesMut};
 use diskdb_core::protocol::{parse_request, Limits, ProtocolError, Reply};
@@ -12,7 +13,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::sync::watch;
 
-use crate::committer::{now_ms, Shared};
+use crate::committer::{now_ms, Shared, Signals};
 
 /// Read buffer growth step (Redis reads 16 KB at a time).
 const READ_CHUNK: usize = 16 * 1024;
@@ -38,6 +39,8 @@ struct JobOutcome {
     commands: usize,
     close: bool,
     error: Option<ProtocolError>,
+    /// Where the request that blocked (if one did) starts: it ends at `consumed`.
+    blocked_at: Option<usize>,
 }
 
 /// Executes the complete requests at the start of `input` into the open group.
@@ -56,10 +59,12 @@ fn run_job(
                 commands: 0,
                 close: false,
                 error: None,
+                blocked_at: None,
             };
             while out.consumed < input.len() && out.consumed < MAX_JOB_BYTES {
                 match parse_request(&input[out.consumed..], limits) {
                     Ok(Some(request)) => {
+                        let start = out.consumed;
                         out.consumed += request.consumed();
                         if request.is_empty() {
                             continue;
@@ -68,6 +73,12 @@ fn run_job(
                         group.execute(session, &request, reply);
                         if std::mem::take(&mut session.close_after_reply) {
                             out.close = true;
+                            break;
+                        }
+                        if session.block.is_some() {
+                            // The rest of the pipeline waits until this command is served.
+                            out.commands -= 1;
+                            out.blocked_at = Some(start);
                             break;
                         }
                     }
@@ -98,7 +109,8 @@ pub async fn serve(
         .local_addr()
         .map(|a| a.to_string())
         .unwrap_or_default();
-    let (id, kill, mut inbox) = shared.connect(addr, laddr);
+    let mut signals = shared.connect(addr, laddr);
+    let id = signals.id;
     let _registration = Registration {
         shared: shared.clone(),
         id,
@@ -117,8 +129,8 @@ pub async fn serve(
                 Ok(_) => {}
             },
             _ = shutdown.changed() => return,
-            _ = kill.notified() => return,
-            Some(message) = inbox.recv() => {
+            _ = signals.kill.notified() => return,
+            Some(message) = signals.inbox.recv() => {
                 if stream.write_all(&message).await.is_err() {
                     return;
                 }
@@ -134,31 +146,33 @@ pub async fn serve(
                     return;
                 }
             };
+            let blocked = outcome
+                .blocked_at
+                .map(|start| input[start..outcome.consumed].to_vec());
             input.advance(outcome.consumed);
-            shared.deliver();
-            if outcome.commands > 0 && shared.engine().pending_writes() {
-                if let Err(text) = shared.wait_for_commit().await {
-                    // The group was rolled back: every command of this job failed.
-                    reply.truncate(0);
-                    for _ in 0..outcome.commands {
-                        reply.error(text.as_bytes());
-                    }
-                }
+            if finish_job(&shared, &mut stream, &mut reply, &outcome)
+                .await
+                .is_err()
+            {
+                return;
             }
-            let mut close = outcome.close;
-            if let (Some(err), false) = (outcome.error, close) {
-                reply.error(&err.reply_text());
-                close = true;
-            }
-            if !reply.is_empty() {
-                if stream.write_all(reply.as_bytes()).await.is_err() {
+            if let Some(request) = blocked {
+                let waited = wait_while_blocked(
+                    &shared,
+                    &mut stream,
+                    &mut session,
+                    &mut reply,
+                    &request,
+                    &limits,
+                    &mut signals,
+                    &mut shutdown,
+                    &mut input,
+                )
+                .await;
+                if waited.is_err() {
                     return;
                 }
-                reply.truncate(0);
-            }
-            if close {
-                let _ = stream.shutdown().await;
-                return;
+                continue;
             }
             // More complete requests than one job takes: go on without reading.
             if outcome.consumed < MAX_JOB_BYTES || input.is_empty() {
@@ -167,6 +181,108 @@ pub async fn serve(
         }
         if input.capacity() - input.len() < READ_CHUNK / 4 {
             input.reserve(READ_CHUNK);
+        }
+    }
+}
+
+/// The connection must end (socket error, QUIT, protocol error, kill, shutdown).
+struct Closed;
+
+/// After a job: deliver what it published, wait for the commit its writes need, write the
+/// replies (and a protocol error), and close if the job said so.
+async fn finish_job(
+    shared: &Shared,
+    stream: &mut TcpStream,
+    reply: &mut Reply,
+    outcome: &JobOutcome,
+) -> Result<(), Closed> {
+    shared.deliver();
+    if outcome.commands > 0 && shared.engine().pending_writes() {
+        if let Err(text) = shared.wait_for_commit().await {
+            // The group was rolled back: every command of this job failed.
+            reply.truncate(0);
+            for _ in 0..outcome.commands {
+                reply.error(text.as_bytes());
+            }
+        }
+    }
+    let mut close = outcome.close;
+    if let (Some(err), false) = (outcome.error, close) {
+        reply.error(&err.reply_text());
+        close = true;
+    }
+    if !reply.is_empty() {
+        stream
+            .write_all(reply.as_bytes())
+            .await
+            .map_err(|_| Closed)?;
+        reply.truncate(0);
+    }
+    if close {
+        let _ = stream.shutdown().await;
+        return Err(Closed);
+    }
+    Ok(())
+}
+
+/// Waits until the blocked request can be served (a key it waits on was written: run it again)
+/// or its deadline passes (reply with its null). Published messages are still delivered; bytes
+/// the client sends meanwhile are kept for after.
+#[allow(clippy::too_many_arguments)]
+async fn wait_while_blocked(
+    shared: &Shared,
+    stream: &mut TcpStream,
+    session: &mut Session,
+    reply: &mut Reply,
+    request: &[u8],
+    limits: &Limits,
+    signals: &mut Signals,
+    shutdown: &mut watch::Receiver<bool>,
+    input: &mut BytesMut,
+) -> Result<(), Closed> {
+    loop {
+        let Some(block) = session.block.clone() else {
+            return Ok(());
+        };
+        let timeout = async {
+            match block.deadline_ms {
+                Some(at) => {
+                    let wait = (at - now_ms()).max(0) as u64;
+                    tokio::time::sleep(Duration::from_millis(wait)).await
+                }
+                None => std::future::pending().await,
+            }
+        };
+        tokio::select! {
+            _ = signals.wake.notified() => {
+                session.block = None;
+                let outcome = run_job(shared, request, limits, session, reply).map_err(|_| Closed)?;
+                if session.block.is_some() {
+                    continue;
+                }
+                return finish_job(shared, stream, reply, &outcome).await;
+            }
+            _ = timeout => {
+                session.block = None;
+                shared.unblock(session.id);
+                if block.null_array {
+                    reply.null_array();
+                } else {
+                    reply.null();
+                }
+                stream.write_all(reply.as_bytes()).await.map_err(|_| Closed)?;
+                reply.truncate(0);
+                return Ok(());
+            }
+            _ = signals.kill.notified() => return Err(Closed),
+            _ = shutdown.changed() => return Err(Closed),
+            Some(message) = signals.inbox.recv() => {
+                stream.write_all(&message).await.map_err(|_| Closed)?;
+            }
+            read = stream.read_buf(input) => match read {
+                Ok(0) | Err(_) => return Err(Closed),
+                Ok(_) => {}
+            },
         }
     }
 }
