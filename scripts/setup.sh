@@ -2,6 +2,7 @@
 # Installs what DiskDB's tests need on a fresh Debian 12 machine with Rust, gcc, Python and Node.
 # Idempotent and quick when everything is present.
 set -euo pipefail
+cd "$(dirname "$0")/.."
 
 need_apt=()
 command -v clang-19 >/dev/null || need_apt+=(clang-19)
@@ -26,4 +27,7 @@ for target in wasm32-unknown-unknown wasm32-wasip1; do
 done
 rustup component list --installed | grep -q '^clippy' || rustup component add clippy
 rustup component list --installed | grep -q '^rustfmt' || rustup component add rustfmt
+# Client libraries for the scenario tests (tests/clients).
+python3 -c 'import redis' 2>/dev/null || python3 -m pip install -q --root-user-action=ignore -r tests/clients/requirements.txt
+[ -d tests/clients/node_modules/ioredis ] || (cd tests/clients && npm ci --silent --no-audit --no-fund)
 echo "setup: ok"

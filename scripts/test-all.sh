@@ -41,6 +41,9 @@ step "redis-benchmark against the real server"
 cargo build -q --release -p diskdb-server
 bash scripts/benchmark-smoke.sh "$target_dir/release/diskdb-server" && ok
 
+step "real clients: redis-py, ioredis, redis-cli scenarios"
+bash tests/clients/run.sh "$target_dir/release/diskdb-server" && ok
+
 step "differential compatibility: DiskDB and redis-server 7.0, byte for byte"
 bash tests/compat/run.sh && ok
 
