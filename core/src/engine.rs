@@ -61,7 +61,7 @@ impl Default for EngineConfig {
 }
 
 /// Per-client state that commands read and change.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct Session {
     /// The client's id in [`ServerState::clients`] (0 when the host keeps no registry).
     pub id: u64,
@@ -78,6 +78,9 @@ pub struct Session {
     /// Set by a blocking command (BLPOP, ...) that found nothing to serve: the host keeps the
     /// request and runs it again when one of the keys is written or the deadline passes.
     pub block: Option<Block>,
+    /// The client passed AUTH (or no password is required); hosts that require a password
+    /// create sessions with this false.
+    pub authenticated: bool,
     /// Blocking commands must not block (inside EXEC, and during replay): they answer as if
     /// their timeout had passed.
     pub no_block: bool,
@@ -97,6 +100,24 @@ pub struct Block {
     pub deadline_ms: Option<i64>,
     /// What to reply on timeout: a null array (BLPOP, BZPOPMIN, ...) or a null bulk (BLMOVE).
     pub null_array: bool,
+}
+
+impl Default for Session {
+    fn default() -> Self {
+        Session {
+            id: 0,
+            db: 0,
+            close_after_reply: false,
+            multi: None,
+            multi_failed: false,
+            watched: Vec::new(),
+            block: None,
+            authenticated: true,
+            no_block: false,
+            channels: Vec::new(),
+            patterns: Vec::new(),
+        }
+    }
 }
 
 impl Session {
@@ -567,6 +588,11 @@ impl Group<'_, '_> {
             }
             Some(spec) => spec,
         };
+        if !session.authenticated && !matches!(spec.name, "auth" | "hello" | "quit" | "reset") {
+            session.multi_failed |= session.multi.is_some();
+            reply.error(b"NOAUTH Authentication required.");
+            return;
+        }
         if session.subscribed()
             && reply.protocol() == crate::protocol::reply::Protocol::Resp2
             && !matches!(

@@ -15,6 +15,15 @@ pub enum StorageKind {
     Memory,
 }
 
+/// Parses redis.conf's yes/no.
+pub fn parse_yes_no(text: &str) -> Result<bool, String> {
+    match text.to_ascii_lowercase().as_str() {
+        "yes" => Ok(true),
+        "no" => Ok(false),
+        _ => Err(format!("expected yes or no, got '{text}'")),
+    }
+}
+
 /// Parses a byte size as redis.conf writes them: `1048576`, `64mb`, `1gb`, `512k`.
 pub fn parse_bytes(text: &str) -> Result<usize, String> {
     let t = text.trim().to_ascii_lowercase();
@@ -64,6 +73,12 @@ pub struct Cli {
     /// redb page cache size, e.g. `64mb` or `1gb` [default: 64mb].
     #[arg(long)]
     pub cache_size: Option<String>,
+    /// Password clients must give with AUTH (or HELLO ... AUTH) before other commands.
+    #[arg(long)]
+    pub requirepass: Option<String>,
+    /// Without a password, refuse clients that are not on loopback: yes or no [default: yes].
+    #[arg(long)]
+    pub protected_mode: Option<String>,
     /// Log level: error, warn, info, debug or trace [default: info].
     #[arg(long)]
     pub loglevel: Option<String>,
@@ -78,6 +93,8 @@ pub struct Config {
     pub durability: Durability,
     pub storage: StorageKind,
     pub cache_bytes: usize,
+    pub requirepass: String,
+    pub protected_mode: bool,
     pub loglevel: String,
 }
 
@@ -90,6 +107,8 @@ impl Default for Config {
             durability: Durability::Always,
             storage: StorageKind::File,
             cache_bytes: 64 * 1024 * 1024,
+            requirepass: String::new(),
+            protected_mode: true,
             loglevel: "info".into(),
         }
     }
@@ -116,7 +135,6 @@ pub enum ConfigError {
 /// Redis directives that are accepted and ignored (logged), so an existing redis.conf loads.
 const IGNORED: &[&str] = &[
     "daemonize",
-    "protected-mode",
     "tcp-backlog",
     "timeout",
     "tcp-keepalive",
@@ -159,6 +177,12 @@ impl Config {
         }
         if let Some(size) = &cli.cache_size {
             config.cache_bytes = parse_bytes(size).map_err(ConfigError::Flag)?;
+        }
+        if let Some(pass) = &cli.requirepass {
+            config.requirepass = pass.clone();
+        }
+        if let Some(p) = &cli.protected_mode {
+            config.protected_mode = parse_yes_no(p).map_err(ConfigError::Flag)?;
         }
         if let Some(level) = &cli.loglevel {
             config.loglevel = level.clone();
@@ -208,6 +232,8 @@ impl Config {
                     self.storage = StorageKind::from_str(&one()?, true).map_err(bad)?;
                 }
                 "cache-size" => self.cache_bytes = parse_bytes(&one()?).map_err(bad)?,
+                "requirepass" => self.requirepass = one()?,
+                "protected-mode" => self.protected_mode = parse_yes_no(&one()?).map_err(bad)?,
                 d if IGNORED.contains(&d) => {
                     notes.push(format!("ignoring '{d}' (line {})", index + 1))
                 }

@@ -7,7 +7,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::{Buf, BytesMut};
-use diskdb_core::protocol::{parse_request, Limits, ProtocolError, Reply};
+use diskdb_core::protocol::{
+    parse_request, parse_request_unauthenticated, Limits, ProtocolError, Reply,
+};
 use diskdb_core::{CommandError, Session};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
@@ -32,6 +34,9 @@ impl Drop for Registration {
         self.shared.disconnect(self.id);
     }
 }
+
+/// Redis's refusal of a non-loopback client when no password is set and protected mode is on.
+const PROTECTED_MODE_DENIED: &[u8] = b"-DENIED Redis is running in protected mode because protected mode is enabled and no password is set for the default user. In this mode connections are only accepted from the loopback interface. If you want to connect from external computers to Redis you may adopt one of the following solutions: 1) Just disable protected mode sending the command 'CONFIG SET protected-mode no' from the loopback interface by connecting to Redis from the same host the server is running, however MAKE SURE Redis is not publicly accessible from internet if you do so. Use CONFIG REWRITE to make this change permanent. 2) Alternatively you can just disable the protected mode by editing the Redis configuration file, and setting the protected mode option to 'no', and then restarting the server. 3) If you started the server manually just for testing, restart it with the '--protected-mode no' option. 4) Setup a an authentication password for the default user. NOTE: You only need to do one of the above things in order for the server to start accepting connections from the outside.\r\n";
 
 /// What one job did.
 struct JobOutcome {
@@ -62,7 +67,13 @@ fn run_job(
                 blocked_at: None,
             };
             while out.consumed < input.len() && out.consumed < MAX_JOB_BYTES {
-                match parse_request(&input[out.consumed..], limits) {
+                let rest = &input[out.consumed..];
+                let parsed = if session.authenticated {
+                    parse_request(rest, limits)
+                } else {
+                    parse_request_unauthenticated(rest, limits)
+                };
+                match parsed {
                     Ok(Some(request)) => {
                         let start = out.consumed;
                         out.consumed += request.consumed();
@@ -109,6 +120,19 @@ pub async fn serve(
         .local_addr()
         .map(|a| a.to_string())
         .unwrap_or_default();
+    let peer_ip = stream.peer_addr().map(|a| a.ip()).ok();
+    let (password, protected) = {
+        let engine = shared.engine();
+        let state = engine.state();
+        (
+            state.param("requirepass").unwrap_or_default().to_vec(),
+            state.param("protected-mode") != Some(b"no"),
+        )
+    };
+    if protected && password.is_empty() && !peer_ip.is_some_and(|ip| ip.is_loopback()) {
+        let _ = stream.write_all(PROTECTED_MODE_DENIED).await;
+        return;
+    }
     let mut signals = shared.connect(addr, laddr);
     let id = signals.id;
     let _registration = Registration {
@@ -120,6 +144,7 @@ pub async fn serve(
     let mut reply = Reply::new();
     let mut session = Session {
         id,
+        authenticated: password.is_empty(),
         ..Session::default()
     };
     loop {

@@ -69,6 +69,9 @@ pub fn open(config: &Config) -> Result<Arc<Shared>, ServerError> {
     ] {
         state.set_param(name, value.as_bytes(), false);
     }
+    state.set_param("requirepass", config.requirepass.as_bytes(), true);
+    let protected = if config.protected_mode { "yes" } else { "no" };
+    state.set_param("protected-mode", protected.as_bytes(), true);
     let executable = std::env::current_exe()
         .map(|p| p.display().to_string())
         .unwrap_or_default();

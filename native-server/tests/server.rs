@@ -301,3 +301,32 @@ fn published_messages_reach_subscribers_and_patterns() {
         .unwrap();
     assert_eq!(numsub.len(), 2);
 }
+
+#[test]
+fn requirepass_limits_unauthenticated_clients_as_redis_does() {
+    let server = Server::start(&["--requirepass", "s3cret"]);
+    let mut s = server.raw();
+    let out = exchange(
+        &mut s,
+        b"GET a\r\nHELLO 3\r\nAUTH wrong\r\nAUTH s3cret\r\nSET a 1\r\nQUIT\r\n",
+        1 << 20,
+    );
+    let text = String::from_utf8_lossy(&out);
+    assert!(
+        text.starts_with("-NOAUTH Authentication required.\r\n-NOAUTH HELLO must be called"),
+        "{text}"
+    );
+    assert!(text.ends_with("-WRONGPASS invalid username-password pair or user is disabled.\r\n+OK\r\n+OK\r\n+OK\r\n"), "{text}");
+    let mut big = server.raw();
+    let out = exchange(&mut big, b"*11\r\n", 1 << 20);
+    assert_eq!(
+        out,
+        b"-ERR Protocol error: unauthenticated multibulk length\r\n".to_vec()
+    );
+    let mut bulk = server.raw();
+    let out = exchange(&mut bulk, b"*1\r\n$20000\r\n", 1 << 20);
+    assert_eq!(
+        out,
+        b"-ERR Protocol error: unauthenticated bulk length\r\n".to_vec()
+    );
+}

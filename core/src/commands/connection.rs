@@ -146,6 +146,7 @@ pub fn auth(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>) -> CommandResult {
         }
     };
     check_auth(ctx, user, pass)?;
+    ctx.session.authenticated = true;
     ctx.reply.ok();
     Ok(())
 }
@@ -168,6 +169,7 @@ pub fn hello(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>) -> CommandResult {
             let user = args.next_bytes()?;
             let pass = args.next_bytes()?;
             check_auth(ctx, user, pass)?;
+            ctx.session.authenticated = true;
         } else if opt.eq_ignore_ascii_case(b"setname") && args.remaining() >= 1 {
             let n = args.next_bytes()?;
             valid_name(n)?;
@@ -182,6 +184,11 @@ pub fn hello(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>) -> CommandResult {
                 .into(),
             ));
         }
+    }
+    if !ctx.session.authenticated {
+        return Err(CommandError::Static(
+            "NOAUTH HELLO must be called with the client already authenticated, otherwise the HELLO AUTH <user> <pass> option can be used to authenticate the client and select the RESP protocol version at the same time",
+        ));
     }
     match proto {
         Some(3) => ctx.reply.set_protocol(Protocol::Resp3),
@@ -227,6 +234,11 @@ pub fn reset(ctx: &mut Ctx<'_, '_>, _args: &mut Args<'_>) -> CommandResult {
     });
     ctx.state.patterns.retain(|(_, s)| *s != id);
     ctx.session.db = 0;
+    ctx.session.authenticated = ctx
+        .state
+        .param("requirepass")
+        .unwrap_or_default()
+        .is_empty();
     ctx.session.watched.clear();
     ctx.state.unwatch_all(id);
     ctx.session.multi = None;

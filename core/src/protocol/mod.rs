@@ -26,6 +26,15 @@ pub struct Limits {
     pub max_inline: usize,
 }
 
+impl Limits {
+    /// Redis's tighter limits for a client that has not authenticated yet.
+    pub const UNAUTHENTICATED: Limits = Limits {
+        max_bulk_len: 16 * 1024,
+        max_args: 10,
+        max_inline: 64 * 1024,
+    };
+}
+
 impl Default for Limits {
     fn default() -> Self {
         Limits {
@@ -53,6 +62,12 @@ pub enum ProtocolError {
     TooBigMultibulkCount,
     #[error("too big bulk count string")]
     TooBigBulkCount,
+    /// More than 10 arguments before AUTH when a password is required.
+    #[error("unauthenticated multibulk length")]
+    UnauthenticatedMultibulk,
+    /// An argument over 16 KB before AUTH when a password is required.
+    #[error("unauthenticated bulk length")]
+    UnauthenticatedBulk,
 }
 
 impl ProtocolError {
@@ -195,6 +210,27 @@ impl std::fmt::Debug for Request<'_> {
             .field("consumed", &self.consumed)
             .field("args", &self.to_vec())
             .finish()
+    }
+}
+
+/// Parses one request for a client that has not authenticated (when a password is required):
+/// Redis's tighter limits, with their own error texts.
+pub fn parse_request_unauthenticated<'buf>(
+    buf: &'buf [u8],
+    limits: &Limits,
+) -> Result<Option<Request<'buf>>, ProtocolError> {
+    match parse_request(buf, &Limits::UNAUTHENTICATED) {
+        Err(err @ (ProtocolError::InvalidMultibulkLength | ProtocolError::InvalidBulkLength)) => {
+            // Only the tighter limit's fault if the normal limits accept it.
+            match parse_request(buf, limits) {
+                Err(e) if e == err => Err(err),
+                _ if err == ProtocolError::InvalidMultibulkLength => {
+                    Err(ProtocolError::UnauthenticatedMultibulk)
+                }
+                _ => Err(ProtocolError::UnauthenticatedBulk),
+            }
+        }
+        other => other,
     }
 }
 
