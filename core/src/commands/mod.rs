@@ -18,6 +18,7 @@ mod connection;
 mod expire;
 mod hashes;
 mod keys;
+mod lists;
 mod strings;
 mod transactions;
 
@@ -69,6 +70,7 @@ static FAMILIES: &[&[CommandSpec]] = &[
     expire::COMMANDS,
     hashes::COMMANDS,
     keys::COMMANDS,
+    lists::COMMANDS,
     strings::COMMANDS,
     transactions::COMMANDS,
 ];
