@@ -493,6 +493,12 @@ AMOUNTS = [b"1", b"-1", b"0", b"100", b"9223372036854775807", b"-922337203685477
 RACY_IN_MULTI = {b"KEYS", b"SCAN", b"RANDOMKEY", b"TTL", b"PTTL", b"EXPIRETIME", b"PEXPIRETIME",
                  b"OBJECT", b"DBSIZE", b"MULTI", b"unknown"}
 DBS = [b"0", b"0", b"1", b"2", b"15", b"16", b"-1", b"abc", b""]
+# List items come from a small pool so LREM, LPOS and LINSERT find matches.
+LIST_ITEMS = [b"a", b"b", b"c", b"a", b"1", b"", b"x" * 20, b"\x00\xff"]
+LIST_INDEXES = [b"0", b"1", b"2", b"-1", b"-2", b"-3", b"4", b"-5", b"100", b"-100",
+                b"9223372036854775807", b"-9223372036854775808", b"abc", b"", b"1.5"]
+LIST_COUNTS = [b"0", b"1", b"1", b"2", b"3", b"10", b"-1", b"abc", b"9223372036854775807",
+               b"-9223372036854775808"]
 
 
 def generators():
@@ -574,6 +580,36 @@ def generators():
             return [r.choice([[b"EXEC"], [b"DISCARD"]])]  # without MULTI
         return [[b"MULTI"]] + body + [end]
 
+    def item(r):
+        return r.choice(LIST_ITEMS)
+
+    def push(name):
+        return lambda r: [name, key(r)] + [item(r) for _ in range(r.randint(1, 4))]
+
+    def pop(name):
+        return lambda r: [name, key(r)] + ([r.choice(LIST_COUNTS)] if r.random() < 0.4 else [])
+
+    def end(r):
+        return case(r, r.choice([b"LEFT", b"RIGHT", b"LEFT", b"RIGHT", b"UP"]))
+
+    def lpos(r):
+        argv = [b"LPOS", key(r), item(r)]
+        pool = [[b"RANK", r.choice([b"1", b"2", b"-1", b"-2", b"0", b"abc",
+                                    b"-9223372036854775808"])],
+                [b"COUNT", r.choice([b"0", b"1", b"2", b"-1", b"abc"])],
+                [b"MAXLEN", r.choice([b"0", b"1", b"3", b"-1", b"abc"])], [b"RANK"], [b"FOO"]]
+        for opt in r.sample(pool, r.choice([0, 1, 1, 2, 3])):
+            argv += [case(r, opt[0])] + opt[1:]
+        return argv
+
+    def lmpop(r):
+        n = r.randint(1, 3)
+        argv = [b"LMPOP", r.choice([b"%d" % n] * 8 + [b"0", b"-1", b"abc", b"%d" % (n + 1)])]
+        argv += [key(r) for _ in range(n)] + [end(r)]
+        if r.random() < 0.5:
+            argv += [case(r, b"COUNT"), r.choice(LIST_COUNTS)]
+        return argv
+
     def unknown(r):
         return [r.choice([b"NOSUCH", b"", b"x" * 200, b"\x00bin"]), r.choice(VALUES), b"z" * 150]
 
@@ -620,6 +656,26 @@ def generators():
         b"MGET": (3, many(b"MGET")),
         b"MSET": (3, mset),
         b"unknown": (1, unknown),
+        b"LPUSH": (8, push(b"LPUSH")),
+        b"RPUSH": (8, push(b"RPUSH")),
+        b"LPUSHX": (2, push(b"LPUSHX")),
+        b"RPUSHX": (2, push(b"RPUSHX")),
+        b"LPOP": (5, pop(b"LPOP")),
+        b"RPOP": (5, pop(b"RPOP")),
+        b"LLEN": (3, one(b"LLEN")),
+        b"LRANGE": (6, lambda r: [b"LRANGE", key(r), r.choice(LIST_INDEXES),
+                                  r.choice(LIST_INDEXES)]),
+        b"LINDEX": (4, lambda r: [b"LINDEX", key(r), r.choice(LIST_INDEXES)]),
+        b"LSET": (3, lambda r: [b"LSET", key(r), r.choice(LIST_INDEXES), item(r)]),
+        b"LINSERT": (4, lambda r: [b"LINSERT", key(r), case(r, r.choice([b"BEFORE", b"AFTER",
+                                   b"BEFORE", b"AFTER", b"MIDDLE"])), item(r), item(r)]),
+        b"LREM": (3, lambda r: [b"LREM", key(r), r.choice(LIST_COUNTS + [b"-2"]), item(r)]),
+        b"LTRIM": (2, lambda r: [b"LTRIM", key(r), r.choice(LIST_INDEXES),
+                                 r.choice(LIST_INDEXES)]),
+        b"LPOS": (4, lpos),
+        b"LMOVE": (4, lambda r: [b"LMOVE", key(r), key(r), end(r), end(r)]),
+        b"RPOPLPUSH": (2, lambda r: [b"RPOPLPUSH", key(r), key(r)]),
+        b"LMPOP": (3, lmpop),
     }
     gens[b"MULTI"] = (2, multi)  # added last: it draws its body from the others
     return gens, case

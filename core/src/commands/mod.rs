@@ -18,6 +18,7 @@ mod connection;
 mod expire;
 mod hashes;
 mod keys;
+mod lists;
 mod pubsub;
 mod server;
 mod strings;
@@ -74,6 +75,7 @@ static FAMILIES: &[&[CommandSpec]] = &[
     expire::COMMANDS,
     hashes::COMMANDS,
     keys::COMMANDS,
+    lists::COMMANDS,
     pubsub::COMMANDS,
     server::COMMANDS,
     strings::COMMANDS,

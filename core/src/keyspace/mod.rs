@@ -706,6 +706,29 @@ impl<'t> Keyspace<'t> {
         Ok(old)
     }
 
+    /// Removes the elements of `key` in `table` whose suffixes lie in `[from, to)`, in one pass
+    /// over that range (LTRIM, LPOP with a count).
+    pub fn elem_remove_range(
+        &mut self,
+        table: ElemTable,
+        db: usize,
+        key: &[u8],
+        from: &[u8],
+        to: &[u8],
+    ) -> Result<(), StorageError> {
+        if from >= to {
+            return Ok(());
+        }
+        let mut prefix = Vec::new();
+        elem_prefix(&mut prefix, self.phys(db), key);
+        let start = [prefix.as_slice(), from].concat();
+        let end = [prefix.as_slice(), to].concat();
+        self.elem_table(table)?
+            .retain_in::<&[u8], _>(start.as_slice()..end.as_slice(), |_, _| false)?;
+        self.changed = true;
+        Ok(())
+    }
+
     /// Elements of `key` in `table` within `range`: `(element, value)` pairs.
     pub fn elem_range(
         &mut self,
