@@ -15,7 +15,10 @@ fn engines() -> Vec<(&'static str, Engine, Option<std::path::PathBuf>)> {
         cache_bytes: 64 * 1024 * 1024,
     })
     .expect("open the file store");
-    vec![("memory", Engine::memory(), None), ("file", file, Some(dir))]
+    vec![
+        ("memory", Engine::memory(), None),
+        ("file", file, Some(dir)),
+    ]
 }
 
 fn commands(c: &mut Criterion) {
@@ -27,16 +30,61 @@ fn commands(c: &mut Criterion) {
         let mut now = 1_700_000_000_000i64;
         // Preload keys so GET and HSET hit existing data.
         for i in 0..10_000 {
-            let argv = [b"SET".to_vec(), format!("key:{i}").into_bytes(), b"value-0123456789".to_vec()];
+            let argv = [
+                b"SET".to_vec(),
+                format!("key:{i}").into_bytes(),
+                b"value-0123456789".to_vec(),
+            ];
             let _ = engine.execute(now, &mut session, &argv, &mut reply);
             reply.truncate(0);
         }
         let cases: Vec<(&str, Box<dyn Fn(u64) -> Vec<Vec<u8>>>)> = vec![
-            ("GET", Box::new(|i| vec![b"GET".to_vec(), format!("key:{}", i % 10_000).into_bytes()])),
-            ("SET", Box::new(|i| vec![b"SET".to_vec(), format!("key:{}", i % 10_000).into_bytes(), b"value-0123456789".to_vec()])),
-            ("HSET", Box::new(|i| vec![b"HSET".to_vec(), b"hash".to_vec(), format!("f{}", i % 1000).into_bytes(), b"v".to_vec()])),
-            ("ZADD", Box::new(|i| vec![b"ZADD".to_vec(), b"zset".to_vec(), (i % 1000).to_string().into_bytes(), format!("m{}", i % 1000).into_bytes()])),
-            ("LPUSH", Box::new(|i| vec![b"LPUSH".to_vec(), format!("list{}", i % 100).into_bytes(), b"item".to_vec()])),
+            (
+                "GET",
+                Box::new(|i| vec![b"GET".to_vec(), format!("key:{}", i % 10_000).into_bytes()]),
+            ),
+            (
+                "SET",
+                Box::new(|i| {
+                    vec![
+                        b"SET".to_vec(),
+                        format!("key:{}", i % 10_000).into_bytes(),
+                        b"value-0123456789".to_vec(),
+                    ]
+                }),
+            ),
+            (
+                "HSET",
+                Box::new(|i| {
+                    vec![
+                        b"HSET".to_vec(),
+                        b"hash".to_vec(),
+                        format!("f{}", i % 1000).into_bytes(),
+                        b"v".to_vec(),
+                    ]
+                }),
+            ),
+            (
+                "ZADD",
+                Box::new(|i| {
+                    vec![
+                        b"ZADD".to_vec(),
+                        b"zset".to_vec(),
+                        (i % 1000).to_string().into_bytes(),
+                        format!("m{}", i % 1000).into_bytes(),
+                    ]
+                }),
+            ),
+            (
+                "LPUSH",
+                Box::new(|i| {
+                    vec![
+                        b"LPUSH".to_vec(),
+                        format!("list{}", i % 100).into_bytes(),
+                        b"item".to_vec(),
+                    ]
+                }),
+            ),
         ];
         for (name, make) in &cases {
             let mut i = 0u64;

@@ -330,3 +330,38 @@ fn requirepass_limits_unauthenticated_clients_as_redis_does() {
         b"-ERR Protocol error: unauthenticated bulk length\r\n".to_vec()
     );
 }
+
+#[test]
+fn blocked_clients_are_served_first_come_first_served_or_time_out() {
+    let server = Server::start(&[]);
+    let mut first = server.raw();
+    let mut second = server.raw();
+    let mut late = server.raw();
+    use std::io::Write;
+    first.write_all(b"BLPOP q 5\r\nPING\r\n").unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(50));
+    second.write_all(b"BLPOP q 5\r\n").unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(50));
+    late.write_all(b"BLMOVE other dst LEFT RIGHT 0.2\r\n")
+        .unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(50));
+    let mut con = server.client();
+    let n: i64 = redis::cmd("RPUSH")
+        .arg("q")
+        .arg("a")
+        .arg("b")
+        .query(&mut con)
+        .unwrap();
+    assert_eq!(n, 2);
+    assert_eq!(
+        exchange(&mut first, b"", 27),
+        b"*2\r\n$1\r\nq\r\n$1\r\na\r\n+PONG\r\n".to_vec()
+    );
+    assert_eq!(
+        exchange(&mut second, b"", 20),
+        b"*2\r\n$1\r\nq\r\n$1\r\nb\r\n".to_vec()
+    );
+    assert_eq!(exchange(&mut late, b"", 5), b"*-1\r\n".to_vec());
+    let len: i64 = redis::cmd("LLEN").arg("q").query(&mut con).unwrap();
+    assert_eq!(len, 0);
+}

@@ -14,6 +14,7 @@ macro_rules! command {
     };
 }
 
+mod blocking;
 mod connection;
 mod expire;
 mod hashes;
@@ -71,6 +72,7 @@ pub struct CommandSpec {
 
 /// Every family's rows; a family lists its commands next to their handlers.
 static FAMILIES: &[&[CommandSpec]] = &[
+    blocking::COMMANDS,
     connection::COMMANDS,
     expire::COMMANDS,
     hashes::COMMANDS,
