@@ -354,11 +354,11 @@ fn blocked_clients_are_served_first_come_first_served_or_time_out() {
         .unwrap();
     assert_eq!(n, 2);
     assert_eq!(
-        exchange(&mut first, b"", 27),
+        exchange(&mut first, b"", 25),
         b"*2\r\n$1\r\nq\r\n$1\r\na\r\n+PONG\r\n".to_vec()
     );
     assert_eq!(
-        exchange(&mut second, b"", 20),
+        exchange(&mut second, b"", 18),
         b"*2\r\n$1\r\nq\r\n$1\r\nb\r\n".to_vec()
     );
     assert_eq!(exchange(&mut late, b"", 5), b"*-1\r\n".to_vec());
