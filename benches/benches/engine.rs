@@ -30,7 +30,7 @@ fn commands(c: &mut Criterion) {
         let mut now = 1_700_000_000_000i64;
         // Preload keys so GET and HSET hit existing data.
         for i in 0..10_000 {
-            let argv = [
+            let argv = vec![
                 b"SET".to_vec(),
                 format!("key:{i}").into_bytes(),
                 b"value-0123456789".to_vec(),
