@@ -6,6 +6,9 @@ use criterion::{black_box, criterion_group, criterion_main, BatchSize, Criterion
 use diskdb_core::protocol::Reply;
 use diskdb_core::{Durability, Engine, EngineConfig, Session, Store};
 
+/// Builds the n-th request of a benchmark case.
+type MakeArgv = Box<dyn Fn(u64) -> Vec<Vec<u8>>>;
+
 fn engines() -> Vec<(&'static str, Engine, Option<std::path::PathBuf>)> {
     let dir = std::env::temp_dir().join(format!("diskdb-bench-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
@@ -38,7 +41,7 @@ fn commands(c: &mut Criterion) {
             let _ = engine.execute(now, &mut session, &argv, &mut reply);
             reply.truncate(0);
         }
-        let cases: Vec<(&str, Box<dyn Fn(u64) -> Vec<Vec<u8>>>)> = vec![
+        let cases: Vec<(&str, MakeArgv)> = vec![
             (
                 "GET",
                 Box::new(|i| vec![b"GET".to_vec(), format!("key:{}", i % 10_000).into_bytes()]),
