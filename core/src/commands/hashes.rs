@@ -8,6 +8,7 @@ use super::{
 use crate::error::{CommandError, CommandResult};
 use crate::glob;
 use crate::keyspace::{ElemRange, ElemTable, Kind};
+use crate::long_double::LongDouble;
 
 /// This family's rows of the command table (name, arity, access, fast, keys, handler).
 pub static COMMANDS: &[CommandSpec] = &[
@@ -16,6 +17,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     command!("hget", 3, Read, true, (1, 1, 1), hget),
     command!("hgetall", 2, Read, false, (1, 1, 1), hgetall),
     command!("hincrby", 4, Write, true, (1, 1, 1), hincrby),
+    command!("hincrbyfloat", 4, Write, true, (1, 1, 1), hincrbyfloat),
     command!("hkeys", 2, Read, false, (1, 1, 1), hkeys),
     command!("hlen", 2, Read, true, (1, 1, 1), hlen),
     command!("hmget", -3, Read, true, (1, 1, 1), hmget),
@@ -256,6 +258,45 @@ pub fn hincrby(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>) -> CommandResult {
         store_count(ctx, key, Kind::Hash, old.as_ref(), count)?;
     }
     ctx.reply.integer(value);
+    Ok(())
+}
+
+/// `HINCRBYFLOAT key field increment`: in x87 `long double` like INCRBYFLOAT (see
+/// [`LongDouble`]). Redis reads the increment before it looks at the key, so a bad increment
+/// wins over WRONGTYPE.
+pub fn hincrbyfloat(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>) -> CommandResult {
+    let key = args.next_bytes()?;
+    let field = args.next_bytes()?;
+    let incr = LongDouble::parse(args.next_bytes()?).ok_or(CommandError::NotFloat)?;
+    if !incr.is_finite() {
+        return Err(CommandError::Static("ERR value is NaN or Infinity"));
+    }
+    let old = lookup_kind(ctx, key, Kind::Hash)?;
+    let current = match &old {
+        Some(_) => field_value(ctx, key, field)?,
+        None => None,
+    };
+    let base = match &current {
+        Some(v) => {
+            LongDouble::parse(v).ok_or(CommandError::Static("ERR hash value is not a float"))?
+        }
+        None => LongDouble::ZERO,
+    };
+    let value = base + incr;
+    if !value.is_finite() {
+        return Err(CommandError::Static(
+            "ERR increment would produce NaN or Infinity",
+        ));
+    }
+    let text = value.to_human();
+    let db = ctx.session.db;
+    ctx.ks
+        .elem_put(T, db, key, &slotted(field), text.as_bytes())?;
+    if current.is_none() {
+        let count = old.as_ref().map_or(0, count_of) + 1;
+        store_count(ctx, key, Kind::Hash, old.as_ref(), count)?;
+    }
+    ctx.reply.bulk(text.as_bytes());
     Ok(())
 }
 
