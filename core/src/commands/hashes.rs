@@ -303,13 +303,27 @@ pub fn hincrbyfloat(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>) -> CommandResult
 /// `HRANDFIELD key [count [WITHVALUES]]`
 pub fn hrandfield(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>) -> CommandResult {
     let key = args.next_bytes()?;
-    let count_arg = args.try_next();
+    // Redis checks the count, then the syntax, then the count's range with WITHVALUES.
+    let count = match args.try_next() {
+        None => None,
+        Some(arg) => match parse_i64(arg)? {
+            i64::MIN => {
+                return Err(CommandError::Static(
+                    "ERR value is out of range, value must between -9223372036854775807 and 9223372036854775807",
+                ))
+            }
+            n => Some(n),
+        },
+    };
     let with_values = match args.try_next() {
         None => false,
         Some(w) if w.eq_ignore_ascii_case(b"withvalues") && args.remaining() == 0 => true,
         Some(_) => return Err(CommandError::Syntax),
     };
-    let count = count_arg.map(parse_i64).transpose()?;
+    // Twice the count must fit in a long (Redis replies with field and value for each).
+    if with_values && count.is_some_and(|n| n.unsigned_abs() > (i64::MAX / 2) as u64) {
+        return Err(CommandError::Static("ERR value is out of range"));
+    }
     let Some(entry) = lookup_kind(ctx, key, Kind::Hash)? else {
         match count {
             None => ctx.reply.null(),
@@ -365,11 +379,13 @@ pub fn hrandfield(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>) -> CommandResult {
 pub fn hscan(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>) -> CommandResult {
     let key = args.next_bytes()?;
     let cursor = parse_cursor(args.next_bytes()?)?;
-    let (pattern, count) = scan_options(args)?;
+    // As in Redis, the key is looked up before the options are read: a missing key gives an
+    // empty reply and another type WRONGTYPE, whatever follows.
     let Some(entry) = lookup_kind(ctx, key, Kind::Hash)? else {
         reply_scan(ctx.reply, 0, &[]);
         return Ok(());
     };
+    let (pattern, count) = scan_options(args)?;
     let (rows, next) = scan_elements(ctx, T, key, count_of(&entry), cursor, count)?;
     let mut items: Vec<&[u8]> = Vec::new();
     for (field, value) in &rows {
@@ -381,4 +397,55 @@ pub fn hscan(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>) -> CommandResult {
     }
     reply_scan(ctx.reply, next, &items);
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::testing::last;
+
+    #[test]
+    fn a_value_of_another_type_takes_the_fields_with_it() {
+        let cmds: [&[&str]; 5] = [
+            &["HSET", "h", "f", "1"],
+            &["SET", "h", "s"],
+            &["DEL", "h"],
+            &["HSET", "h", "g", "2"],
+            &["HGETALL", "h"],
+        ];
+        assert_eq!(last(&cmds), "*2\r\n$1\r\ng\r\n$1\r\n2\r\n");
+        let cmds: [&[&str]; 3] = [
+            &["HSET", "h", "f", "1"],
+            &["MSET", "h", "s"],
+            &["LCS", "h", "h"],
+        ];
+        assert_eq!(last(&cmds), "$1\r\ns\r\n");
+    }
+
+    #[test]
+    fn hincrbyfloat() {
+        let cmds: [&[&str]; 3] = [
+            &["HSET", "h", "f", "0.1"],
+            &["HINCRBYFLOAT", "h", "f", "0.2"],
+            &["HGET", "h", "f"],
+        ];
+        assert_eq!(last(&cmds), "$3\r\n0.3\r\n");
+        // The increment is read before the key's type is checked.
+        let cmds: [&[&str]; 2] = [&["SET", "s", "1"], &["HINCRBYFLOAT", "s", "f", "x"]];
+        assert_eq!(last(&cmds), "-ERR value is not a valid float\r\n");
+        let cmds: [&[&str]; 1] = [&["HINCRBYFLOAT", "h", "f", "inf"]];
+        assert_eq!(last(&cmds), "-ERR value is NaN or Infinity\r\n");
+        let cmds: [&[&str]; 2] = [&["HSET", "h", "f", "x"], &["HINCRBYFLOAT", "h", "f", "1"]];
+        assert_eq!(last(&cmds), "-ERR hash value is not a float\r\n");
+    }
+
+    #[test]
+    fn hrandfield_checks_the_count_before_the_syntax() {
+        let cmds: [&[&str]; 1] = [&["HRANDFIELD", "h", "x", "y"]];
+        assert_eq!(
+            last(&cmds),
+            "-ERR value is not an integer or out of range\r\n"
+        );
+        let cmds: [&[&str]; 1] = [&["HRANDFIELD", "h", "-4611686018427387904", "WITHVALUES"]];
+        assert_eq!(last(&cmds), "-ERR value is out of range\r\n");
+    }
 }

@@ -654,7 +654,60 @@ impl LcsTable {
 
 #[cfg(test)]
 mod tests {
+    use super::super::testing::{last, run};
     use super::*;
+    use crate::protocol::reply::Protocol;
+
+    #[test]
+    fn lcs_idx_reply_shapes_in_resp2_and_resp3() {
+        // The bytes redis-server 7.0.15 sends.
+        let setup: [&[&str]; 2] = [&["SET", "a", "ohmytext"], &["SET", "b", "mynewtext"]];
+        let idx: &[&str] = &["LCS", "a", "b", "IDX", "MINMATCHLEN", "4", "WITHMATCHLEN"];
+        let resp3 = run(Protocol::Resp3, &[setup[0], setup[1], idx]);
+        assert_eq!(
+            resp3[2],
+            b"%2\r\n$7\r\nmatches\r\n*1\r\n*3\r\n*2\r\n:4\r\n:7\r\n*2\r\n:5\r\n:8\r\n:4\r\n$3\r\nlen\r\n:6\r\n"
+        );
+        let idx: &[&str] = &["LCS", "a", "b", "IDX", "WITHMATCHLEN"];
+        assert_eq!(
+            last(&[setup[0], setup[1], idx]),
+            "*4\r\n$7\r\nmatches\r\n*2\r\n*3\r\n*2\r\n:4\r\n:7\r\n*2\r\n:5\r\n:8\r\n:4\r\n*3\r\n*2\r\n:2\r\n:3\r\n*2\r\n:0\r\n:1\r\n:2\r\n$3\r\nlen\r\n:6\r\n"
+        );
+        assert_eq!(
+            last(&[setup[0], setup[1], &["LCS", "a", "b", "LEN"]]),
+            ":6\r\n"
+        );
+        assert_eq!(
+            last(&[setup[0], setup[1], &["LCS", "a", "b"]]),
+            "$6\r\nmytext\r\n"
+        );
+        assert_eq!(run(Protocol::Resp3, &[&["GETEX", "nokey"]])[0], b"_\r\n");
+    }
+
+    #[test]
+    fn incrbyfloat_keeps_the_ttl_and_is_never_int_encoded() {
+        let cmds: [&[&str]; 4] = [
+            &["SET", "f", "1", "EX", "100"],
+            &["INCRBYFLOAT", "f", "2"],
+            &["OBJECT", "ENCODING", "f"],
+            &["TTL", "f"],
+        ];
+        let replies = run(Protocol::Resp2, &cmds);
+        assert_eq!(replies[1], b"$1\r\n3\r\n");
+        assert_eq!(replies[2], b"$6\r\nembstr\r\n");
+        assert_eq!(replies[3], b":100\r\n");
+        assert_eq!(
+            last(&[&["SET", "f", "abc"], &["INCRBYFLOAT", "f", "1"]]),
+            "-ERR value is not a valid float\r\n"
+        );
+        assert_eq!(
+            last(&[
+                &["INCRBYFLOAT", "f", "1.1e4932"],
+                &["INCRBYFLOAT", "f", "1.1e4932"]
+            ]),
+            "-ERR increment would produce NaN or Infinity\r\n"
+        );
+    }
 
     #[test]
     fn substring_follows_redis_index_rules() {

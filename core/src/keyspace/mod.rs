@@ -415,8 +415,22 @@ impl<'t> Keyspace<'t> {
         let old = self
             .meta
             .insert(self.kbuf.as_slice(), record.as_slice())?
-            .map(|g| expire_of(g.value()));
-        match old {
+            .map(|g| {
+                (
+                    expire_of(g.value()),
+                    g.value().first().copied().unwrap_or(0),
+                )
+            });
+        // A value of another type replaces a collection (SET or MSET over a hash, possibly one
+        // whose deadline passed unseen): its elements go with it.
+        if let Some(old_kind) = old.and_then(|(_, t)| Kind::from_byte(t & TYPE_MASK)) {
+            if Some(old_kind) != Kind::from_byte(tag & TYPE_MASK) {
+                for &table in old_kind.elem_tables() {
+                    self.clear_rows(table, phys, key)?;
+                }
+            }
+        }
+        match old.map(|(at, _)| at) {
             None => self.counters.keys[usize::from(phys)] += 1,
             Some(old_at) if old_at == expire_at => return Ok(()),
             Some(Some(old_at)) => {
