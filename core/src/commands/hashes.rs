@@ -300,6 +300,9 @@ pub fn hincrbyfloat(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>) -> CommandResult
     Ok(())
 }
 
+/// The most fields HRANDFIELD returns for a negative count (which may repeat fields).
+const MAX_RANDOM_PICKS: u64 = 1 << 24;
+
 /// `HRANDFIELD key [count [WITHVALUES]]`
 pub fn hrandfield(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>) -> CommandResult {
     let key = args.next_bytes()?;
@@ -322,6 +325,11 @@ pub fn hrandfield(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>) -> CommandResult {
     };
     // Twice the count must fit in a long (Redis replies with field and value for each).
     if with_values && count.is_some_and(|n| n.unsigned_abs() > (i64::MAX / 2) as u64) {
+        return Err(CommandError::Static("ERR value is out of range"));
+    }
+    // Deliberately unlike Redis, which starts building a reply of that many fields and never
+    // answers (it runs out of memory): a negative count past MAX_RANDOM_PICKS is refused.
+    if count.is_some_and(|n| n < 0 && n.unsigned_abs() > MAX_RANDOM_PICKS) {
         return Err(CommandError::Static("ERR value is out of range"));
     }
     let Some(entry) = lookup_kind(ctx, key, Kind::Hash)? else {
@@ -446,6 +454,12 @@ mod tests {
             "-ERR value is not an integer or out of range\r\n"
         );
         let cmds: [&[&str]; 1] = [&["HRANDFIELD", "h", "-4611686018427387904", "WITHVALUES"]];
+        assert_eq!(last(&cmds), "-ERR value is out of range\r\n");
+        // Redis never answers this one; DiskDB refuses it.
+        let cmds: [&[&str]; 2] = [
+            &["HSET", "h", "f", "1"],
+            &["HRANDFIELD", "h", "-4611686018427387903"],
+        ];
         assert_eq!(last(&cmds), "-ERR value is out of range\r\n");
     }
 }
