@@ -17,8 +17,8 @@ with `#` are comments. Blank lines separate independent scenarios: both servers 
 SELECT 0 in between. `@sleep MS` pauses (to let keys expire). After QUIT both connections are
 reopened.
 
-Random mode: a reproducible stream over the implemented commands on keys a-d in a few DBs, with
-edge values, options, wrong arities and whole MULTI blocks. After a mismatch both servers are
+Random mode: a reproducible stream over the implemented commands on keys a-d (hash commands also
+on h and i) in a few DBs, with edge values, options, wrong arities and whole MULTI blocks. After a mismatch both servers are
 reset (FLUSHALL) and the stream goes on.
 
 Standard library only, so CI needs nothing beyond python3.
