@@ -11,6 +11,8 @@ pub enum CommandError {
     Syntax,
     #[error("ERR value is not an integer or out of range")]
     NotInteger,
+    #[error("ERR value is not a valid float")]
+    NotFloat,
     #[error("WRONGTYPE Operation against a key holding the wrong kind of value")]
     WrongType,
     #[error("ERR no such key")]

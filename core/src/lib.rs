@@ -8,6 +8,7 @@ pub mod engine;
 pub mod error;
 pub mod glob;
 pub mod keyspace;
+pub mod long_double;
 pub mod protocol;
 pub mod state;
 pub mod storage;

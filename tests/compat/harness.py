@@ -17,8 +17,8 @@ with `#` are comments. Blank lines separate independent scenarios: both servers 
 SELECT 0 in between. `@sleep MS` pauses (to let keys expire). After QUIT both connections are
 reopened.
 
-Random mode: a reproducible stream over the implemented commands on keys a-d in a few DBs, with
-edge values, options, wrong arities and whole MULTI blocks. After a mismatch both servers are
+Random mode: a reproducible stream over the implemented commands on keys a-d (hash commands also
+on h and i) in a few DBs, with edge values, options, wrong arities and whole MULTI blocks. After a mismatch both servers are
 reset (FLUSHALL) and the stream goes on.
 
 Standard library only, so CI needs nothing beyond python3.
@@ -221,18 +221,20 @@ def rule_sort_array(dev, argv, r, d, pair):
     return exact(r, d)
 
 
-def scan_all(conn, argv):
-    """Every key a full SCAN iteration returns, with the same options as `argv`."""
-    keys, cursor = set(), b"0"
+def scan_all(conn, argv, at=1, pairs=False):
+    """Everything a full *SCAN iteration returns, with the same options as `argv` (whose cursor
+    is argv[at]): sorted keys, or sorted (field, value) pairs for HSCAN."""
+    items, cursor = set(), b"0"
     for _ in range(100000):
-        raw, (kind, value) = conn.call([argv[0], cursor] + argv[2:])
+        raw, (kind, value) = conn.call(argv[:at] + [cursor] + argv[at + 1:])
         if kind != b"*" or len(value) != 2 or value[0][0] != b"$" or value[1][0] != b"*":
-            return "malformed SCAN reply %r" % raw
+            return "malformed %s reply %r" % (argv[0].decode("latin-1"), raw)
         cursor = value[0][1]
-        keys.update(v for _, v in value[1][1])
+        flat = [v for _, v in value[1][1]]
+        items.update(zip(flat[::2], flat[1::2]) if pairs else flat)
         if cursor == b"0":
-            return sorted(keys)
-    return "SCAN never returned cursor 0"
+            return sorted(items)
+    return "%s never returned cursor 0" % argv[0].decode("latin-1")
 
 
 def rule_scan_full(dev, argv, r, d, pair):
@@ -243,6 +245,79 @@ def rule_scan_full(dev, argv, r, d, pair):
     if rkeys != dkeys:
         return "full SCAN iteration: redis %r, diskdb %r" % (rkeys, dkeys)
     return None
+
+
+def rule_hscan_full(dev, argv, r, d, pair):
+    """Errors compared exactly; otherwise the sorted (field, value) pairs of a full iteration."""
+    if r[1][0] == b"-" or d[1][0] == b"-":
+        return exact(r, d)
+    rpairs = scan_all(pair.redis, argv, at=2, pairs=True)
+    dpairs = scan_all(pair.diskdb, argv, at=2, pairs=True)
+    if rpairs != dpairs:
+        return "full HSCAN iteration: redis %r, diskdb %r" % (rpairs, dpairs)
+    return None
+
+
+def rule_sort_pairs(dev, argv, r, d, pair):
+    """A flat field/value array (HGETALL in RESP2): the same pairs, in any order."""
+    (rk, rv), (dk, dv) = r[1], d[1]
+    if rk == dk == b"*" and rv is not None and dv is not None:
+        def pairs(items):
+            flat = [v for _, v in items]
+            return sorted(zip(flat[::2], flat[1::2]))
+        if len(rv) == len(dv) and pairs(rv) == pairs(dv):
+            return None
+        return "field/value pairs differ"
+    return exact(r, d)
+
+
+def hash_of(conn, key):
+    """{field: value} of a hash, from HGETALL."""
+    raw, (kind, items) = conn.call([b"HGETALL", key])
+    flat = [v for _, v in items] if kind == b"*" else []
+    return dict(zip(flat[::2], flat[1::2]))
+
+
+def rule_randfield(dev, argv, r, d, pair):
+    """HRANDFIELD key [count [WITHVALUES]]: errors, nil and empty arrays exactly; otherwise each
+    server's reply must be drawn from its own hash: the right number of fields (distinct for a
+    non-negative count), each with its value under WITHVALUES."""
+    (rk, rv), (dk, dv) = r[1], d[1]
+    if exact(r, d) is None or rk != dk or rk not in (b"$", b"*") or rv is None or dv is None:
+        return exact(r, d)
+    if len(argv) < 3:  # one field
+        for conn, field in ((pair.redis, rv), (pair.diskdb, dv)):
+            if field not in hash_of(conn, argv[1]):
+                return "HRANDFIELD returned %r, not a field" % field
+        return None
+    count = int(argv[2])
+    with_values = len(argv) > 3
+    for conn, items in ((pair.redis, rv), (pair.diskdb, dv)):
+        h = hash_of(conn, argv[1])
+        flat = [v for _, v in items]
+        fields = flat[::2] if with_values else flat
+        if with_values and any(h.get(f) != v for f, v in zip(flat[::2], flat[1::2])):
+            return "HRANDFIELD WITHVALUES returned a wrong value: %r" % flat
+        want = min(count, len(h)) if count >= 0 else -count
+        if len(fields) != want or any(f not in h for f in fields):
+            return "HRANDFIELD returned %r, want %d fields of %r" % (fields, want, sorted(h))
+        if count >= 0 and len(set(fields)) != len(fields):
+            return "HRANDFIELD with a positive count repeated a field: %r" % fields
+    return None
+
+
+def rule_collection_encoding(dev, argv, r, d, pair):
+    """OBJECT ENCODING: strings and errors exactly. For a collection, Redis's reply must be one
+    of its encodings for that type (dev["redis"]) and DiskDB's the one it reports for every
+    size (dev["diskdb"])."""
+    if exact(r, d) is None or r[1][0] != b"$" or d[1][0] != b"$" or len(argv) != 3:
+        return exact(r, d)
+    kind = pair.redis.call([b"TYPE", argv[2]])[1][1].decode("latin-1")
+    if kind not in dev["diskdb"]:
+        return exact(r, d)
+    if r[1][1].decode() in dev["redis"][kind] and d[1][1].decode() == dev["diskdb"][kind]:
+        return None
+    return "%s encoding: redis %r, diskdb %r" % (kind, r[1][1], d[1][1])
 
 
 def rule_integer_tolerance(dev, argv, r, d, pair):
@@ -288,7 +363,11 @@ def rule_dbsize_reclaim(dev, argv, r, d, pair):
 RULES = {
     "dbsize-reclaim": rule_dbsize_reclaim,
     "sort-array": rule_sort_array,
+    "sort-pairs": rule_sort_pairs,
     "scan-full": rule_scan_full,
+    "hscan-full": rule_hscan_full,
+    "randfield": rule_randfield,
+    "collection-encoding": rule_collection_encoding,
     "integer-tolerance": rule_integer_tolerance,
     "randomkey": rule_randomkey,
     "any-integer": rule_any_integer,
@@ -488,10 +567,23 @@ PATTERNS = [b"*", b"a", b"?", b"[a-c]", b"[^a]", b"*a*", b"\\a", b"[", b"a*", b"
 CURSORS = [b"0", b"0", b"0", b"abc", b"-1", b"", b"18446744073709551616"]
 AMOUNTS = [b"1", b"-1", b"0", b"100", b"9223372036854775807", b"-9223372036854775808",
            b"-9223372036854775807", b"abc", b"", b"1.5", b" 1", b"01"]
+FLOATS = [b"0.1", b"-0.1", b"1.5", b"1e3", b"5.0e3", b"-2.5E-3", b"1e20", b"1e-20", b"3", b"-7",
+          b"0", b"-0", b"inf", b"-inf", b"nan", b"abc", b"", b" 1", b"1 ", b"0x10", b"1.1e4932",
+          b"123456789.123456789", b".5", b"1.", b"9223372036854775807"]
+INDEXES = [b"0", b"1", b"2", b"-1", b"-2", b"5", b"-5", b"100", b"-100", b"9223372036854775807",
+           b"-9223372036854775808", b"abc", b""]
+# No offset that makes a 512 MB string (536870911 with a value would).
+OFFSETS = [b"0", b"1", b"3", b"20", b"100", b"-1", b"abc", b"536870912", b"9223372036854775807"]
+FIELDS = [b"f", b"f", b"g", b"h", b"1", b"", b"x" * 70]
+HASH_KEYS = [b"a", b"b", b"h", b"h", b"i", b"i"]
+# No large negative count: Redis would try to build that many replies and never answer.
+RANDFIELD_COUNTS = [b"0", b"1", b"2", b"3", b"5", b"-1", b"-2", b"-5", b"10", b"abc", b"",
+                    b"-9223372036854775808", b"9223372036854775807"]
 # Replies that differ between the servers for allowed reasons: inside MULTI they would land in
 # the EXEC array, where no rule applies.
 RACY_IN_MULTI = {b"KEYS", b"SCAN", b"RANDOMKEY", b"TTL", b"PTTL", b"EXPIRETIME", b"PEXPIRETIME",
-                 b"OBJECT", b"DBSIZE", b"MULTI", b"unknown"}
+                 b"OBJECT", b"DBSIZE", b"MULTI", b"unknown", b"HGETALL", b"HKEYS", b"HVALS",
+                 b"HRANDFIELD", b"HSCAN"}
 DBS = [b"0", b"0", b"1", b"2", b"15", b"16", b"-1", b"abc", b""]
 # List items come from a small pool so LREM, LPOS and LINSERT find matches.
 LIST_ITEMS = [b"a", b"b", b"c", b"a", b"1", b"", b"x" * 20, b"\x00\xff"]
@@ -563,11 +655,74 @@ def generators():
     def counter(name, amounts):
         return lambda r: [name, key(r)] + ([r.choice(amounts)] if amounts else [])
 
-    def mset(r):
-        argv = [b"MSET"]
-        for _ in range(r.randint(1, 3)):
-            argv += [key(r), r.choice(VALUES)]
-        return argv if r.random() < 0.9 else argv + [key(r)]  # odd count: an arity error
+    def mset(name):
+        def gen(r):
+            argv = [name]
+            for _ in range(r.randint(1, 3)):
+                argv += [key(r), r.choice(VALUES)]
+            return argv if r.random() < 0.9 else argv + [key(r)]  # odd count: an arity error
+        return gen
+
+    def options(r, pool, counts):
+        """A sample of option groups from `pool`, their names in random case."""
+        argv = []
+        for opt in r.sample(pool, r.choice(counts)):
+            argv += [case(r, opt[0])] + opt[1:]
+        return argv
+
+    def getex(r):
+        good = [[b"EX", t(r, rel_seconds)], [b"PX", t(r, rel_millis)], [b"EXAT", t(r, UNIX_S)],
+                [b"PXAT", t(r, UNIX_MS)], [b"PERSIST"]]
+        argv = [b"GETEX", key(r)] + options(r, good, [0, 1, 1, 1])
+        if r.random() < 0.15:  # a second option, a bad one, or one without its argument
+            argv += options(r, good + [[b"EX"], [b"KEEPTTL"], [b"FOO"]], [1])
+        return argv
+
+    def setex(name, good):
+        return lambda r: [name, key(r), t(r, good), r.choice(VALUES)]
+
+    def amount(r):  # a float increment: an edge value or a random one
+        if r.random() < 0.6:
+            return r.choice(FLOATS)
+        return b"%.*f" % (r.randint(0, 20), r.uniform(-1e6, 1e6))
+
+    def lcs(r):
+        good = [[b"LEN"], [b"IDX"], [b"IDX"], [b"WITHMATCHLEN"], [b"MINMATCHLEN",
+                r.choice([b"0", b"1", b"2", b"-1", b"abc"])]]
+        argv = [b"LCS", key(r), key(r)] + options(r, good, [0, 1, 1, 2, 3])
+        if r.random() < 0.1:
+            argv += r.choice([[b"FOO"], [b"MINMATCHLEN"]])
+        return argv
+
+    def hkey(r):  # "h" and "i" only ever hold hashes (or nothing); "a" and "b" anything
+        return r.choice(HASH_KEYS)
+
+    def field(r):
+        return r.choice(FIELDS)
+
+    def fields(r):
+        return [field(r) for _ in range(r.randint(1, 3))]
+
+    def hset(name):
+        def gen(r):
+            argv = [name, hkey(r)]
+            for _ in range(r.randint(1, 3)):
+                argv += [field(r), r.choice(VALUES)]
+            return argv if r.random() < 0.9 else argv + [field(r)]  # odd count: an arity error
+        return gen
+
+    def hrandfield(r):
+        argv = [b"HRANDFIELD", hkey(r)]
+        if r.random() < 0.7:
+            argv.append(r.choice(RANDFIELD_COUNTS))
+            if r.random() < 0.5:
+                argv.append(case(r, r.choice([b"WITHVALUES", b"WITHVALUES", b"FOO"])))
+        return argv
+
+    def hscan(r):
+        pool = [[b"MATCH", r.choice(PATTERNS)], [b"COUNT", r.choice([b"1", b"2", b"10", b"0",
+                b"-1", b"abc"])], [b"MATCH"], [b"FOO", b"bar"]]
+        return [b"HSCAN", hkey(r), r.choice(CURSORS)] + options(r, pool, [0, 1, 1, 2])
 
     def multi(r):
         """A whole MULTI block, or one of its misuses, as a list of commands."""
@@ -614,6 +769,7 @@ def generators():
         return [r.choice([b"NOSUCH", b"", b"x" * 200, b"\x00bin"]), r.choice(VALUES), b"z" * 150]
 
     one = lambda name: (lambda r: [name, key(r)])  # noqa: E731
+    hone = lambda name: (lambda r: [name, hkey(r)])  # noqa: E731
     many = lambda name: (lambda r: [name] + keys(r))  # noqa: E731
     gens = {
         b"SET": (30, set_),
@@ -654,7 +810,35 @@ def generators():
         b"APPEND": (4, lambda r: [b"APPEND", key(r), r.choice(VALUES)]),
         b"STRLEN": (3, one(b"STRLEN")),
         b"MGET": (3, many(b"MGET")),
-        b"MSET": (3, mset),
+        b"MSET": (3, mset(b"MSET")),
+        b"MSETNX": (2, mset(b"MSETNX")),
+        b"SETNX": (2, lambda r: [b"SETNX", key(r), r.choice(VALUES)]),
+        b"SETEX": (2, setex(b"SETEX", rel_seconds)),
+        b"PSETEX": (2, setex(b"PSETEX", rel_millis)),
+        b"GETSET": (2, lambda r: [b"GETSET", key(r), r.choice(VALUES)]),
+        b"GETDEL": (2, one(b"GETDEL")),
+        b"GETEX": (4, getex),
+        b"INCRBYFLOAT": (5, lambda r: [b"INCRBYFLOAT", key(r), amount(r)]),
+        b"GETRANGE": (3, lambda r: [b"GETRANGE", key(r), r.choice(INDEXES), r.choice(INDEXES)]),
+        b"SUBSTR": (1, lambda r: [b"SUBSTR", key(r), r.choice(INDEXES), r.choice(INDEXES)]),
+        b"SETRANGE": (3, lambda r: [b"SETRANGE", key(r), r.choice(OFFSETS), r.choice(VALUES)]),
+        b"LCS": (2, lcs),
+        b"HSET": (10, hset(b"HSET")),
+        b"HMSET": (2, hset(b"HMSET")),
+        b"HSETNX": (2, lambda r: [b"HSETNX", hkey(r), field(r), r.choice(VALUES)]),
+        b"HGET": (5, lambda r: [b"HGET", hkey(r), field(r)]),
+        b"HMGET": (3, lambda r: [b"HMGET", hkey(r)] + fields(r)),
+        b"HDEL": (4, lambda r: [b"HDEL", hkey(r)] + fields(r)),
+        b"HLEN": (2, hone(b"HLEN")),
+        b"HSTRLEN": (2, lambda r: [b"HSTRLEN", hkey(r), field(r)]),
+        b"HEXISTS": (2, lambda r: [b"HEXISTS", hkey(r), field(r)]),
+        b"HKEYS": (2, hone(b"HKEYS")),
+        b"HVALS": (2, hone(b"HVALS")),
+        b"HGETALL": (3, hone(b"HGETALL")),
+        b"HINCRBY": (3, lambda r: [b"HINCRBY", hkey(r), field(r), r.choice(AMOUNTS)]),
+        b"HINCRBYFLOAT": (4, lambda r: [b"HINCRBYFLOAT", hkey(r), field(r), amount(r)]),
+        b"HRANDFIELD": (3, hrandfield),
+        b"HSCAN": (3, hscan),
         b"unknown": (1, unknown),
         b"LPUSH": (8, push(b"LPUSH")),
         b"RPUSH": (8, push(b"RPUSH")),

@@ -8,6 +8,7 @@ use super::{
 use crate::error::{CommandError, CommandResult};
 use crate::glob;
 use crate::keyspace::{ElemRange, ElemTable, Kind};
+use crate::long_double::LongDouble;
 
 /// This family's rows of the command table (name, arity, access, fast, keys, handler).
 pub static COMMANDS: &[CommandSpec] = &[
@@ -16,6 +17,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     command!("hget", 3, Read, true, (1, 1, 1), hget),
     command!("hgetall", 2, Read, false, (1, 1, 1), hgetall),
     command!("hincrby", 4, Write, true, (1, 1, 1), hincrby),
+    command!("hincrbyfloat", 4, Write, true, (1, 1, 1), hincrbyfloat),
     command!("hkeys", 2, Read, false, (1, 1, 1), hkeys),
     command!("hlen", 2, Read, true, (1, 1, 1), hlen),
     command!("hmget", -3, Read, true, (1, 1, 1), hmget),
@@ -259,16 +261,77 @@ pub fn hincrby(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>) -> CommandResult {
     Ok(())
 }
 
+/// `HINCRBYFLOAT key field increment`: in x87 `long double` like INCRBYFLOAT (see
+/// [`LongDouble`]). Redis reads the increment before it looks at the key, so a bad increment
+/// wins over WRONGTYPE.
+pub fn hincrbyfloat(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>) -> CommandResult {
+    let key = args.next_bytes()?;
+    let field = args.next_bytes()?;
+    let incr = LongDouble::parse(args.next_bytes()?).ok_or(CommandError::NotFloat)?;
+    if !incr.is_finite() {
+        return Err(CommandError::Static("ERR value is NaN or Infinity"));
+    }
+    let old = lookup_kind(ctx, key, Kind::Hash)?;
+    let current = match &old {
+        Some(_) => field_value(ctx, key, field)?,
+        None => None,
+    };
+    let base = match &current {
+        Some(v) => {
+            LongDouble::parse(v).ok_or(CommandError::Static("ERR hash value is not a float"))?
+        }
+        None => LongDouble::ZERO,
+    };
+    let value = base + incr;
+    if !value.is_finite() {
+        return Err(CommandError::Static(
+            "ERR increment would produce NaN or Infinity",
+        ));
+    }
+    let text = value.to_human();
+    let db = ctx.session.db;
+    ctx.ks
+        .elem_put(T, db, key, &slotted(field), text.as_bytes())?;
+    if current.is_none() {
+        let count = old.as_ref().map_or(0, count_of) + 1;
+        store_count(ctx, key, Kind::Hash, old.as_ref(), count)?;
+    }
+    ctx.reply.bulk(text.as_bytes());
+    Ok(())
+}
+
+/// The most fields HRANDFIELD returns for a negative count (which may repeat fields).
+const MAX_RANDOM_PICKS: u64 = 1 << 24;
+
 /// `HRANDFIELD key [count [WITHVALUES]]`
 pub fn hrandfield(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>) -> CommandResult {
     let key = args.next_bytes()?;
-    let count_arg = args.try_next();
+    // Redis checks the count, then the syntax, then the count's range with WITHVALUES.
+    let count = match args.try_next() {
+        None => None,
+        Some(arg) => match parse_i64(arg)? {
+            i64::MIN => {
+                return Err(CommandError::Static(
+                    "ERR value is out of range, value must between -9223372036854775807 and 9223372036854775807",
+                ))
+            }
+            n => Some(n),
+        },
+    };
     let with_values = match args.try_next() {
         None => false,
         Some(w) if w.eq_ignore_ascii_case(b"withvalues") && args.remaining() == 0 => true,
         Some(_) => return Err(CommandError::Syntax),
     };
-    let count = count_arg.map(parse_i64).transpose()?;
+    // Twice the count must fit in a long (Redis replies with field and value for each).
+    if with_values && count.is_some_and(|n| n.unsigned_abs() > (i64::MAX / 2) as u64) {
+        return Err(CommandError::Static("ERR value is out of range"));
+    }
+    // Deliberately unlike Redis, which starts building a reply of that many fields and never
+    // answers (it runs out of memory): a negative count past MAX_RANDOM_PICKS is refused.
+    if count.is_some_and(|n| n < 0 && n.unsigned_abs() > MAX_RANDOM_PICKS) {
+        return Err(CommandError::Static("ERR value is out of range"));
+    }
     let Some(entry) = lookup_kind(ctx, key, Kind::Hash)? else {
         match count {
             None => ctx.reply.null(),
@@ -324,11 +387,13 @@ pub fn hrandfield(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>) -> CommandResult {
 pub fn hscan(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>) -> CommandResult {
     let key = args.next_bytes()?;
     let cursor = parse_cursor(args.next_bytes()?)?;
-    let (pattern, count) = scan_options(args)?;
+    // As in Redis, the key is looked up before the options are read: a missing key gives an
+    // empty reply and another type WRONGTYPE, whatever follows.
     let Some(entry) = lookup_kind(ctx, key, Kind::Hash)? else {
         reply_scan(ctx.reply, 0, &[]);
         return Ok(());
     };
+    let (pattern, count) = scan_options(args)?;
     let (rows, next) = scan_elements(ctx, T, key, count_of(&entry), cursor, count)?;
     let mut items: Vec<&[u8]> = Vec::new();
     for (field, value) in &rows {
@@ -340,4 +405,61 @@ pub fn hscan(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>) -> CommandResult {
     }
     reply_scan(ctx.reply, next, &items);
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::testing::last;
+
+    #[test]
+    fn a_value_of_another_type_takes_the_fields_with_it() {
+        let cmds: [&[&str]; 5] = [
+            &["HSET", "h", "f", "1"],
+            &["SET", "h", "s"],
+            &["DEL", "h"],
+            &["HSET", "h", "g", "2"],
+            &["HGETALL", "h"],
+        ];
+        assert_eq!(last(&cmds), "*2\r\n$1\r\ng\r\n$1\r\n2\r\n");
+        let cmds: [&[&str]; 3] = [
+            &["HSET", "h", "f", "1"],
+            &["MSET", "h", "s"],
+            &["LCS", "h", "h"],
+        ];
+        assert_eq!(last(&cmds), "$1\r\ns\r\n");
+    }
+
+    #[test]
+    fn hincrbyfloat() {
+        let cmds: [&[&str]; 3] = [
+            &["HSET", "h", "f", "0.1"],
+            &["HINCRBYFLOAT", "h", "f", "0.2"],
+            &["HGET", "h", "f"],
+        ];
+        assert_eq!(last(&cmds), "$3\r\n0.3\r\n");
+        // The increment is read before the key's type is checked.
+        let cmds: [&[&str]; 2] = [&["SET", "s", "1"], &["HINCRBYFLOAT", "s", "f", "x"]];
+        assert_eq!(last(&cmds), "-ERR value is not a valid float\r\n");
+        let cmds: [&[&str]; 1] = [&["HINCRBYFLOAT", "h", "f", "inf"]];
+        assert_eq!(last(&cmds), "-ERR value is NaN or Infinity\r\n");
+        let cmds: [&[&str]; 2] = [&["HSET", "h", "f", "x"], &["HINCRBYFLOAT", "h", "f", "1"]];
+        assert_eq!(last(&cmds), "-ERR hash value is not a float\r\n");
+    }
+
+    #[test]
+    fn hrandfield_checks_the_count_before_the_syntax() {
+        let cmds: [&[&str]; 1] = [&["HRANDFIELD", "h", "x", "y"]];
+        assert_eq!(
+            last(&cmds),
+            "-ERR value is not an integer or out of range\r\n"
+        );
+        let cmds: [&[&str]; 1] = [&["HRANDFIELD", "h", "-4611686018427387904", "WITHVALUES"]];
+        assert_eq!(last(&cmds), "-ERR value is out of range\r\n");
+        // Redis never answers this one; DiskDB refuses it.
+        let cmds: [&[&str]; 2] = [
+            &["HSET", "h", "f", "1"],
+            &["HRANDFIELD", "h", "-4611686018427387903"],
+        ];
+        assert_eq!(last(&cmds), "-ERR value is out of range\r\n");
+    }
 }

@@ -425,7 +425,12 @@ pub fn object(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>) -> CommandResult {
 /// Redis shares the integers 0..9999 between keys and reports `INT_MAX` references for them.
 fn refcount_of(entry: &Entry) -> i64 {
     match crate::protocol::string2ll(&entry.body) {
-        Some(n) if entry.kind == Kind::String && !entry.raw && (0..10_000).contains(&n) => {
+        Some(n)
+            if entry.kind == Kind::String
+                && !entry.raw
+                && !entry.plain
+                && (0..10_000).contains(&n) =>
+        {
             i64::from(i32::MAX)
         }
         _ => 1,
@@ -437,7 +442,7 @@ fn encoding_of(entry: &Entry) -> &'static str {
         Kind::String if entry.raw => "raw",
         Kind::String => {
             let v = &entry.body;
-            if v.len() <= 20 && crate::protocol::string2ll(v).is_some() {
+            if !entry.plain && v.len() <= 20 && crate::protocol::string2ll(v).is_some() {
                 "int"
             } else if v.len() <= 44 {
                 "embstr"

@@ -336,6 +336,36 @@ impl<'a> Args<'a> {
     }
 }
 
+/// Running commands in unit tests.
+#[cfg(test)]
+pub(crate) mod testing {
+    use crate::engine::{Engine, Session};
+    use crate::protocol::reply::{Protocol, Reply};
+
+    /// Runs `commands` in order on a fresh in-memory engine, as one client speaking `proto`, at
+    /// a fixed clock; returns each reply's bytes.
+    pub fn run(proto: Protocol, commands: &[&[&str]]) -> Vec<Vec<u8>> {
+        let mut engine = Engine::memory();
+        let mut session = Session::default();
+        commands
+            .iter()
+            .map(|args| {
+                let mut reply = Reply::new();
+                reply.set_protocol(proto);
+                let argv: Vec<&[u8]> = args.iter().map(|a| a.as_bytes()).collect();
+                let _ = engine.execute(1_700_000_000_000, &mut session, &argv, &mut reply);
+                reply.take()
+            })
+            .collect()
+    }
+
+    /// The last reply of [`run`] in RESP2, as text.
+    pub fn last(commands: &[&[&str]]) -> String {
+        let replies = run(Protocol::Resp2, commands);
+        String::from_utf8_lossy(replies.last().map_or(&[][..], |r| r)).into_owned()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -111,7 +111,12 @@ fn prefix_end(prefix: &[u8]) -> Option<Vec<u8>> {
 }
 
 const HEADER: usize = 9;
+/// Type-byte flag: a string last written by APPEND or SETRANGE.
 const RAW_FLAG: u8 = 0x80;
+/// Type-byte flag: a string Redis builds with `createStringObject` (INCRBYFLOAT's result).
+const PLAIN_FLAG: u8 = 0x40;
+/// The type byte without its flags.
+const TYPE_MASK: u8 = 0x3f;
 
 /// The type of a key's value, as TYPE reports it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -155,6 +160,9 @@ pub struct Entry {
     /// A string last written by APPEND or SETRANGE: Redis then reports the `raw` encoding
     /// whatever the value (bit 7 of the type byte).
     pub raw: bool,
+    /// A string INCRBYFLOAT wrote: Redis never gives it the `int` encoding, so it reports
+    /// `embstr` (or `raw` past 44 bytes) even for "3" (bit 6 of the type byte).
+    pub plain: bool,
     /// Absolute deadline in Unix milliseconds, if the key expires.
     pub expire_at: Option<i64>,
     /// The string's value, or a collection's bookkeeping.
@@ -165,12 +173,13 @@ fn decode(raw: &[u8]) -> Result<Entry, StorageError> {
     if raw.len() < HEADER {
         return Err(StorageError::Redb("corrupt key record".into()));
     }
-    let kind = Kind::from_byte(raw[0] & 0x7f)
+    let kind = Kind::from_byte(raw[0] & TYPE_MASK)
         .ok_or_else(|| StorageError::Redb("unknown key type".into()))?;
     let at = i64::from_le_bytes(raw[1..9].try_into().unwrap_or_default());
     Ok(Entry {
         kind,
         raw: raw[0] & RAW_FLAG != 0,
+        plain: raw[0] & PLAIN_FLAG != 0,
         expire_at: (at != 0).then_some(at),
         body: raw[HEADER..].to_vec(),
     })
@@ -389,7 +398,9 @@ impl<'t> Keyspace<'t> {
     /// Writes a whole entry back (RENAME, MOVE, COPY, expiry changes), flags included.
     pub fn put_entry(&mut self, db: usize, key: &[u8], entry: &Entry) -> Result<(), StorageError> {
         let phys = self.phys(db);
-        let tag = entry.kind as u8 | if entry.raw { RAW_FLAG } else { 0 };
+        let tag = entry.kind as u8
+            | if entry.raw { RAW_FLAG } else { 0 }
+            | if entry.plain { PLAIN_FLAG } else { 0 };
         self.put_phys(phys, key, tag, entry.expire_at, &entry.body)
     }
 
@@ -403,6 +414,18 @@ impl<'t> Keyspace<'t> {
     ) -> Result<(), StorageError> {
         let phys = self.phys(db);
         self.put_phys(phys, key, Kind::String as u8 | RAW_FLAG, expire_at, body)
+    }
+
+    /// Writes a string that INCRBYFLOAT produced (never reported as `int`).
+    pub fn put_plain_string(
+        &mut self,
+        db: usize,
+        key: &[u8],
+        expire_at: Option<i64>,
+        body: &[u8],
+    ) -> Result<(), StorageError> {
+        let phys = self.phys(db);
+        self.put_phys(phys, key, Kind::String as u8 | PLAIN_FLAG, expire_at, body)
     }
 
     fn put_phys(
@@ -423,8 +446,22 @@ impl<'t> Keyspace<'t> {
         let old = self
             .meta
             .insert(self.kbuf.as_slice(), record.as_slice())?
-            .map(|g| expire_of(g.value()));
-        match old {
+            .map(|g| {
+                (
+                    expire_of(g.value()),
+                    g.value().first().copied().unwrap_or(0),
+                )
+            });
+        // A value of another type replaces a collection (SET or MSET over a hash, possibly one
+        // whose deadline passed unseen): its elements go with it.
+        if let Some(old_kind) = old.and_then(|(_, t)| Kind::from_byte(t & TYPE_MASK)) {
+            if Some(old_kind) != Kind::from_byte(tag & TYPE_MASK) {
+                for &table in old_kind.elem_tables() {
+                    self.clear_rows(table, phys, key)?;
+                }
+            }
+        }
+        match old.map(|(at, _)| at) {
             None => self.counters.keys[usize::from(phys)] += 1,
             Some(old_at) if old_at == expire_at => return Ok(()),
             Some(Some(old_at)) => {
@@ -451,7 +488,7 @@ impl<'t> Keyspace<'t> {
         let Some((old_at, tag)) = old else {
             return Ok(false);
         };
-        if let Some(kind) = Kind::from_byte(tag & 0x7f) {
+        if let Some(kind) = Kind::from_byte(tag & TYPE_MASK) {
             for &table in kind.elem_tables() {
                 self.clear_rows(table, phys, key)?;
             }
