@@ -524,12 +524,20 @@ impl Group<'_, '_> {
             ks: &mut self.keyspace,
             session,
             reply,
+            rewrite: None,
         };
         let result = (spec.handler)(&mut ctx, &mut Args::new(argv, spec.name));
+        let rewrite = ctx.rewrite.take();
         match result {
             Ok(()) => {
                 if spec.access == Access::Write && !self.replaying {
-                    self.record.command(self.now_ms, db as u8, argv);
+                    match &rewrite {
+                        None => self.record.command(self.now_ms, db as u8, argv),
+                        Some(logged) if !logged.is_empty() => {
+                            self.record.command(self.now_ms, db as u8, logged)
+                        }
+                        Some(_) => {}
+                    }
                 }
             }
             Err(err) => {

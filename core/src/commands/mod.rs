@@ -18,8 +18,10 @@ mod connection;
 mod expire;
 mod hashes;
 mod keys;
+mod sets;
 mod strings;
 mod transactions;
+mod zsets;
 
 use std::collections::HashMap;
 use std::sync::OnceLock;
@@ -45,6 +47,11 @@ pub struct Ctx<'a, 't> {
     pub ks: &'a mut Keyspace<'t>,
     pub session: &'a mut Session,
     pub reply: &'a mut Reply,
+    /// What the write-ahead log records for this command instead of its arguments, when the
+    /// handler sets it: a command whose effect is random (SPOP) logs its outcome, so replay
+    /// repeats the same effect (Redis propagates SPOP as SREM the same way). An empty vector
+    /// logs nothing.
+    pub rewrite: Option<Vec<Vec<u8>>>,
 }
 
 pub type Handler = fn(&mut Ctx<'_, '_>, &mut Args<'_>) -> CommandResult;
@@ -69,8 +76,10 @@ static FAMILIES: &[&[CommandSpec]] = &[
     expire::COMMANDS,
     hashes::COMMANDS,
     keys::COMMANDS,
+    sets::COMMANDS,
     strings::COMMANDS,
     transactions::COMMANDS,
+    zsets::COMMANDS,
 ];
 
 /// Every command DiskDB knows.
