@@ -278,13 +278,13 @@ pub fn spop(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>) -> CommandResult {
         ctx.rewrite = Some(vec![b"SREM".to_vec(), key.to_vec(), member]);
         return Ok(());
     };
-    let n = parse_i64(n)?;
-    if n < 0 {
-        return Err(CommandError::Static(
+    // Redis's getPositiveLongFromObjectOrReply: one message for both failures.
+    let n = parse_i64(n)
+        .ok()
+        .filter(|&n| n >= 0)
+        .ok_or(CommandError::Static(
             "ERR value is out of range, must be positive",
-        ));
-    }
-    let n = n as u64;
+        ))? as u64;
     let Some(old) = lookup_kind(ctx, key, Kind::Set)? else {
         ctx.reply.set(0);
         return Ok(());

@@ -1068,15 +1068,13 @@ fn zpop(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>, max: bool) -> CommandResult 
         return Err(CommandError::Syntax);
     }
     let count = match args.try_next() {
-        Some(c) => {
-            let n = parse_i64(c)?;
-            if n < 0 {
-                return Err(CommandError::Static(
-                    "ERR value is out of range, must be positive",
-                ));
-            }
-            n
-        }
+        // Redis's getPositiveLongFromObjectOrReply: one message for both failures.
+        Some(c) => parse_i64(c)
+            .ok()
+            .filter(|&n| n >= 0)
+            .ok_or(CommandError::Static(
+                "ERR value is out of range, must be positive",
+            ))?,
         None => -1,
     };
     let how = PopReply {
@@ -1455,10 +1453,6 @@ pub fn zrandmember(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>) -> CommandResult 
         }
         return Ok(());
     };
-    let Some(entry) = lookup(ctx, key)? else {
-        ctx.reply.array(0);
-        return Ok(());
-    };
     let n = parse_i64(count_arg)?;
     if n == i64::MIN {
         return Err(CommandError::Static(
@@ -1473,6 +1467,10 @@ pub fn zrandmember(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>) -> CommandResult 
     if withscores && !(-(i64::MAX / 2)..=i64::MAX / 2).contains(&n) {
         return Err(CommandError::Static("ERR value is out of range"));
     }
+    let Some(entry) = lookup(ctx, key)? else {
+        ctx.reply.array(0);
+        return Ok(());
+    };
     let size = count_of(&entry);
     let count = n.unsigned_abs();
     let items = if count == 0 {

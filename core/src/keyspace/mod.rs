@@ -395,8 +395,15 @@ impl<'t> Keyspace<'t> {
         let old = self
             .meta
             .insert(self.kbuf.as_slice(), record.as_slice())?
-            .map(|g| expire_of(g.value()));
-        match old {
+            .map(|g| (expire_of(g.value()), g.value().first().copied().unwrap_or(0)));
+        // A value of another type replaces the key (SET over a set): the old elements go too.
+        let old_kind = old.and_then(|(_, t)| Kind::from_byte(t & 0x7f));
+        if let Some(kind) = old_kind.filter(|k| *k as u8 != tag & 0x7f) {
+            for &table in kind.elem_tables() {
+                self.clear_rows(table, phys, key)?;
+            }
+        }
+        match old.map(|(at, _)| at) {
             None => self.counters.keys[usize::from(phys)] += 1,
             Some(old_at) if old_at == expire_at => return Ok(()),
             Some(Some(old_at)) => {
