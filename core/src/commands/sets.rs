@@ -89,7 +89,10 @@ fn members(ctx: &mut Ctx<'_, '_>, key: &[u8]) -> Result<Vec<Vec<u8>>, CommandErr
     let rows = ctx
         .ks
         .elem_range(T, ctx.session.db, key, ElemRange::all(usize::MAX))?;
-    Ok(rows.into_iter().map(|(e, _)| unslotted(&e).to_vec()).collect())
+    Ok(rows
+        .into_iter()
+        .map(|(e, _)| unslotted(&e).to_vec())
+        .collect())
 }
 
 /// A random member: the first one at or after a random point of the hash order, wrapping
@@ -437,7 +440,9 @@ pub fn smove(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>) -> CommandResult {
 
 /// Looks up every key as a set (WRONGTYPE on the first other type; a missing key is `None`).
 fn load_sets(ctx: &mut Ctx<'_, '_>, keys: &[&[u8]]) -> Result<Vec<Option<Entry>>, CommandError> {
-    keys.iter().map(|k| lookup_kind(ctx, k, Kind::Set)).collect()
+    keys.iter()
+        .map(|k| lookup_kind(ctx, k, Kind::Set))
+        .collect()
 }
 
 /// The intersection of the sets at `keys`, stopping after `limit` members (0 = no limit).

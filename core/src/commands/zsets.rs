@@ -43,11 +43,32 @@ pub static COMMANDS: &[CommandSpec] = &[
     command!("zrank", 3, Read, true, (1, 1, 1), zrank),
     command!("zrem", -3, Write, true, (1, 1, 1), zrem),
     command!("zremrangebylex", 4, Write, false, (1, 1, 1), zremrangebylex),
-    command!("zremrangebyrank", 4, Write, false, (1, 1, 1), zremrangebyrank),
-    command!("zremrangebyscore", 4, Write, false, (1, 1, 1), zremrangebyscore),
+    command!(
+        "zremrangebyrank",
+        4,
+        Write,
+        false,
+        (1, 1, 1),
+        zremrangebyrank
+    ),
+    command!(
+        "zremrangebyscore",
+        4,
+        Write,
+        false,
+        (1, 1, 1),
+        zremrangebyscore
+    ),
     command!("zrevrange", -4, Read, false, (1, 1, 1), zrevrange),
     command!("zrevrangebylex", -4, Read, false, (1, 1, 1), zrevrangebylex),
-    command!("zrevrangebyscore", -4, Read, false, (1, 1, 1), zrevrangebyscore),
+    command!(
+        "zrevrangebyscore",
+        -4,
+        Read,
+        false,
+        (1, 1, 1),
+        zrevrangebyscore
+    ),
     command!("zrevrank", 3, Read, true, (1, 1, 1), zrevrank),
     command!("zscan", -3, Read, false, (1, 1, 1), zscan),
     command!("zscore", 3, Read, true, (1, 1, 1), zscore),
@@ -505,9 +526,11 @@ fn store_in_order(
 ) -> CommandResult {
     let d = db(ctx);
     ctx.ks.delete(d, dst)?;
-    let mut count = 0;
+    let mut stored = Vec::with_capacity(items.len());
     for item in items {
-        if compact && (count + 1 > LISTPACK_ENTRIES || item.member.len() > LISTPACK_VALUE) {
+        if compact
+            && (stored.len() as u64 + 1 > LISTPACK_ENTRIES || item.member.len() > LISTPACK_VALUE)
+        {
             compact = false;
         }
         let score = if compact {
@@ -515,9 +538,13 @@ fn store_in_order(
         } else {
             item.score
         };
-        ctx.ks.zset_insert(d, dst, &item.member, score, None)?;
-        count += 1;
+        stored.push(ZItem {
+            member: item.member.clone(),
+            score,
+        });
     }
+    ctx.ks.zset_load(d, dst, &stored)?;
+    let count = stored.len() as u64;
     store_record(ctx, dst, Kind::ZSet, None, count, compact)?;
     ctx.reply.integer(count as i64);
     Ok(())
@@ -536,7 +563,8 @@ fn store_result(ctx: &mut Ctx<'_, '_>, dst: &[u8], items: &[ZItem]) -> CommandRe
 fn zadd_generic(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>, zincrby: bool) -> CommandResult {
     let key = args.next_bytes()?;
     let argv = rest(args);
-    let (mut nx, mut xx, mut gt, mut lt, mut ch, mut incr) = (false, false, false, false, false, zincrby);
+    let (mut nx, mut xx, mut gt, mut lt, mut ch, mut incr) =
+        (false, false, false, false, false, zincrby);
     let mut at = 0;
     if !zincrby {
         while let Some(opt) = argv.get(at) {
@@ -553,7 +581,7 @@ fn zadd_generic(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>, zincrby: bool) -> Co
         }
     }
     let pairs = &argv[at..];
-    if pairs.is_empty() || pairs.len() % 2 != 0 {
+    if pairs.is_empty() || !pairs.len().is_multiple_of(2) {
         return Err(CommandError::Syntax);
     }
     if nx && xx {
@@ -561,7 +589,7 @@ fn zadd_generic(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>, zincrby: bool) -> Co
             "ERR XX and NX options at the same time are not compatible",
         ));
     }
-    if (gt && nx) || (lt && nx) || (gt && lt) {
+    if (nx && (gt || lt)) || (gt && lt) {
         return Err(CommandError::Static(
             "ERR GT, LT, and/or NX options at the same time are not compatible",
         ));
@@ -591,11 +619,17 @@ fn zadd_generic(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>, zincrby: bool) -> Co
         None => (0, pairs[1].len() <= LISTPACK_VALUE),
     };
     let d = db(ctx);
+    // A new key is built in memory and written in one go (Keyspace::zset_load).
+    let mut fresh: Option<HashMap<&[u8], f64>> = old.is_none().then(HashMap::new);
     let (mut added, mut updated, mut processed) = (0u64, 0u64, 0u64);
     let mut last = 0.0;
     for (pair, &score) in pairs.chunks(2).zip(&scores) {
         let member = pair[1];
-        match score_of(ctx, key, member)? {
+        let current = match &fresh {
+            Some(map) => map.get(member).copied(),
+            None => score_of(ctx, key, member)?,
+        };
+        match current {
             Some(current) => {
                 if nx {
                     continue;
@@ -614,7 +648,12 @@ fn zadd_generic(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>, zincrby: bool) -> Co
                 last = new;
                 if new != current {
                     let stored = if compact { listpack_score(new) } else { new };
-                    ctx.ks.zset_insert(d, key, member, stored, Some(current))?;
+                    match &mut fresh {
+                        Some(map) => {
+                            map.insert(member, stored);
+                        }
+                        None => ctx.ks.zset_insert(d, key, member, stored, Some(current))?,
+                    }
                     updated += 1;
                 }
             }
@@ -630,13 +669,28 @@ fn zadd_generic(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>, zincrby: bool) -> Co
                 } else {
                     score
                 };
-                ctx.ks.zset_insert(d, key, member, stored, None)?;
+                match &mut fresh {
+                    Some(map) => {
+                        map.insert(member, stored);
+                    }
+                    None => ctx.ks.zset_insert(d, key, member, stored, None)?,
+                }
                 count += 1;
                 added += 1;
                 processed += 1;
                 last = score;
             }
         }
+    }
+    if let Some(map) = fresh {
+        let items: Vec<ZItem> = map
+            .into_iter()
+            .map(|(member, score)| ZItem {
+                member: member.to_vec(),
+                score,
+            })
+            .collect();
+        ctx.ks.zset_load(d, key, &items)?;
     }
     if added > 0 || old.is_none() || old.as_ref().is_some_and(|e| compact_of(e) != compact) {
         store_record(ctx, key, Kind::ZSet, old.as_ref(), count, compact)?;
@@ -740,9 +794,7 @@ fn rank_generic(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>, reverse: bool) -> Co
         return Ok(());
     };
     let d = db(ctx);
-    let rank = ctx
-        .ks
-        .zset_count_below(d, key, &position(score, member))?;
+    let rank = ctx.ks.zset_count_below(d, key, &position(score, member))?;
     let rank = if reverse {
         count_of(&entry).saturating_sub(rank + 1)
     } else {
@@ -798,7 +850,9 @@ pub fn zlexcount(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>) -> CommandResult {
             below_to.saturating_sub(ctx.ks.zset_count_below(d, key, &from)?)
         }
         LexSpan::Positions(..) => 0,
-        LexSpan::Walk(_) => lex_items(ctx, key, count_of(&entry), &range, false, 0, -1)?.len() as u64,
+        LexSpan::Walk(_) => {
+            lex_items(ctx, key, count_of(&entry), &range, false, 0, -1)?.len() as u64
+        }
     };
     ctx.reply.integer(n as i64);
     Ok(())
@@ -905,7 +959,8 @@ fn zrange_generic(
     match dst {
         Some(dst) => {
             // A range by rank announces its length, and starts as a skiplist when long.
-            let compact = !matches!(parsed, Parsed::Rank(..)) || items.len() as u64 <= LISTPACK_ENTRIES;
+            let compact =
+                !matches!(parsed, Parsed::Rank(..)) || items.len() as u64 <= LISTPACK_ENTRIES;
             store_in_order(ctx, dst, &items, compact)
         }
         None => {
@@ -1186,7 +1241,12 @@ impl Source<'_> {
             Some(Kind::ZSet) => ctx.ks.zset_walk(d, self.key, ElemRange::all(usize::MAX))?,
             Some(_) => ctx
                 .ks
-                .elem_range(ElemTable::SetMembers, d, self.key, ElemRange::all(usize::MAX))?
+                .elem_range(
+                    ElemTable::SetMembers,
+                    d,
+                    self.key,
+                    ElemRange::all(usize::MAX),
+                )?
                 .into_iter()
                 .map(|(e, _)| ZItem {
                     member: unslotted(&e).to_vec(),
@@ -1265,7 +1325,10 @@ fn zsetop(
                 src.weight = float::parse_double(w)
                     .ok_or(CommandError::Static("ERR weight value is not a float"))?;
             }
-        } else if op != SetOp::Diff && !card_only && left >= 1 && opt.eq_ignore_ascii_case(b"aggregate")
+        } else if op != SetOp::Diff
+            && !card_only
+            && left >= 1
+            && opt.eq_ignore_ascii_case(b"aggregate")
         {
             how = match args.next_bytes()?.to_ascii_lowercase().as_slice() {
                 b"sum" => Aggregate::Sum,
@@ -1485,12 +1548,9 @@ pub fn zrandmember(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>) -> CommandResult 
         }
         picks
     } else if count >= size {
-        ctx.ks
-            .zset_walk(db(ctx), key, ElemRange::all(usize::MAX))?
+        ctx.ks.zset_walk(db(ctx), key, ElemRange::all(usize::MAX))?
     } else if count * 3 > size {
-        let mut all = ctx
-            .ks
-            .zset_walk(db(ctx), key, ElemRange::all(usize::MAX))?;
+        let mut all = ctx.ks.zset_walk(db(ctx), key, ElemRange::all(usize::MAX))?;
         for i in 0..count as usize {
             let j = i + (random_u64() % (all.len() - i) as u64) as usize;
             all.swap(i, j);
@@ -1544,10 +1604,7 @@ pub fn zscan(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>) -> CommandResult {
             texts.push((member, scan_score(score_bytes(v), compact)));
         }
     }
-    let items: Vec<&[u8]> = texts
-        .iter()
-        .flat_map(|(m, s)| [*m, s.as_bytes()])
-        .collect();
+    let items: Vec<&[u8]> = texts.iter().flat_map(|(m, s)| [*m, s.as_bytes()]).collect();
     reply_scan(ctx.reply, next, &items);
     Ok(())
 }

@@ -395,7 +395,12 @@ impl<'t> Keyspace<'t> {
         let old = self
             .meta
             .insert(self.kbuf.as_slice(), record.as_slice())?
-            .map(|g| (expire_of(g.value()), g.value().first().copied().unwrap_or(0)));
+            .map(|g| {
+                (
+                    expire_of(g.value()),
+                    g.value().first().copied().unwrap_or(0),
+                )
+            });
         // A value of another type replaces the key (SET over a set): the old elements go too.
         let old_kind = old.and_then(|(_, t)| Kind::from_byte(t & 0x7f));
         if let Some(kind) = old_kind.filter(|k| *k as u8 != tag & 0x7f) {

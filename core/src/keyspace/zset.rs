@@ -74,7 +74,11 @@ pub struct ZItem {
 fn item_of(pos: &[u8], value: &[u8]) -> ZItem {
     let score = match value.try_into() {
         Ok(raw) => f64::from_bits(u64::from_be_bytes(raw)),
-        Err(_) => from_sortable(pos.get(..8).and_then(|s| s.try_into().ok()).unwrap_or([0; 8])),
+        Err(_) => from_sortable(
+            pos.get(..8)
+                .and_then(|s| s.try_into().ok())
+                .unwrap_or([0; 8]),
+        ),
     };
     ZItem {
         member: pos.get(8..).unwrap_or_default().to_vec(),
@@ -149,6 +153,50 @@ impl Keyspace<'_> {
         self.elem_put(ElemTable::ZMembers, db, key, &member_elem(member), &raw)?;
         self.elem_put(ElemTable::ZScores, db, key, &new_pos, stored)?;
         self.block_insert(db, key, &new_pos)
+    }
+
+    /// Writes a new sorted set at `key`, which must have no elements yet, from distinct
+    /// members: sorts them once and writes the rank index a block at a time, rather than
+    /// keeping it up to date after each insert (ZADD on a new key, the *STORE commands).
+    pub fn zset_load(
+        &mut self,
+        db: usize,
+        key: &[u8],
+        items: &[ZItem],
+    ) -> Result<(), StorageError> {
+        let mut rows: Vec<(Vec<u8>, &ZItem)> = items
+            .iter()
+            .map(|it| (position(it.score, &it.member), it))
+            .collect();
+        rows.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+        for (pos, item) in &rows {
+            let raw = item.score.to_bits().to_be_bytes();
+            self.elem_put(
+                ElemTable::ZMembers,
+                db,
+                key,
+                &member_elem(&item.member),
+                &raw,
+            )?;
+            let stored = if item.score.to_bits() == NEG_ZERO {
+                &raw[..]
+            } else {
+                &[][..]
+            };
+            self.elem_put(ElemTable::ZScores, db, key, pos, stored)?;
+        }
+        let n = rows.len();
+        let mut start = 0;
+        while start < n {
+            let mut len = (BLOCK_TARGET as usize).min(n - start);
+            if n - start - len < BLOCK_LOW as usize {
+                // A short tail joins this block (at most BLOCK_TARGET + BLOCK_LOW elements).
+                len = n - start;
+            }
+            self.block_set(db, key, &rows[start].0, len as u64)?;
+            start += len;
+        }
+        Ok(())
     }
 
     /// Removes `member`; returns its score.
@@ -273,7 +321,10 @@ impl Keyspace<'_> {
             limit: 1,
         };
         let rows = self.elem_range(ElemTable::ZBlocks, db, key, range)?;
-        Ok(rows.into_iter().next().map(|(s, v)| (s, count_of_block(&v))))
+        Ok(rows
+            .into_iter()
+            .next()
+            .map(|(s, v)| (s, count_of_block(&v))))
     }
 
     /// The first block starting after `start` (or the first block when `start` is `None`).
@@ -289,7 +340,10 @@ impl Keyspace<'_> {
             ..ElemRange::all(1)
         };
         let rows = self.elem_range(ElemTable::ZBlocks, db, key, range)?;
-        Ok(rows.into_iter().next().map(|(s, v)| (s, count_of_block(&v))))
+        Ok(rows
+            .into_iter()
+            .next()
+            .map(|(s, v)| (s, count_of_block(&v))))
     }
 
     fn block_set(
@@ -473,12 +527,17 @@ mod tests {
             assert!(blocks.is_empty());
             return;
         }
-        assert_eq!(blocks[0].0, order[0], "the first block starts at the first element");
+        assert_eq!(
+            blocks[0].0, order[0],
+            "the first block starts at the first element"
+        );
         let mut total = 0;
         for (i, (start, v)) in blocks.iter().enumerate() {
             let c = count_of_block(v);
             assert!((1..=BLOCK_MAX).contains(&c), "block size {c}");
-            let idx = order.binary_search(start).expect("block start is an element");
+            let idx = order
+                .binary_search(start)
+                .expect("block start is an element");
             let next = blocks.get(i + 1).map_or(order.len(), |(s, _)| {
                 order.binary_search(s).expect("block start is an element")
             });
@@ -556,6 +615,63 @@ mod tests {
         }
     }
 
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(64))]
+        #[test]
+        fn a_loaded_set_has_a_valid_index_and_takes_updates(
+            scores in proptest::collection::vec(-3i8..3, 0..60),
+            ops in proptest::collection::vec(op(), 0..60),
+        ) {
+            let db = redb::Database::builder()
+                .create_with_backend(InMemoryBackend::new())
+                .unwrap();
+            let txn = db.begin_write().unwrap();
+            let mut counters = Counters::default();
+            let mut ks = Keyspace::open(&txn, 0, &mut counters).unwrap();
+            let key = b"z";
+            let items: Vec<ZItem> = scores
+                .iter()
+                .enumerate()
+                .map(|(i, &s)| ZItem { member: format!("m{i}").into_bytes(), score: f64::from(s) })
+                .collect();
+            ks.zset_load(0, key, &items).unwrap();
+            let mut scores: std::collections::HashMap<Vec<u8>, f64> =
+                items.iter().map(|it| (it.member.clone(), it.score)).collect();
+            let mut model: BTreeSet<Vec<u8>> =
+                items.iter().map(|it| position(it.score, &it.member)).collect();
+            check_blocks(&mut ks, key, &model);
+            for op in ops {
+                let (member, new) = match op {
+                    Op::Put(m, s) => (format!("m{}", m % 70).into_bytes(), Some(f64::from(s))),
+                    Op::Remove(m) => (format!("m{}", m % 70).into_bytes(), None),
+                };
+                let old = ks.zset_score(0, key, &member).unwrap();
+                prop_assert_eq!(old, scores.get(&member).copied());
+                if let Some(old) = old {
+                    model.remove(&position(old, &member));
+                }
+                match new {
+                    Some(score) => {
+                        ks.zset_insert(0, key, &member, score, old).unwrap();
+                        model.insert(position(score, &member));
+                        scores.insert(member, score);
+                    }
+                    None => {
+                        ks.zset_remove(0, key, &member).unwrap();
+                        scores.remove(&member);
+                    }
+                }
+                check_blocks(&mut ks, key, &model);
+            }
+            let total = model.len() as u64;
+            for (rank, pos) in model.iter().enumerate() {
+                prop_assert_eq!(ks.zset_count_below(0, key, pos).unwrap(), rank as u64);
+                let nth = ks.zset_nth(0, key, rank as u64, total).unwrap();
+                prop_assert_eq!(nth.as_ref(), Some(pos));
+            }
+        }
+    }
+
     #[test]
     fn negative_zero_keeps_its_sign_but_not_its_place() {
         let db = redb::Database::builder()
@@ -571,7 +687,11 @@ mod tests {
         assert!(items[0].score.is_sign_negative() && items[0].member == b"a");
         assert!(items[1].score.is_sign_positive() && items[1].member == b"b");
         ks.zset_insert(0, b"z", b"a", 0.0, Some(-0.0)).unwrap();
-        assert!(ks.zset_score(0, b"z", b"a").unwrap().unwrap().is_sign_positive());
+        assert!(ks
+            .zset_score(0, b"z", b"a")
+            .unwrap()
+            .unwrap()
+            .is_sign_positive());
         let items = ks.zset_walk(0, b"z", ElemRange::all(10)).unwrap();
         assert!(items[0].score.is_sign_positive());
     }

@@ -51,7 +51,11 @@ pub fn strtod(s: &[u8]) -> Strtod {
     let signed = |v: f64| if negative { -v } else { v };
     let rest = &s[i..];
     if starts_with_ci(rest, b"inf") {
-        let used = if starts_with_ci(rest, b"infinity") { 8 } else { 3 };
+        let used = if starts_with_ci(rest, b"infinity") {
+            8
+        } else {
+            3
+        };
         return Strtod {
             value: signed(f64::INFINITY),
             used: i + used,
