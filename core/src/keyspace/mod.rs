@@ -19,7 +19,7 @@ use redb::{ReadableTable, Table, TableDefinition, WriteTransaction};
 use crate::storage::StorageError;
 
 mod zset;
-pub use zset::{from_sortable, position, sortable, ZItem};
+pub use zset::{position, sortable, ZItem};
 
 /// Number of logical databases (`SELECT 0`..`15`).
 pub const DATABASES: usize = 16;
