@@ -495,17 +495,17 @@ fn rank_items(
 
 // --- writing --------------------------------------------------------------------------------
 
-/// Removes `items` from the sorted set at `key` (record `entry`) and stores the new count.
-fn remove_items(
+/// Removes `members` from the sorted set at `key` (record `entry`) and stores the new count.
+fn remove_members<'m>(
     ctx: &mut Ctx<'_, '_>,
     key: &[u8],
     entry: &Entry,
-    items: &[ZItem],
+    members: impl IntoIterator<Item = &'m [u8]>,
 ) -> Result<u64, CommandError> {
     let d = db(ctx);
     let mut removed = 0;
-    for item in items {
-        if ctx.ks.zset_remove(d, key, &item.member)?.is_some() {
+    for member in members {
+        if ctx.ks.zset_remove(d, key, member)?.is_some() {
             removed += 1;
         }
     }
@@ -521,30 +521,21 @@ fn remove_items(
 fn store_in_order(
     ctx: &mut Ctx<'_, '_>,
     dst: &[u8],
-    items: &[ZItem],
+    mut items: Vec<ZItem>,
     mut compact: bool,
 ) -> CommandResult {
     let d = db(ctx);
     ctx.ks.delete(d, dst)?;
-    let mut stored = Vec::with_capacity(items.len());
-    for item in items {
-        if compact
-            && (stored.len() as u64 + 1 > LISTPACK_ENTRIES || item.member.len() > LISTPACK_VALUE)
-        {
+    for (i, item) in items.iter_mut().enumerate() {
+        if compact && (i as u64 + 1 > LISTPACK_ENTRIES || item.member.len() > LISTPACK_VALUE) {
             compact = false;
         }
-        let score = if compact {
-            listpack_score(item.score)
-        } else {
-            item.score
-        };
-        stored.push(ZItem {
-            member: item.member.clone(),
-            score,
-        });
+        if compact {
+            item.score = listpack_score(item.score);
+        }
     }
-    ctx.ks.zset_load(d, dst, &stored)?;
-    let count = stored.len() as u64;
+    ctx.ks.zset_load(d, dst, &items)?;
+    let count = items.len() as u64;
     store_record(ctx, dst, Kind::ZSet, None, count, compact)?;
     ctx.reply.integer(count as i64);
     Ok(())
@@ -552,7 +543,7 @@ fn store_in_order(
 
 /// Replaces `dst` with `items` as ZUNIONSTORE and friends do: built as a skiplist, then made a
 /// listpack if it fits one.
-fn store_result(ctx: &mut Ctx<'_, '_>, dst: &[u8], items: &[ZItem]) -> CommandResult {
+fn store_result(ctx: &mut Ctx<'_, '_>, dst: &[u8], items: Vec<ZItem>) -> CommandResult {
     let fits = items.len() as u64 <= LISTPACK_ENTRIES
         && items.iter().all(|it| it.member.len() <= LISTPACK_VALUE);
     store_in_order(ctx, dst, items, fits)
@@ -692,7 +683,8 @@ fn zadd_generic(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>, zincrby: bool) -> Co
             .collect();
         ctx.ks.zset_load(d, key, &items)?;
     }
-    if added > 0 || old.is_none() || old.as_ref().is_some_and(|e| compact_of(e) != compact) {
+    // Only an addition changes the count or the encoding (a new key always gets one).
+    if added > 0 {
         store_record(ctx, key, Kind::ZSet, old.as_ref(), count, compact)?;
     }
     if incr {
@@ -726,14 +718,7 @@ pub fn zrem(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>) -> CommandResult {
         ctx.reply.integer(0);
         return Ok(());
     };
-    let items: Vec<ZItem> = members
-        .iter()
-        .map(|m| ZItem {
-            member: m.to_vec(),
-            score: 0.0,
-        })
-        .collect();
-    let removed = remove_items(ctx, key, &entry, &items)?;
+    let removed = remove_members(ctx, key, &entry, members)?;
     ctx.reply.integer(removed as i64);
     Ok(())
 }
@@ -938,7 +923,7 @@ fn zrange_generic(
     };
     let Some(entry) = lookup(ctx, key)? else {
         match dst {
-            Some(dst) => store_in_order(ctx, dst, &[], true)?,
+            Some(dst) => store_in_order(ctx, dst, Vec::new(), true)?,
             None => ctx.reply.array(0),
         }
         return Ok(());
@@ -961,7 +946,7 @@ fn zrange_generic(
             // A range by rank announces its length, and starts as a skiplist when long.
             let compact =
                 !matches!(parsed, Parsed::Rank(..)) || items.len() as u64 <= LISTPACK_ENTRIES;
-            store_in_order(ctx, dst, &items, compact)
+            store_in_order(ctx, dst, items, compact)
         }
         None => {
             reply_items(ctx, &items, withscores);
@@ -1017,7 +1002,12 @@ pub fn zremrangebyrank(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>) -> CommandRes
         return Ok(());
     };
     let items = rank_items(ctx, key, count_of(&entry), start, end, false)?;
-    let removed = remove_items(ctx, key, &entry, &items)?;
+    let removed = remove_members(
+        ctx,
+        key,
+        &entry,
+        items.iter().map(|it| it.member.as_slice()),
+    )?;
     ctx.reply.integer(removed as i64);
     Ok(())
 }
@@ -1032,7 +1022,12 @@ pub fn zremrangebyscore(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>) -> CommandRe
     };
     let (from, to) = range.positions();
     let items = walk_positions(ctx, key, count_of(&entry), (&from, &to), false, 0, -1)?;
-    let removed = remove_items(ctx, key, &entry, &items)?;
+    let removed = remove_members(
+        ctx,
+        key,
+        &entry,
+        items.iter().map(|it| it.member.as_slice()),
+    )?;
     ctx.reply.integer(removed as i64);
     Ok(())
 }
@@ -1046,7 +1041,12 @@ pub fn zremrangebylex(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>) -> CommandResu
         return Ok(());
     };
     let items = lex_items(ctx, key, count_of(&entry), &range, false, 0, -1)?;
-    let removed = remove_items(ctx, key, &entry, &items)?;
+    let removed = remove_members(
+        ctx,
+        key,
+        &entry,
+        items.iter().map(|it| it.member.as_slice()),
+    )?;
     ctx.reply.integer(removed as i64);
     Ok(())
 }
@@ -1113,7 +1113,12 @@ fn pop_generic(
         ctx.reply.bulk(&item.member);
         ctx.reply.double(item.score);
     }
-    remove_items(ctx, key, &entry, &items)?;
+    remove_members(
+        ctx,
+        key,
+        &entry,
+        items.iter().map(|it| it.member.as_slice()),
+    )?;
     Ok(())
 }
 
@@ -1431,7 +1436,7 @@ fn zsetop(
             .then_with(|| a.member.cmp(&b.member))
     });
     match dst {
-        Some(dst) => store_result(ctx, dst, &result),
+        Some(dst) => store_result(ctx, dst, result),
         None => {
             reply_items(ctx, &result, withscores);
             Ok(())
