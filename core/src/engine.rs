@@ -638,12 +638,14 @@ impl Group<'_, '_> {
             session,
             reply,
             state: &mut *self.state,
+            rewrite: None,
         };
         let watching = !ctx.state.watchers.is_empty() || !ctx.state.blocked_on.is_empty();
         if watching {
             ctx.ks.track_touches();
         }
         let result = (spec.handler)(&mut ctx, &mut Args::new(argv, spec.name));
+        let rewrite = ctx.rewrite.take();
         if watching {
             let touched = ctx.ks.take_touched();
             ctx.state.keys_touched(touched);
@@ -659,7 +661,13 @@ impl Group<'_, '_> {
         match result {
             Ok(()) => {
                 if spec.access == Access::Write && !self.replaying && session.block.is_none() {
-                    self.record.command(self.now_ms, db as u8, argv);
+                    match &rewrite {
+                        None => self.record.command(self.now_ms, db as u8, argv),
+                        Some(logged) if !logged.is_empty() => {
+                            self.record.command(self.now_ms, db as u8, logged)
+                        }
+                        Some(_) => {}
+                    }
                 }
             }
             Err(err) => {

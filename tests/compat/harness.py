@@ -214,11 +214,97 @@ def load_deviations(path):
 
 
 def rule_sort_array(dev, argv, r, d, pair):
-    """Same multiset of elements, in any order."""
+    """Same multiset of elements, in any order (arrays, and RESP3 sets)."""
     (rk, rv), (dk, dv) = r[1], d[1]
-    if rk == dk == b"*" and rv is not None and dv is not None:
+    if rk == dk and rk in (b"*", b"~") and rv is not None and dv is not None:
         return None if sorted(rv) == sorted(dv) else "arrays differ after sorting"
     return exact(r, d)
+
+
+def flat_strings(value):
+    """The bulk strings of a reply: one bulk string, or a flat array of them."""
+    kind, v = value
+    if kind == b"$":
+        return [v]
+    return [item for _, item in v]
+
+
+def rule_random_members(dev, argv, r, d, pair):
+    """SRANDMEMBER, ZRANDMEMBER, SPOP: nil/empty/errors exactly; otherwise as many picks on
+    both, distinct unless the count is negative, each a member (with its score) on its own
+    server; when a positive count covers the whole set, the same elements. SPOP's picks are
+    gone by then: the rule checks they are gone, then makes DiskDB's set equal to Redis's again
+    (SADD what only DiskDB popped, SREM what only Redis popped) so the run can go on."""
+    (rk, rv), (dk, dv) = r[1], d[1]
+    if exact(r, d) is None or rk != dk or rk not in (b"$", b"*", b"~") or rv is None or dv is None:
+        return exact(r, d)
+    name, key = argv[0].upper(), argv[1]
+    try:
+        count = int(argv[2]) if len(argv) > 2 else None
+    except ValueError:
+        return exact(r, d)
+    rl, dl = flat_strings(r[1]), flat_strings(d[1])
+    if len(rl) != len(dl):
+        return "%d picks on redis, %d on diskdb" % (len(rl), len(dl))
+    width = 2 if len(argv) > 3 else 1  # ZRANDMEMBER ... WITHSCORES: member, score pairs
+    picks = {"redis": [tuple(rl[i:i + width]) for i in range(0, len(rl), width)],
+             "diskdb": [tuple(dl[i:i + width]) for i in range(0, len(dl), width)]}
+    for side, items in picks.items():
+        members = [p[0] for p in items]
+        if (count is None or count >= 0) and len(set(members)) != len(members):
+            return "%s returned a member twice: %r" % (side, members)
+    if name == b"SPOP":
+        for side, conn in (("redis", pair.redis), ("diskdb", pair.diskdb)):
+            for (member,) in picks[side]:
+                if conn.call([b"SISMEMBER", key, member])[0] != b":0\r\n":
+                    return "%s popped %r but still holds it" % (side, member)
+        rset, dset = {p[0] for p in picks["redis"]}, {p[0] for p in picks["diskdb"]}
+        if dset - rset:
+            pair.diskdb.call([b"SADD", key] + sorted(dset - rset))
+        if rset - dset:
+            pair.diskdb.call([b"SREM", key] + sorted(rset - dset))
+        return None
+    card = b"SCARD" if name == b"SRANDMEMBER" else b"ZCARD"
+    size = pair.redis.call([card, key])[1][1]
+    if count is not None and count > 0 and count >= size:
+        return None if sorted(picks["redis"]) == sorted(picks["diskdb"]) else "whole set differs"
+    for side, conn in (("redis", pair.redis), ("diskdb", pair.diskdb)):
+        for p in picks[side]:
+            if name == b"SRANDMEMBER":
+                if conn.call([b"SISMEMBER", key, p[0]])[0] != b":1\r\n":
+                    return "%s picked %r, not a member" % (side, p[0])
+            else:
+                score = conn.call([b"ZSCORE", key, p[0]])[1]
+                if score[0] != b"$" or score[1] is None or (width == 2 and score[1] != p[1]):
+                    return "%s picked %r, not a member with that score" % (side, p)
+    return None
+
+
+def elem_scan_all(conn, argv, width):
+    """Every item (or member/score pair) of a full SSCAN/ZSCAN iteration of argv's key."""
+    items, cursor = set(), b"0"
+    for _ in range(100000):
+        raw, (kind, value) = conn.call(argv[:2] + [cursor] + argv[3:])
+        if kind != b"*" or len(value) != 2 or value[0][0] != b"$" or value[1][0] != b"*":
+            return "malformed reply %r" % raw
+        cursor = value[0][1]
+        vals = [v for _, v in value[1][1]]
+        items.update(tuple(vals[i:i + width]) for i in range(0, len(vals), width))
+        if cursor == b"0":
+            return sorted(items)
+    return "never returned cursor 0"
+
+
+def rule_elem_scan_full(dev, argv, r, d, pair):
+    """Errors exactly; otherwise a complete iteration from cursor 0 with the same options must
+    return the same set of items (pairs for ZSCAN)."""
+    if r[1][0] == b"-" or d[1][0] == b"-":
+        return exact(r, d)
+    width = dev.get("width", 1)
+    ritems, ditems = elem_scan_all(pair.redis, argv, width), elem_scan_all(pair.diskdb, argv, width)
+    if ritems != ditems:
+        return "full iteration: redis %r, diskdb %r" % (ritems, ditems)
+    return None
 
 
 def scan_all(conn, argv, at=1, pairs=False):
@@ -371,6 +457,8 @@ RULES = {
     "integer-tolerance": rule_integer_tolerance,
     "randomkey": rule_randomkey,
     "any-integer": rule_any_integer,
+    "random-members": rule_random_members,
+    "elem-scan-full": rule_elem_scan_full,
 }
 
 
@@ -583,7 +671,8 @@ RANDFIELD_COUNTS = [b"0", b"1", b"2", b"3", b"5", b"-1", b"-2", b"-5", b"10", b"
 # the EXEC array, where no rule applies.
 RACY_IN_MULTI = {b"KEYS", b"SCAN", b"RANDOMKEY", b"TTL", b"PTTL", b"EXPIRETIME", b"PEXPIRETIME",
                  b"OBJECT", b"DBSIZE", b"MULTI", b"unknown", b"HGETALL", b"HKEYS", b"HVALS",
-                 b"HRANDFIELD", b"HSCAN"}
+                 b"HRANDFIELD", b"HSCAN", b"SMEMBERS", b"SINTER", b"SUNION",
+                 b"SDIFF", b"SPOP", b"SRANDMEMBER", b"ZRANDMEMBER", b"SSCAN", b"ZSCAN"}
 DBS = [b"0", b"0", b"1", b"2", b"15", b"16", b"-1", b"abc", b""]
 # List items come from a small pool so LREM, LPOS and LINSERT find matches.
 LIST_ITEMS = [b"a", b"b", b"c", b"a", b"1", b"", b"x" * 20, b"\x00\xff"]
@@ -591,6 +680,21 @@ LIST_INDEXES = [b"0", b"1", b"2", b"-1", b"-2", b"-3", b"4", b"-5", b"100", b"-1
                 b"9223372036854775807", b"-9223372036854775808", b"abc", b"", b"1.5"]
 LIST_COUNTS = [b"0", b"1", b"1", b"2", b"3", b"10", b"-1", b"abc", b"9223372036854775807",
                b"-9223372036854775808"]
+# Set and sorted-set members: integers (intset), strings, the empty string, binary. Sorted sets
+# get no member over 64 bytes here: a skiplist's answer to a lexicographic range over mixed
+# scores depends on its random levels (cases/zsets.txt covers skiplists deterministically).
+MEMBERS = [b"a", b"b", b"c", b"d", b"1", b"2", b"3", b"-1", b"10", b"01", b"", b"caf\xc3\xa9",
+           b"\x00z"]
+SET_MEMBERS = MEMBERS + [b"x" * 70]
+SCORES = [b"0", b"1", b"2", b"-1", b"1.5", b"-0", b"3", b"inf", b"-inf", b"+inf", b"1e3",
+          b"0.1", b"0x10", b"10", b"2.5e-5"]
+BAD_SCORES = [b"abc", b"nan", b"", b" 1", b"1e400"]
+SCORE_BOUNDS = [b"-inf", b"+inf", b"0", b"(0", b"1", b"(1", b"1.5", b"(2", b"2", b"abc", b"(",
+                b"", b"inf", b"(inf", b"-1", b"nan"]
+LEX_BOUNDS = [b"-", b"+", b"[a", b"(a", b"[b", b"(c", b"[1", b"[", b"(", b"a", b"", b"[d", b"(z"]
+INDEXES = [b"0", b"1", b"-1", b"2", b"-2", b"3", b"10", b"-10", b"abc", b"9223372036854775807",
+           b"-9223372036854775808"]
+PICK_COUNTS = [b"0", b"1", b"2", b"3", b"-1", b"-3", b"5", b"100", b"abc", b"-9223372036854775808"]
 
 
 def generators():
@@ -632,7 +736,7 @@ def generators():
         argv = [b"SCAN", r.choice(CURSORS)]
         pool = [[b"MATCH", r.choice(PATTERNS)], [b"COUNT", r.choice([b"1", b"2", b"10", b"0",
                 b"-1", b"abc", b"1000"])], [b"TYPE", r.choice([b"string", b"STRING", b"list",
-                b"nosuchtype"])], [b"MATCH"], [b"FOO", b"bar"]]
+                b"nosuchtype", b"set", b"zset"])], [b"MATCH"], [b"FOO", b"bar"]]
         for opt in r.sample(pool, r.choice([0, 1, 1, 2, 3])):
             argv += [case(r, opt[0])] + opt[1:]
         return argv
@@ -768,6 +872,124 @@ def generators():
     def unknown(r):
         return [r.choice([b"NOSUCH", b"", b"x" * 200, b"\x00bin"]), r.choice(VALUES), b"z" * 150]
 
+    def smembers_of(r, pool=SET_MEMBERS):
+        return [r.choice(pool) for _ in range(r.randint(1, 4))]
+
+    def numkeys(r, ks):
+        """A numkeys argument: usually right, sometimes wrong."""
+        roll = r.random()
+        if roll < 0.85:
+            return b"%d" % len(ks)
+        return r.choice([b"0", b"-1", b"abc", b"%d" % (len(ks) + 1), b"1"])
+
+    def sintercard(r):
+        ks = keys(r)
+        argv = [b"SINTERCARD", numkeys(r, ks)] + ks
+        if r.random() < 0.4:
+            argv += [case(r, b"LIMIT"), r.choice([b"0", b"1", b"2", b"-1", b"abc"])]
+        return argv
+
+    def pick(name):
+        def gen(r):
+            argv = [name, key(r)]
+            if r.random() < 0.7:
+                argv.append(r.choice(PICK_COUNTS))
+            return argv
+        return gen
+
+    def spop(r):
+        argv = [b"SPOP", key(r)]
+        if r.random() < 0.5:  # counts that keep clear of Redis's rebuild-the-set strategy
+            argv.append(r.choice([b"0", b"1", b"2", b"3", b"100", b"-1", b"abc"]))
+        return argv
+
+    def elem_scan(name):
+        def gen(r):
+            argv = [name, key(r), r.choice(CURSORS)]
+            pool = [[b"MATCH", r.choice(PATTERNS)], [b"COUNT", r.choice([b"1", b"2", b"10",
+                    b"0", b"abc"])], [b"MATCH"], [b"FOO", b"bar"]]
+            for opt in r.sample(pool, r.choice([0, 1, 1, 2])):
+                argv += [case(r, opt[0])] + opt[1:]
+            return argv
+        return gen
+
+    def score(r):
+        return r.choice(BAD_SCORES) if r.random() < 0.05 else r.choice(SCORES)
+
+    def zadd(r):
+        opts = [o for o in [b"NX", b"XX", b"GT", b"LT", b"CH", b"INCR"] if r.random() < 0.12]
+        pairs = []
+        for _ in range(1 if b"INCR" in opts and r.random() < 0.8 else r.randint(1, 3)):
+            pairs += [score(r), r.choice(MEMBERS)]
+        if r.random() < 0.03:
+            pairs.pop()
+        return [b"ZADD", key(r)] + [case(r, o) for o in opts] + pairs
+
+    def zrange(name, kind):
+        """kind: rank, score, lex, or any (ZRANGE / ZRANGESTORE with BY* options)."""
+        def gen(r):
+            argv = [name] + ([key(r)] if name == b"ZRANGESTORE" else []) + [key(r)]
+            k = kind if kind != "any" else r.choice(["rank", "rank", "score", "lex"])
+            pool = {"rank": INDEXES, "score": SCORE_BOUNDS, "lex": LEX_BOUNDS}[k]
+            argv += [r.choice(pool), r.choice(pool)]
+            if kind == "any" and k != "rank":
+                argv.append(case(r, b"BYSCORE" if k == "score" else b"BYLEX"))
+            if kind == "any" and r.random() < 0.3:
+                argv.append(case(r, b"REV"))
+            if r.random() < (0.3 if k != "rank" else 0.05):
+                argv += [case(r, b"LIMIT"), r.choice([b"0", b"1", b"2", b"-1"]),
+                         r.choice([b"0", b"1", b"2", b"-1", b"10"])]
+            if name != b"ZRANGESTORE" and r.random() < (0.4 if k != "lex" else 0.05):
+                argv.append(case(r, b"WITHSCORES"))
+            return argv
+        return gen
+
+    def zbounds(name, pool):
+        return lambda r: [name, key(r), r.choice(pool), r.choice(pool)]
+
+    def zpop(name):
+        def gen(r):
+            argv = [name, key(r)]
+            if r.random() < 0.5:
+                argv.append(r.choice([b"0", b"1", b"2", b"10", b"-1", b"abc"]))
+            return argv
+        return gen
+
+    def zmpop(r):
+        ks = keys(r)
+        argv = [b"ZMPOP", numkeys(r, ks)] + ks + [case(r, r.choice([b"MIN", b"MAX", b"MAX",
+                                                                    b"MIN", b"FOO"]))]
+        if r.random() < 0.5:
+            argv += [case(r, b"COUNT"), r.choice([b"1", b"2", b"10", b"0", b"-1", b"abc"])]
+        return argv
+
+    def zsetop(name):
+        def gen(r):
+            ks = keys(r)
+            store = name.endswith(b"STORE")
+            argv = [name] + ([key(r)] if store else []) + [numkeys(r, ks)] + ks
+            diff = name.startswith(b"ZDIFF")
+            card = name == b"ZINTERCARD"
+            if not diff and not card and r.random() < 0.3:
+                argv += [case(r, b"WEIGHTS")] + [r.choice([b"1", b"2", b"-1", b"0", b"0.5", b"inf",
+                                                           b"abc"]) for _ in ks]
+            if not diff and not card and r.random() < 0.3:
+                argv += [case(r, b"AGGREGATE"), case(r, r.choice([b"SUM", b"MIN", b"MAX", b"AVG"]))]
+            if card and r.random() < 0.4:
+                argv += [case(r, b"LIMIT"), r.choice([b"0", b"1", b"2", b"-1"])]
+            if not store and not card and r.random() < 0.5:
+                argv.append(case(r, b"WITHSCORES"))
+            return argv
+        return gen
+
+    def zrandmember(r):
+        argv = [b"ZRANDMEMBER", key(r)]
+        if r.random() < 0.7:
+            argv.append(r.choice(PICK_COUNTS))
+            if r.random() < 0.4:
+                argv.append(case(r, b"WITHSCORES"))
+        return argv
+
     one = lambda name: (lambda r: [name, key(r)])  # noqa: E731
     hone = lambda name: (lambda r: [name, hkey(r)])  # noqa: E731
     many = lambda name: (lambda r: [name] + keys(r))  # noqa: E731
@@ -860,6 +1082,57 @@ def generators():
         b"LMOVE": (4, lambda r: [b"LMOVE", key(r), key(r), end(r), end(r)]),
         b"RPOPLPUSH": (2, lambda r: [b"RPOPLPUSH", key(r), key(r)]),
         b"LMPOP": (3, lmpop),
+        # Sets.
+        b"SADD": (12, lambda r: [b"SADD", key(r)] + smembers_of(r)),
+        b"SREM": (5, lambda r: [b"SREM", key(r)] + smembers_of(r)),
+        b"SMEMBERS": (3, one(b"SMEMBERS")),
+        b"SISMEMBER": (3, lambda r: [b"SISMEMBER", key(r), r.choice(SET_MEMBERS)]),
+        b"SMISMEMBER": (2, lambda r: [b"SMISMEMBER", key(r)] + smembers_of(r)),
+        b"SCARD": (3, one(b"SCARD")),
+        b"SPOP": (3, spop),
+        b"SRANDMEMBER": (3, pick(b"SRANDMEMBER")),
+        b"SMOVE": (3, lambda r: [b"SMOVE", key(r), key(r), r.choice(SET_MEMBERS)]),
+        b"SINTER": (2, many(b"SINTER")),
+        b"SUNION": (2, many(b"SUNION")),
+        b"SDIFF": (2, many(b"SDIFF")),
+        b"SINTERSTORE": (2, lambda r: [b"SINTERSTORE", key(r)] + keys(r)),
+        b"SUNIONSTORE": (2, lambda r: [b"SUNIONSTORE", key(r)] + keys(r)),
+        b"SDIFFSTORE": (2, lambda r: [b"SDIFFSTORE", key(r)] + keys(r)),
+        b"SINTERCARD": (2, sintercard),
+        b"SSCAN": (2, elem_scan(b"SSCAN")),
+        # Sorted sets.
+        b"ZADD": (16, zadd),
+        b"ZINCRBY": (3, lambda r: [b"ZINCRBY", key(r), score(r), r.choice(MEMBERS)]),
+        b"ZREM": (4, lambda r: [b"ZREM", key(r)] + smembers_of(r, MEMBERS)),
+        b"ZCARD": (3, one(b"ZCARD")),
+        b"ZSCORE": (3, lambda r: [b"ZSCORE", key(r), r.choice(MEMBERS)]),
+        b"ZMSCORE": (2, lambda r: [b"ZMSCORE", key(r)] + smembers_of(r, MEMBERS)),
+        b"ZRANK": (2, lambda r: [b"ZRANK", key(r), r.choice(MEMBERS)]),
+        b"ZREVRANK": (2, lambda r: [b"ZREVRANK", key(r), r.choice(MEMBERS)]),
+        b"ZCOUNT": (2, zbounds(b"ZCOUNT", SCORE_BOUNDS)),
+        b"ZLEXCOUNT": (2, zbounds(b"ZLEXCOUNT", LEX_BOUNDS)),
+        b"ZRANGE": (6, zrange(b"ZRANGE", "any")),
+        b"ZRANGESTORE": (2, zrange(b"ZRANGESTORE", "any")),
+        b"ZREVRANGE": (2, zrange(b"ZREVRANGE", "rank")),
+        b"ZRANGEBYSCORE": (3, zrange(b"ZRANGEBYSCORE", "score")),
+        b"ZREVRANGEBYSCORE": (2, zrange(b"ZREVRANGEBYSCORE", "score")),
+        b"ZRANGEBYLEX": (2, zrange(b"ZRANGEBYLEX", "lex")),
+        b"ZREVRANGEBYLEX": (2, zrange(b"ZREVRANGEBYLEX", "lex")),
+        b"ZPOPMIN": (2, zpop(b"ZPOPMIN")),
+        b"ZPOPMAX": (2, zpop(b"ZPOPMAX")),
+        b"ZMPOP": (2, zmpop),
+        b"ZREMRANGEBYRANK": (1, zbounds(b"ZREMRANGEBYRANK", INDEXES)),
+        b"ZREMRANGEBYSCORE": (1, zbounds(b"ZREMRANGEBYSCORE", SCORE_BOUNDS)),
+        b"ZREMRANGEBYLEX": (1, zbounds(b"ZREMRANGEBYLEX", LEX_BOUNDS)),
+        b"ZUNION": (2, zsetop(b"ZUNION")),
+        b"ZINTER": (2, zsetop(b"ZINTER")),
+        b"ZDIFF": (2, zsetop(b"ZDIFF")),
+        b"ZUNIONSTORE": (2, zsetop(b"ZUNIONSTORE")),
+        b"ZINTERSTORE": (2, zsetop(b"ZINTERSTORE")),
+        b"ZDIFFSTORE": (2, zsetop(b"ZDIFFSTORE")),
+        b"ZINTERCARD": (2, zsetop(b"ZINTERCARD")),
+        b"ZRANDMEMBER": (2, zrandmember),
+        b"ZSCAN": (2, elem_scan(b"ZSCAN")),
     }
     gens[b"MULTI"] = (2, multi)  # added last: it draws its body from the others
     return gens, case

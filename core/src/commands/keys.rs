@@ -452,7 +452,10 @@ fn encoding_of(entry: &Entry) -> &'static str {
         }
         Kind::List => "quicklist",
         Kind::Hash => "hashtable",
+        // The record remembers whether Redis would still use the compact encoding.
+        Kind::Set if super::sets::compact_of(entry) => "intset",
         Kind::Set => "hashtable",
+        Kind::ZSet if super::sets::compact_of(entry) => "listpack",
         Kind::ZSet => "skiplist",
     }
 }

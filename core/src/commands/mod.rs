@@ -22,8 +22,10 @@ mod keys;
 mod lists;
 mod pubsub;
 mod server;
+mod sets;
 mod strings;
 mod transactions;
+mod zsets;
 
 use std::collections::HashMap;
 use std::sync::OnceLock;
@@ -52,6 +54,11 @@ pub struct Ctx<'a, 't> {
     pub reply: &'a mut Reply,
     /// Settings, statistics and the client registry.
     pub state: &'a mut ServerState,
+    /// What the write-ahead log records for this command instead of its arguments, when the
+    /// handler sets it: a command whose effect is random (SPOP) logs its outcome, so replay
+    /// repeats the same effect (Redis propagates SPOP as SREM the same way). An empty vector
+    /// logs nothing.
+    pub rewrite: Option<Vec<Vec<u8>>>,
 }
 
 pub type Handler = fn(&mut Ctx<'_, '_>, &mut Args<'_>) -> CommandResult;
@@ -80,8 +87,10 @@ static FAMILIES: &[&[CommandSpec]] = &[
     lists::COMMANDS,
     pubsub::COMMANDS,
     server::COMMANDS,
+    sets::COMMANDS,
     strings::COMMANDS,
     transactions::COMMANDS,
+    zsets::COMMANDS,
 ];
 
 /// Every command DiskDB knows.

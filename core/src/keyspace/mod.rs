@@ -18,6 +18,9 @@ use redb::{ReadableTable, Table, TableDefinition, WriteTransaction};
 
 use crate::storage::StorageError;
 
+mod zset;
+pub use zset::{position, sortable, ZItem};
+
 /// Number of logical databases (`SELECT 0`..`15`).
 pub const DATABASES: usize = 16;
 

@@ -1,0 +1,698 @@
+//! Sorted-set storage: members, the score order, and a rank index, on three element tables.
+//!
+//! - `ZMembers`: `[slot][member]` (hash order, so ZSCAN works like SCAN) → score (`f64` bits, BE).
+//! - `ZScores`: *position* `[sortable score][member]` → empty, or the raw score when it is -0.0
+//!   (positions normalise -0.0 to 0.0, which Redis orders as equal). Byte order of positions is
+//!   Redis's skiplist order: by score, then by member bytes.
+//! - `ZBlocks`: the rank index. The score order is cut into blocks of consecutive positions; a
+//!   row is keyed by a block's first position and holds its element count (u32 LE). A rank is
+//!   the sum of the counts of the blocks before an element's block plus a walk inside that block
+//!   (at most [`BLOCK_MAX`] rows), so ZRANK and ranges by rank never walk the elements from the
+//!   start. Blocks split in two when they pass `BLOCK_MAX` and merge with a neighbour when they
+//!   shrink below `BLOCK_LOW`, so a million members make about two thousand index rows.
+
+use redb::ReadableTable;
+
+use super::{elem_prefix, slot_of, ElemRange, ElemTable, Keyspace};
+use crate::storage::StorageError;
+
+// Small blocks in unit tests, so a few dozen elements exercise splits and merges.
+#[cfg(not(test))]
+const BLOCK_TARGET: u64 = 512;
+#[cfg(not(test))]
+const BLOCK_MAX: u64 = 1024;
+#[cfg(not(test))]
+const BLOCK_LOW: u64 = 256;
+#[cfg(test)]
+const BLOCK_TARGET: u64 = 4;
+#[cfg(test)]
+const BLOCK_MAX: u64 = 8;
+#[cfg(test)]
+const BLOCK_LOW: u64 = 2;
+
+const NEG_ZERO: u64 = 0x8000_0000_0000_0000;
+
+/// A score as 8 bytes whose byte order is the numeric order (-0.0 reads as 0.0; never NaN).
+pub fn sortable(score: f64) -> [u8; 8] {
+    let score = if score == 0.0 { 0.0 } else { score };
+    let bits = score.to_bits();
+    let key = if bits & NEG_ZERO != 0 {
+        !bits
+    } else {
+        bits | NEG_ZERO
+    };
+    key.to_be_bytes()
+}
+
+/// The inverse of [`sortable`].
+pub fn from_sortable(bytes: [u8; 8]) -> f64 {
+    let key = u64::from_be_bytes(bytes);
+    let bits = if key & NEG_ZERO != 0 {
+        key & !NEG_ZERO
+    } else {
+        !key
+    };
+    f64::from_bits(bits)
+}
+
+/// The position of `member` with `score` in the score order: `[sortable score][member]`.
+pub fn position(score: f64, member: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(8 + member.len());
+    out.extend_from_slice(&sortable(score));
+    out.extend_from_slice(member);
+    out
+}
+
+/// A member and its score, as read from the score order.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ZItem {
+    pub member: Vec<u8>,
+    pub score: f64,
+}
+
+/// Decodes a `ZScores` row (position, value).
+fn item_of(pos: &[u8], value: &[u8]) -> ZItem {
+    let score = match value.try_into() {
+        Ok(raw) => f64::from_bits(u64::from_be_bytes(raw)),
+        Err(_) => from_sortable(
+            pos.get(..8)
+                .and_then(|s| s.try_into().ok())
+                .unwrap_or([0; 8]),
+        ),
+    };
+    ZItem {
+        member: pos.get(8..).unwrap_or_default().to_vec(),
+        score,
+    }
+}
+
+/// The `ZMembers` element of `member`: the same `[slot][member]` layout as the other hash-ordered
+/// tables (`commands::slotted`).
+fn member_elem(member: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(8 + member.len());
+    out.extend_from_slice(&slot_of(member).to_be_bytes());
+    out.extend_from_slice(member);
+    out
+}
+
+fn count_of_block(value: &[u8]) -> u64 {
+    value
+        .try_into()
+        .map(|b: [u8; 4]| u64::from(u32::from_le_bytes(b)))
+        .unwrap_or(0)
+}
+
+fn corrupt() -> StorageError {
+    StorageError::Redb("corrupt sorted-set rank index".into())
+}
+
+impl Keyspace<'_> {
+    /// The score of `member` in the sorted set at `key`.
+    pub fn zset_score(
+        &mut self,
+        db: usize,
+        key: &[u8],
+        member: &[u8],
+    ) -> Result<Option<f64>, StorageError> {
+        let raw = self.elem_get(ElemTable::ZMembers, db, key, &member_elem(member))?;
+        Ok(raw
+            .and_then(|v| <[u8; 8]>::try_from(v.as_slice()).ok())
+            .map(|b| f64::from_bits(u64::from_be_bytes(b))))
+    }
+
+    /// Sets `member`'s score; `old` is its current score (from [`Keyspace::zset_score`]).
+    pub fn zset_insert(
+        &mut self,
+        db: usize,
+        key: &[u8],
+        member: &[u8],
+        score: f64,
+        old: Option<f64>,
+    ) -> Result<(), StorageError> {
+        let raw = score.to_bits().to_be_bytes();
+        let new_pos = position(score, member);
+        let stored = if score.to_bits() == NEG_ZERO {
+            &raw[..]
+        } else {
+            &[][..]
+        };
+        if let Some(old) = old {
+            if old.to_bits() == score.to_bits() {
+                return Ok(());
+            }
+            let old_pos = position(old, member);
+            if old_pos == new_pos {
+                // 0.0 and -0.0: same place in the order, only the stored score changes.
+                self.elem_put(ElemTable::ZMembers, db, key, &member_elem(member), &raw)?;
+                self.elem_put(ElemTable::ZScores, db, key, &new_pos, stored)?;
+                return Ok(());
+            }
+            self.elem_remove(ElemTable::ZScores, db, key, &old_pos)?;
+            self.block_remove(db, key, &old_pos)?;
+        }
+        self.elem_put(ElemTable::ZMembers, db, key, &member_elem(member), &raw)?;
+        self.elem_put(ElemTable::ZScores, db, key, &new_pos, stored)?;
+        self.block_insert(db, key, &new_pos)
+    }
+
+    /// Writes a new sorted set at `key`, which must have no elements yet, from distinct
+    /// members: sorts them once and writes the rank index a block at a time, rather than
+    /// keeping it up to date after each insert (ZADD on a new key, the *STORE commands).
+    pub fn zset_load(
+        &mut self,
+        db: usize,
+        key: &[u8],
+        items: &[ZItem],
+    ) -> Result<(), StorageError> {
+        let mut rows: Vec<(Vec<u8>, &ZItem)> = items
+            .iter()
+            .map(|it| (position(it.score, &it.member), it))
+            .collect();
+        rows.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+        for (pos, item) in &rows {
+            let raw = item.score.to_bits().to_be_bytes();
+            self.elem_put(
+                ElemTable::ZMembers,
+                db,
+                key,
+                &member_elem(&item.member),
+                &raw,
+            )?;
+            let stored = if item.score.to_bits() == NEG_ZERO {
+                &raw[..]
+            } else {
+                &[][..]
+            };
+            self.elem_put(ElemTable::ZScores, db, key, pos, stored)?;
+        }
+        let n = rows.len();
+        let mut start = 0;
+        while start < n {
+            let mut len = (BLOCK_TARGET as usize).min(n - start);
+            if n - start - len < BLOCK_LOW as usize {
+                // A short tail joins this block (at most BLOCK_TARGET + BLOCK_LOW elements).
+                len = n - start;
+            }
+            self.block_set(db, key, &rows[start].0, len as u64)?;
+            start += len;
+        }
+        Ok(())
+    }
+
+    /// Removes `member`; returns its score.
+    pub fn zset_remove(
+        &mut self,
+        db: usize,
+        key: &[u8],
+        member: &[u8],
+    ) -> Result<Option<f64>, StorageError> {
+        let Some(raw) = self.elem_remove(ElemTable::ZMembers, db, key, &member_elem(member))?
+        else {
+            return Ok(None);
+        };
+        let score = <[u8; 8]>::try_from(raw.as_slice())
+            .map(|b| f64::from_bits(u64::from_be_bytes(b)))
+            .map_err(|_| corrupt())?;
+        let pos = position(score, member);
+        self.elem_remove(ElemTable::ZScores, db, key, &pos)?;
+        self.block_remove(db, key, &pos)?;
+        Ok(Some(score))
+    }
+
+    /// Elements of the score order within `range` (positions, `to` exclusive).
+    pub fn zset_walk(
+        &mut self,
+        db: usize,
+        key: &[u8],
+        range: ElemRange<'_>,
+    ) -> Result<Vec<ZItem>, StorageError> {
+        let rows = self.elem_range(ElemTable::ZScores, db, key, range)?;
+        Ok(rows.iter().map(|(pos, v)| item_of(pos, v)).collect())
+    }
+
+    /// How many elements lie before position `pos` (the rank `pos` has or would have).
+    pub fn zset_count_below(
+        &mut self,
+        db: usize,
+        key: &[u8],
+        pos: &[u8],
+    ) -> Result<u64, StorageError> {
+        let Some((start, _)) = self.block_containing(db, key, pos, false)? else {
+            return Ok(0);
+        };
+        let before = self.blocks_sum_before(db, key, &start)?;
+        let inside = self.scores_count(db, key, &start, pos)?;
+        Ok(before + inside)
+    }
+
+    /// The position of the element of rank `rank` (0-based) in a sorted set of `total` elements.
+    /// Sums block counts from whichever end is nearer, then steps inside one block.
+    pub fn zset_nth(
+        &mut self,
+        db: usize,
+        key: &[u8],
+        rank: u64,
+        total: u64,
+    ) -> Result<Option<Vec<u8>>, StorageError> {
+        if rank >= total {
+            return Ok(None);
+        }
+        let (prefix, end) = self.key_bounds(db, key);
+        let n = prefix.len();
+        let reverse = rank >= total / 2;
+        let want = if reverse { total - 1 - rank } else { rank };
+        let mut found = None;
+        {
+            let table = self.elem_table(ElemTable::ZBlocks)?;
+            let range = table.range::<&[u8]>(prefix.as_slice()..end.as_slice())?;
+            let rows: Box<dyn Iterator<Item = _>> = if reverse {
+                Box::new(range.rev())
+            } else {
+                Box::new(range)
+            };
+            let mut acc = 0;
+            for item in rows {
+                let (k, v) = item?;
+                let c = count_of_block(v.value());
+                if acc + c > want {
+                    let offset = if reverse {
+                        c - 1 - (want - acc)
+                    } else {
+                        want - acc
+                    };
+                    found = Some((k.value()[n..].to_vec(), offset));
+                    break;
+                }
+                acc += c;
+            }
+        }
+        match found {
+            Some((start, offset)) => self.scores_nth(db, key, &start, offset),
+            None => Ok(None),
+        }
+    }
+
+    /// `[prefix, prefix end)` of `key`'s rows in any element table.
+    fn key_bounds(&self, db: usize, key: &[u8]) -> (Vec<u8>, Vec<u8>) {
+        let mut prefix = Vec::with_capacity(5 + key.len());
+        elem_prefix(&mut prefix, self.phys(db), key);
+        // Always `Some`: the prefix starts with a database number, never 0xff.
+        let end = super::prefix_end(&prefix).unwrap_or_else(|| vec![0xff; prefix.len() + 1]);
+        (prefix, end)
+    }
+
+    /// The block holding `pos`: the last block starting at or before it (`inclusive`), or
+    /// strictly before it.
+    fn block_containing(
+        &mut self,
+        db: usize,
+        key: &[u8],
+        pos: &[u8],
+        inclusive: bool,
+    ) -> Result<Option<(Vec<u8>, u64)>, StorageError> {
+        let mut to = pos.to_vec();
+        if inclusive {
+            to.push(0);
+        }
+        let range = ElemRange {
+            from: None,
+            to: Some(&to),
+            reverse: true,
+            limit: 1,
+        };
+        let rows = self.elem_range(ElemTable::ZBlocks, db, key, range)?;
+        Ok(rows
+            .into_iter()
+            .next()
+            .map(|(s, v)| (s, count_of_block(&v))))
+    }
+
+    /// The first block starting after `start` (or the first block when `start` is `None`).
+    fn block_after(
+        &mut self,
+        db: usize,
+        key: &[u8],
+        start: Option<&[u8]>,
+    ) -> Result<Option<(Vec<u8>, u64)>, StorageError> {
+        let from = start.map(|s| [s, &[0u8][..]].concat());
+        let range = ElemRange {
+            from: from.as_deref(),
+            ..ElemRange::all(1)
+        };
+        let rows = self.elem_range(ElemTable::ZBlocks, db, key, range)?;
+        Ok(rows
+            .into_iter()
+            .next()
+            .map(|(s, v)| (s, count_of_block(&v))))
+    }
+
+    fn block_set(
+        &mut self,
+        db: usize,
+        key: &[u8],
+        start: &[u8],
+        count: u64,
+    ) -> Result<(), StorageError> {
+        let count = u32::try_from(count).map_err(|_| corrupt())?;
+        self.elem_put(ElemTable::ZBlocks, db, key, start, &count.to_le_bytes())?;
+        Ok(())
+    }
+
+    fn block_del(&mut self, db: usize, key: &[u8], start: &[u8]) -> Result<(), StorageError> {
+        self.elem_remove(ElemTable::ZBlocks, db, key, start)?;
+        Ok(())
+    }
+
+    /// Sum of the counts of the blocks starting before `start`.
+    fn blocks_sum_before(
+        &mut self,
+        db: usize,
+        key: &[u8],
+        start: &[u8],
+    ) -> Result<u64, StorageError> {
+        let (prefix, _) = self.key_bounds(db, key);
+        let to = [prefix.as_slice(), start].concat();
+        let table = self.elem_table(ElemTable::ZBlocks)?;
+        let mut sum = 0;
+        for item in table.range::<&[u8]>(prefix.as_slice()..to.as_slice())? {
+            let (_, v) = item?;
+            sum += count_of_block(v.value());
+        }
+        Ok(sum)
+    }
+
+    /// Number of positions in `[from, to)`, walked one by one (used within one block).
+    fn scores_count(
+        &mut self,
+        db: usize,
+        key: &[u8],
+        from: &[u8],
+        to: &[u8],
+    ) -> Result<u64, StorageError> {
+        if from >= to {
+            return Ok(0);
+        }
+        let (prefix, _) = self.key_bounds(db, key);
+        let start = [prefix.as_slice(), from].concat();
+        let end = [prefix.as_slice(), to].concat();
+        let table = self.elem_table(ElemTable::ZScores)?;
+        let mut n = 0;
+        for item in table.range::<&[u8]>(start.as_slice()..end.as_slice())? {
+            item?;
+            n += 1;
+        }
+        Ok(n)
+    }
+
+    /// The position `n` steps after `from` (0 = the first position at or after `from`).
+    fn scores_nth(
+        &mut self,
+        db: usize,
+        key: &[u8],
+        from: &[u8],
+        n: u64,
+    ) -> Result<Option<Vec<u8>>, StorageError> {
+        let (prefix, end) = self.key_bounds(db, key);
+        let start = [prefix.as_slice(), from].concat();
+        let table = self.elem_table(ElemTable::ZScores)?;
+        let mut range = table.range::<&[u8]>(start.as_slice()..end.as_slice())?;
+        let mut skip = n;
+        for item in range.by_ref() {
+            let (k, _) = item?;
+            if skip == 0 {
+                return Ok(Some(k.value()[prefix.len()..].to_vec()));
+            }
+            skip -= 1;
+        }
+        Ok(None)
+    }
+
+    /// Index upkeep after `pos` was added to the score order.
+    fn block_insert(&mut self, db: usize, key: &[u8], pos: &[u8]) -> Result<(), StorageError> {
+        let (start, count) = match self.block_containing(db, key, pos, true)? {
+            Some((start, count)) => (start, count + 1),
+            None => match self.block_after(db, key, None)? {
+                // Before every block: the first block now starts here.
+                Some((first, count)) => {
+                    self.block_del(db, key, &first)?;
+                    (pos.to_vec(), count + 1)
+                }
+                None => (pos.to_vec(), 1),
+            },
+        };
+        if count <= BLOCK_MAX {
+            return self.block_set(db, key, &start, count);
+        }
+        let mid = self
+            .scores_nth(db, key, &start, BLOCK_TARGET)?
+            .ok_or_else(corrupt)?;
+        self.block_set(db, key, &start, BLOCK_TARGET)?;
+        self.block_set(db, key, &mid, count - BLOCK_TARGET)
+    }
+
+    /// Index upkeep after `pos` was removed from the score order.
+    fn block_remove(&mut self, db: usize, key: &[u8], pos: &[u8]) -> Result<(), StorageError> {
+        let (mut start, count) = self
+            .block_containing(db, key, pos, true)?
+            .ok_or_else(corrupt)?;
+        if count <= 1 {
+            return self.block_del(db, key, &start);
+        }
+        let count = count - 1;
+        if start == pos {
+            // The block's first element went: it now starts at the next element, which is in
+            // this block since the block is not empty.
+            let next = self.scores_nth(db, key, pos, 0)?.ok_or_else(corrupt)?;
+            self.block_del(db, key, &start)?;
+            start = next;
+        }
+        if count < BLOCK_LOW {
+            if let Some((next, n)) = self.block_after(db, key, Some(&start))? {
+                if count + n <= BLOCK_MAX {
+                    self.block_del(db, key, &next)?;
+                    return self.block_set(db, key, &start, count + n);
+                }
+            }
+            if let Some((prev, n)) = self.block_containing(db, key, &start, false)? {
+                if count + n <= BLOCK_MAX {
+                    self.block_del(db, key, &start)?;
+                    return self.block_set(db, key, &prev, count + n);
+                }
+            }
+        }
+        self.block_set(db, key, &start, count)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::keyspace::Counters;
+    use proptest::prelude::*;
+    use redb::backends::InMemoryBackend;
+    use std::collections::BTreeSet;
+
+    #[test]
+    fn sortable_bytes_follow_numeric_order() {
+        let values = [
+            f64::NEG_INFINITY,
+            -1e300,
+            -2.5,
+            -1.0,
+            -1e-310,
+            0.0,
+            1e-310,
+            1.0,
+            2.5,
+            1e300,
+            f64::INFINITY,
+        ];
+        for pair in values.windows(2) {
+            assert!(sortable(pair[0]) < sortable(pair[1]), "{pair:?}");
+        }
+        for v in values {
+            assert_eq!(from_sortable(sortable(v)).to_bits(), v.to_bits());
+        }
+        assert_eq!(sortable(-0.0), sortable(0.0));
+    }
+
+    /// Checks the index against the score order: block starts are elements, counts are the
+    /// rows up to the next start, and every block is within bounds.
+    fn check_blocks(ks: &mut Keyspace<'_>, key: &[u8], model: &BTreeSet<Vec<u8>>) {
+        let blocks = ks
+            .elem_range(ElemTable::ZBlocks, 0, key, ElemRange::all(usize::MAX))
+            .unwrap();
+        let order: Vec<Vec<u8>> = model.iter().cloned().collect();
+        if order.is_empty() {
+            assert!(blocks.is_empty());
+            return;
+        }
+        assert_eq!(
+            blocks[0].0, order[0],
+            "the first block starts at the first element"
+        );
+        let mut total = 0;
+        for (i, (start, v)) in blocks.iter().enumerate() {
+            let c = count_of_block(v);
+            assert!((1..=BLOCK_MAX).contains(&c), "block size {c}");
+            let idx = order
+                .binary_search(start)
+                .expect("block start is an element");
+            let next = blocks.get(i + 1).map_or(order.len(), |(s, _)| {
+                order.binary_search(s).expect("block start is an element")
+            });
+            assert_eq!(next - idx, c as usize, "block count");
+            total += c;
+        }
+        assert_eq!(total as usize, order.len());
+    }
+
+    #[derive(Debug, Clone)]
+    enum Op {
+        Put(u8, i8),
+        Remove(u8),
+    }
+
+    fn op() -> impl Strategy<Value = Op> {
+        prop_oneof![
+            3 => (0u8..60, -4i8..4).prop_map(|(m, s)| Op::Put(m, s)),
+            2 => (0u8..60).prop_map(Op::Remove),
+        ]
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(64))]
+        #[test]
+        fn rank_index_matches_a_naive_model(ops in proptest::collection::vec(op(), 1..300)) {
+            let db = redb::Database::builder()
+                .create_with_backend(InMemoryBackend::new())
+                .unwrap();
+            let txn = db.begin_write().unwrap();
+            let mut counters = Counters::default();
+            let mut ks = Keyspace::open(&txn, 0, &mut counters).unwrap();
+            let key = b"z";
+            let mut scores = std::collections::HashMap::new();
+            let mut model = BTreeSet::new();
+            for op in ops {
+                match op {
+                    Op::Put(m, s) => {
+                        let member = vec![b'a' + m % 26; 1 + usize::from(m / 26)];
+                        let score = f64::from(s) / 2.0;
+                        let old = ks.zset_score(0, key, &member).unwrap();
+                        prop_assert_eq!(old, scores.get(&member).copied());
+                        ks.zset_insert(0, key, &member, score, old).unwrap();
+                        if let Some(old) = old {
+                            model.remove(&position(old, &member));
+                        }
+                        model.insert(position(score, &member));
+                        scores.insert(member, score);
+                    }
+                    Op::Remove(m) => {
+                        let member = vec![b'a' + m % 26; 1 + usize::from(m / 26)];
+                        let old = ks.zset_remove(0, key, &member).unwrap();
+                        prop_assert_eq!(old, scores.remove(&member));
+                        if let Some(old) = old {
+                            model.remove(&position(old, &member));
+                        }
+                    }
+                }
+                check_blocks(&mut ks, key, &model);
+            }
+            let order: Vec<Vec<u8>> = model.iter().cloned().collect();
+            let total = order.len() as u64;
+            for (rank, pos) in order.iter().enumerate() {
+                prop_assert_eq!(ks.zset_count_below(0, key, pos).unwrap(), rank as u64);
+                let nth = ks.zset_nth(0, key, rank as u64, total).unwrap();
+                prop_assert_eq!(nth.as_ref(), Some(pos));
+                // A position between elements ranks like the next element.
+                let mut after = pos.clone();
+                after.push(0);
+                prop_assert_eq!(ks.zset_count_below(0, key, &after).unwrap(), rank as u64 + 1);
+            }
+            prop_assert_eq!(ks.zset_nth(0, key, total, total).unwrap(), None);
+            prop_assert_eq!(ks.zset_count_below(0, key, &[0xff; 9]).unwrap(), total);
+            prop_assert_eq!(ks.zset_count_below(0, key, &[]).unwrap(), 0);
+        }
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(64))]
+        #[test]
+        fn a_loaded_set_has_a_valid_index_and_takes_updates(
+            scores in proptest::collection::vec(-3i8..3, 0..60),
+            ops in proptest::collection::vec(op(), 0..60),
+        ) {
+            let db = redb::Database::builder()
+                .create_with_backend(InMemoryBackend::new())
+                .unwrap();
+            let txn = db.begin_write().unwrap();
+            let mut counters = Counters::default();
+            let mut ks = Keyspace::open(&txn, 0, &mut counters).unwrap();
+            let key = b"z";
+            let items: Vec<ZItem> = scores
+                .iter()
+                .enumerate()
+                .map(|(i, &s)| ZItem { member: format!("m{i}").into_bytes(), score: f64::from(s) })
+                .collect();
+            ks.zset_load(0, key, &items).unwrap();
+            let mut scores: std::collections::HashMap<Vec<u8>, f64> =
+                items.iter().map(|it| (it.member.clone(), it.score)).collect();
+            let mut model: BTreeSet<Vec<u8>> =
+                items.iter().map(|it| position(it.score, &it.member)).collect();
+            check_blocks(&mut ks, key, &model);
+            for op in ops {
+                let (member, new) = match op {
+                    Op::Put(m, s) => (format!("m{}", m % 70).into_bytes(), Some(f64::from(s))),
+                    Op::Remove(m) => (format!("m{}", m % 70).into_bytes(), None),
+                };
+                let old = ks.zset_score(0, key, &member).unwrap();
+                prop_assert_eq!(old, scores.get(&member).copied());
+                if let Some(old) = old {
+                    model.remove(&position(old, &member));
+                }
+                match new {
+                    Some(score) => {
+                        ks.zset_insert(0, key, &member, score, old).unwrap();
+                        model.insert(position(score, &member));
+                        scores.insert(member, score);
+                    }
+                    None => {
+                        ks.zset_remove(0, key, &member).unwrap();
+                        scores.remove(&member);
+                    }
+                }
+                check_blocks(&mut ks, key, &model);
+            }
+            let total = model.len() as u64;
+            for (rank, pos) in model.iter().enumerate() {
+                prop_assert_eq!(ks.zset_count_below(0, key, pos).unwrap(), rank as u64);
+                let nth = ks.zset_nth(0, key, rank as u64, total).unwrap();
+                prop_assert_eq!(nth.as_ref(), Some(pos));
+            }
+        }
+    }
+
+    #[test]
+    fn negative_zero_keeps_its_sign_but_not_its_place() {
+        let db = redb::Database::builder()
+            .create_with_backend(InMemoryBackend::new())
+            .unwrap();
+        let txn = db.begin_write().unwrap();
+        let mut counters = Counters::default();
+        let mut ks = Keyspace::open(&txn, 0, &mut counters).unwrap();
+        ks.zset_insert(0, b"z", b"a", -0.0, None).unwrap();
+        ks.zset_insert(0, b"z", b"b", 0.0, None).unwrap();
+        let items = ks.zset_walk(0, b"z", ElemRange::all(10)).unwrap();
+        assert_eq!(items.len(), 2);
+        assert!(items[0].score.is_sign_negative() && items[0].member == b"a");
+        assert!(items[1].score.is_sign_positive() && items[1].member == b"b");
+        ks.zset_insert(0, b"z", b"a", 0.0, Some(-0.0)).unwrap();
+        assert!(ks
+            .zset_score(0, b"z", b"a")
+            .unwrap()
+            .unwrap()
+            .is_sign_positive());
+        let items = ks.zset_walk(0, b"z", ElemRange::all(10)).unwrap();
+        assert!(items[0].score.is_sign_positive());
+    }
+}
