@@ -30,10 +30,9 @@ pub(crate) fn parse_timeout(arg: &[u8], now_ms: i64) -> Result<Option<i64>, Comm
         return Err(not_float);
     }
     let ms = (secs * 1000.0).ceil();
-    if ms > i64::MAX as f64 {
-        return Err(CommandError::Static("ERR timeout is out of range"));
-    }
-    if ms < 0.0 {
+    // Redis casts to a 64-bit integer; on x86 anything too big (inf included) lands on the most
+    // negative value, hence its "negative" answer.
+    if ms < 0.0 || ms >= i64::MAX as f64 {
         return Err(CommandError::Static("ERR timeout is negative"));
     }
     let ms = ms as i64;
@@ -46,7 +45,7 @@ pub(crate) fn parse_timeout(arg: &[u8], now_ms: i64) -> Result<Option<i64>, Comm
 }
 
 /// Blocks on `keys`, or answers the timeout's null at once where blocking is not possible.
-fn block_or_null(
+pub(crate) fn block_or_null(
     ctx: &mut Ctx<'_, '_>,
     keys: Vec<Vec<u8>>,
     deadline: Option<i64>,
@@ -64,7 +63,7 @@ fn block_or_null(
         db: ctx.session.db,
         keys,
         deadline_ms: deadline,
-        null_array,
+        null_array: true,
     });
 }
 
@@ -108,8 +107,7 @@ fn bmove(
     let deadline = parse_timeout(timeout, ctx.ks.now_ms())?;
     match lists::move_item(ctx, src, dst, from, to)? {
         Some(item) => ctx.reply.bulk(&item),
-        // Redis answers a timed-out BLMOVE/BRPOPLPUSH with a null array too.
-        None => block_or_null(ctx, vec![src.to_vec()], deadline, true),
+        None => block_or_null(ctx, vec![src.to_vec()], deadline, false),
     }
     Ok(())
 }

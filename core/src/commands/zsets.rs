@@ -32,6 +32,9 @@ pub static COMMANDS: &[CommandSpec] = &[
     command!("zinterstore", -4, Write, false, (1, 1, 1), zinterstore),
     command!("zlexcount", 4, Read, true, (1, 1, 1), zlexcount),
     command!("zmpop", -4, Write, false, (0, 0, 0), zmpop),
+    command!("bzmpop", -5, Write, false, (0, 0, 0), bzmpop),
+    command!("bzpopmax", -3, Write, false, (1, -2, 1), bzpopmax),
+    command!("bzpopmin", -3, Write, false, (1, -2, 1), bzpopmin),
     command!("zmscore", -3, Read, true, (1, 1, 1), zmscore),
     command!("zpopmax", -2, Write, true, (1, 1, 1), zpopmax),
     command!("zpopmin", -2, Write, true, (1, 1, 1), zpopmin),
@@ -1155,8 +1158,8 @@ pub fn zpopmax(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>) -> CommandResult {
     zpop(ctx, args, true)
 }
 
-/// `ZMPOP numkeys key [key ...] MIN|MAX [COUNT count]`
-pub fn zmpop(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>) -> CommandResult {
+/// ZMPOP's arguments after the command name (or after BZMPOP's timeout): keys, MIN|MAX, count.
+fn parse_zmpop<'a>(args: &mut Args<'a>) -> Result<(Vec<&'a [u8]>, bool, i64), CommandError> {
     let numkeys_err = CommandError::Static("ERR numkeys should be greater than 0");
     let numkeys = parse_i64(args.next_bytes()?).map_err(|_| numkeys_err.clone())?;
     if numkeys < 1 {
@@ -1184,12 +1187,75 @@ pub fn zmpop(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>) -> CommandResult {
             return Err(CommandError::Syntax);
         }
     }
-    let how = PopReply {
-        with_key: true,
-        nested: true,
-        nil_when_empty: true,
-    };
-    pop_generic(ctx, &keys, max, count.max(1), how)
+    Ok((keys, max, count.max(1)))
+}
+
+const ZMPOP_REPLY: PopReply = PopReply {
+    with_key: true,
+    nested: true,
+    nil_when_empty: true,
+};
+
+/// `ZMPOP numkeys key [key ...] MIN|MAX [COUNT count]`
+pub fn zmpop(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>) -> CommandResult {
+    let (keys, max, count) = parse_zmpop(args)?;
+    pop_generic(ctx, &keys, max, count, ZMPOP_REPLY)
+}
+
+fn bzpop(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>, max: bool) -> CommandResult {
+    let mut keys: Vec<&[u8]> = std::iter::from_fn(|| args.try_next()).collect();
+    let timeout = keys.pop().ok_or(CommandError::WrongArity(args.name()))?;
+    let deadline = super::blocking::parse_timeout(timeout, ctx.ks.now_ms())?;
+    for key in &keys {
+        let Some(entry) = lookup(ctx, key)? else {
+            continue;
+        };
+        let range = ElemRange {
+            reverse: max,
+            ..ElemRange::all(1)
+        };
+        let items = ctx.ks.zset_walk(db(ctx), key, range)?;
+        if let Some(item) = items.first() {
+            ctx.reply.array(3);
+            ctx.reply.bulk(key);
+            ctx.reply.bulk(&item.member);
+            ctx.reply.double(item.score);
+        }
+        remove_members(
+            ctx,
+            key,
+            &entry,
+            items.iter().map(|it| it.member.as_slice()),
+        )?;
+        return Ok(());
+    }
+    let keys = keys.iter().map(|k| k.to_vec()).collect();
+    super::blocking::block_or_null(ctx, keys, deadline, true);
+    Ok(())
+}
+
+/// `BZPOPMIN key [key ...] timeout`
+pub fn bzpopmin(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>) -> CommandResult {
+    bzpop(ctx, args, false)
+}
+
+/// `BZPOPMAX key [key ...] timeout`
+pub fn bzpopmax(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>) -> CommandResult {
+    bzpop(ctx, args, true)
+}
+
+/// `BZMPOP timeout numkeys key [key ...] MIN|MAX [COUNT count]`
+pub fn bzmpop(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>) -> CommandResult {
+    let deadline = super::blocking::parse_timeout(args.next_bytes()?, ctx.ks.now_ms())?;
+    let (keys, max, count) = parse_zmpop(args)?;
+    for key in &keys {
+        if lookup(ctx, key)?.is_some() {
+            return pop_generic(ctx, &keys, max, count, ZMPOP_REPLY);
+        }
+    }
+    let keys = keys.iter().map(|k| k.to_vec()).collect();
+    super::blocking::block_or_null(ctx, keys, deadline, true);
+    Ok(())
 }
 
 // --- ZUNION, ZINTER, ZDIFF ------------------------------------------------------------------
