@@ -90,7 +90,8 @@ class Unordered:
 
 
 def parse_expected(text):
-    text = text.strip()
+    # Only leading space is dropped: Redis error texts can end with a space.
+    text = text.lstrip()
     if text.startswith("!"):
         return {"error": text[1:]}
     if text.startswith("~"):
@@ -118,22 +119,23 @@ def show(value):
 
 
 def load_cases(path=HERE / "conformance.txt"):
-    """[(line_no, command, expected_text, requires)] from the conformance file."""
-    cases, requires = [], None
+    """[(line_no, command, expected_text, requires)] from the conformance file; `requires` is a
+    tuple of command names (empty: always runs)."""
+    cases, requires = [], ()
     for no, line in enumerate(Path(path).read_text(encoding="utf-8").splitlines(), 1):
         stripped = line.strip()
         if stripped.startswith("# requires:"):
-            requires = stripped.split(":", 1)[1].strip() or None
+            requires = tuple(stripped.split(":", 1)[1].lower().split())
             continue
         if stripped == "# end":
-            requires = None
+            requires = ()
             continue
         if not stripped or stripped.startswith("#"):
             continue
         command, sep, expected = line.partition(" => ")
         if not sep:
             raise SystemExit(f"conformance.txt:{no}: no ' => ' in {line!r}")
-        cases.append((no, command, expected.strip(), requires))
+        cases.append((no, command, expected, requires))
     return cases
 
 
