@@ -33,5 +33,5 @@ echo "built $(du -h dist/diskdb_wasm_bg.wasm | cut -f1) dist/diskdb_wasm_bg.wasm
 
 if [ "${1:-}" = "--pack" ]; then
   out=$(cd "${2:?--pack needs a directory}" && pwd)
-  (cd "$npm_dir" && npm pack --silent --pack-destination "$out")
+  (cd "$npm_dir" && npm pack --silent --pack-destination "$out" >/dev/null)
 fi
