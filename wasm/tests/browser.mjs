@@ -118,4 +118,28 @@ window.phaseMemory = async (fileBase64) => {
   return out;
 };
 
+/** import() on an OPFS database (durability "everysec"): replaces the data durably; garbage is refused. */
+window.phaseImportOpfs = async (fileBase64, keys) => {
+  const bytes = Uint8Array.from(atob(fileBase64), (c) => c.charCodeAt(0));
+  const failures = [];
+  let other = await open({ storage: "opfs", name: "e2e-import", durability: "everysec" });
+  await other.execute("FLUSHALL");
+  await other.execute("SET local 1");
+  await other.import(bytes);
+  if ((await other.execute("DBSIZE")) !== keys) failures.push("DBSIZE after import");
+  if ((await other.execute("GET local")) !== null) failures.push("import kept an old key");
+  try {
+    await other.import(new Uint8Array(10000).fill(7));
+    failures.push("garbage import accepted");
+  } catch (err) {
+    if (!/not a DiskDB database/.test(err.message)) failures.push(`garbage import: ${err.message}`);
+  }
+  await other.execute("SET added after");
+  await other.close();
+  other = await open({ storage: "opfs", name: "e2e-import" });
+  if ((await other.execute("DBSIZE")) !== keys + 1) failures.push("import or the write after it did not persist");
+  await other.close();
+  return failures;
+};
+
 window.ready = true;

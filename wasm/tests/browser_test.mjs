@@ -80,6 +80,9 @@ try {
   const mem = await page.evaluate((file) => window.phaseMemory(file), read.file);
   expect(mem.dbsize === read.keys && mem.get === "hello world" && mem.expired, `memory store in the page: ${JSON.stringify(mem)}`);
   console.log("  memory store on the page's thread: import of the OPFS export, expiry: ok");
+  const imported = await page.evaluate(([file, keys]) => window.phaseImportOpfs(file, keys), [read.file, read.keys]);
+  failures.push(...imported.map((f) => `OPFS import: ${f}`));
+  console.log("  import() into another OPFS database (durability everysec), refused garbage, reopen: ok");
 
   // Closing releases the database: the other tab can now open it.
   await page.evaluate(() => window.phaseClose());
