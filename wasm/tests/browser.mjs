@@ -87,6 +87,34 @@ window.phaseSecondHandle = async () => {
   }
 };
 
+/**
+ * The backstop: a handle taken without the Web Lock (another library, an older page) still keeps
+ * DiskDB out, through the access handle's exclusivity, with the same clear error.
+ */
+window.phaseRawHandle = async () => {
+  const source = `onmessage = async () => {
+    const root = await navigator.storage.getDirectory();
+    const dir = await root.getDirectoryHandle("diskdb", { create: true });
+    const file = await dir.getFileHandle("e2e-raw.redb", { create: true });
+    self.handle = await file.createSyncAccessHandle();
+    postMessage("held");
+  };`;
+  const holder = new Worker(URL.createObjectURL(new Blob([source], { type: "text/javascript" })));
+  await new Promise((resolve) => {
+    holder.onmessage = resolve;
+    holder.postMessage("go");
+  });
+  try {
+    const db2 = await open({ storage: "opfs", name: "e2e-raw" });
+    await db2.close();
+    return { refused: false };
+  } catch (err) {
+    return { refused: true, message: err.message };
+  } finally {
+    holder.terminate();
+  }
+};
+
 /** After a reload: reopen, read everything back, export the file. */
 window.phaseRead = async (types) => {
   db = await open({ storage: "opfs", name: NAME });

@@ -68,6 +68,9 @@ try {
   const otherTab = await tab2.evaluate(() => window.phaseSecondHandle());
   expect(otherTab.refused && /already open/.test(otherTab.message), `second handle in another tab: ${JSON.stringify(otherTab)}`);
   console.log(`  second handle refused (same tab and another tab): "${otherTab.message}"`);
+  const raw = await page.evaluate(() => window.phaseRawHandle());
+  expect(raw.refused && /already open/.test(raw.message), `a raw access handle held elsewhere: ${JSON.stringify(raw)}`);
+  console.log("  a sync access handle held without the Web Lock also keeps a second writer out");
 
   // Reload without closing: the worker dies with the page; what was acknowledged is on OPFS.
   await page.reload();
