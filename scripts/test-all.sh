@@ -44,6 +44,9 @@ bash scripts/benchmark-smoke.sh "$target_dir/release/diskdb-server" && ok
 step "real clients: redis-py, ioredis, redis-cli scenarios"
 bash tests/clients/run.sh "$target_dir/release/diskdb-server" && ok
 
+step "WebAssembly: WASI under wasmtime, the npm package in Node.js, OPFS in headless Chromium"
+bash wasm/tests/run.sh --no-figures && ok
+
 step "differential compatibility: DiskDB and redis-server 7.0, byte for byte"
 bash tests/compat/run.sh && ok
 
