@@ -81,9 +81,11 @@ pub struct Session {
     /// The client passed AUTH (or no password is required); hosts that require a password
     /// create sessions with this false.
     pub authenticated: bool,
-    /// Blocking commands must not block (inside EXEC, and during replay): they answer as if
+    /// Blocking commands must not block (a host that cannot wait, replay): they answer as if
     /// their timeout had passed.
     pub no_block: bool,
+    /// Inside EXEC: blocking commands answer at once, with Redis's in-transaction nulls.
+    pub in_exec: bool,
     /// Subscribed channels, in subscription order.
     pub channels: Vec<Vec<u8>>,
     /// Subscribed patterns, in subscription order.
@@ -114,6 +116,7 @@ impl Default for Session {
             block: None,
             authenticated: true,
             no_block: false,
+            in_exec: false,
             channels: Vec::new(),
             patterns: Vec::new(),
         }
@@ -705,11 +708,11 @@ impl Group<'_, '_> {
             return;
         }
         reply.array(queue.len());
-        let no_block = std::mem::replace(&mut session.no_block, true);
+        let in_exec = std::mem::replace(&mut session.in_exec, true);
         for argv in &queue {
             self.execute(session, argv, reply);
         }
-        session.no_block = no_block;
+        session.in_exec = in_exec;
     }
 
     /// Removes keys whose deadline has passed (active expiry; not logged: replay sees the same

@@ -51,7 +51,12 @@ pub(crate) fn block_or_null(
     deadline: Option<i64>,
     null_array: bool,
 ) {
-    if ctx.session.no_block || deadline.is_some_and(|d| d <= ctx.ks.now_ms()) {
+    if ctx.session.no_block && !ctx.session.in_exec {
+        // As if the timeout had passed.
+        ctx.reply.null_array();
+        return;
+    }
+    if ctx.session.in_exec || deadline.is_some_and(|d| d <= ctx.ks.now_ms()) {
         if null_array {
             ctx.reply.null_array();
         } else {
