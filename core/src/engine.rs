@@ -165,11 +165,19 @@ pub struct Engine {
 
 struct OpenGroup {
     txn: redb::WriteTransaction,
-    /// Counters as they were when the group opened, restored if it fails.
+    /// Counters as they were when the transaction opened, restored if it fails.
     counters_before: Counters,
     changed: bool,
     failure: Option<StorageError>,
+    /// Log records already appended (and acknowledged) whose writes this still-open transaction
+    /// holds: the last one's sequence number, and how many write commands they hold.
+    spanned: Option<(u64, u64)>,
 }
+
+/// How many logged writes one redb transaction may carry across groups before it commits. The
+/// log makes each group durable; committing redb less often spares re-copying the B-tree pages
+/// that consecutive groups touch (copy-on-write), the main cost of random-key writes.
+const SPAN_WRITES: u64 = 8192;
 
 impl std::fmt::Debug for Engine {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -282,6 +290,7 @@ impl Engine {
                 counters_before: self.counters.clone(),
                 changed: false,
                 failure: None,
+                spanned: None,
             });
         }
         let open = self.open.as_mut().expect("opened above");
@@ -300,36 +309,44 @@ impl Engine {
         Ok(result)
     }
 
-    /// Closes the open group: commits redb (without fsync, or durably for a backend without a
-    /// log in `always` mode) and appends the group's writes to the log (without syncing). On
-    /// `Err` nothing of the group was applied.
+    /// Closes the open group: appends its writes to the log (without syncing) and, unless the
+    /// redb transaction may go on carrying further groups (see [`SPAN_WRITES`]), commits redb
+    /// (without fsync, or durably for a backend without a log in `always` mode). On `Err`
+    /// nothing of the group was applied (earlier, acknowledged groups are kept).
     pub fn commit(&mut self) -> Result<CommitOutcome, StorageError> {
+        self.commit_inner(false)
+    }
+
+    /// Commits the redb transaction even if it could carry more groups (ticks, checkpoints).
+    fn commit_all(&mut self) -> Result<CommitOutcome, StorageError> {
+        self.commit_inner(true)
+    }
+
+    fn commit_inner(&mut self, force: bool) -> Result<CommitOutcome, StorageError> {
         // A group that changed nothing stays open for the next jobs: beginning a redb write
         // transaction costs more than a whole GET.
         match &self.open {
             None => return Ok(CommitOutcome::default()),
-            Some(open) if !open.changed && open.failure.is_none() && self.record.is_empty() => {
+            // Nothing new to log: keep going unless forced to commit what the transaction
+            // carries (a transaction carrying logged groups commits on the next tick).
+            Some(open)
+                if open.failure.is_none()
+                    && self.record.is_empty()
+                    && if force {
+                        open.spanned.is_none() && !open.changed
+                    } else {
+                        open.spanned.is_some() || !open.changed
+                    } =>
+            {
                 return Ok(CommitOutcome::default());
             }
             Some(_) => {}
         }
-        let Some(open) = self.open.take() else {
+        let Some(mut open) = self.open.take() else {
             return Ok(CommitOutcome::default());
         };
-        let OpenGroup {
-            mut txn,
-            counters_before,
-            changed: _,
-            failure,
-        } = open;
-        let fail = |engine: &mut Engine, txn: redb::WriteTransaction, err: StorageError| {
-            engine.counters = counters_before.clone();
-            engine.record.begin(engine.next_lsn);
-            let _ = txn.abort();
-            Err(err)
-        };
-        if let Some(err) = failure {
-            return fail(self, txn, err);
+        if let Some(err) = open.failure.take() {
+            return self.abort_open(open, err);
         }
         let writes = self.record.len();
         let lsn = self.next_lsn;
@@ -340,29 +357,50 @@ impl Engine {
                         path: wal.path().display().to_string(),
                         source,
                     };
-                    return fail(self, txn, err);
+                    return self.abort_open(open, err);
+                }
+                self.next_lsn += 1;
+                self.record.begin(self.next_lsn);
+                let carried = open.spanned.map_or(0, |(_, n)| n) + u64::from(writes);
+                open.spanned = Some((lsn, carried));
+                if !force && carried < SPAN_WRITES {
+                    // Durable through the log once synced; redb commits later.
+                    self.open = Some(open);
+                    return Ok(CommitOutcome {
+                        writes,
+                        needs_sync: true,
+                    });
                 }
             }
         }
-        let applied = if writes > 0 { lsn } else { self.applied_lsn };
+        let applied = match open.spanned {
+            Some((last, _)) => last,
+            None if writes > 0 => lsn,
+            None => self.applied_lsn,
+        };
+        let OpenGroup {
+            mut txn,
+            counters_before,
+            ..
+        } = open;
         let durable_now =
             self.wal.is_none() && self.durable_backend && self.durability == Durability::Always;
-        if durable_now {
-            if let Err(err) = txn.set_durability(redb::Durability::Immediate) {
-                return fail(self, txn, err.into());
+        let committed = (|| {
+            if durable_now {
+                txn.set_durability(redb::Durability::Immediate)?;
             }
-        }
-        if let Err(err) = write_system(&txn, applied, &self.counters) {
-            return fail(self, txn, err);
-        }
-        if let Err(err) = txn.commit() {
-            // The log may already hold this group: it will be replayed, as if acknowledged
-            // late; the in-memory state must not diverge from redb, so reload the counters.
+            write_system(&txn, applied, &self.counters)?;
+            txn.commit()?;
+            Ok::<(), StorageError>(())
+        })();
+        if let Err(err) = committed {
             self.counters = counters_before;
             self.record.begin(self.next_lsn);
-            return Err(err.into());
+            // Whatever the log already holds was acknowledged: bring it back from the log.
+            self.recover_from_log()?;
+            return Err(err);
         }
-        if writes > 0 {
+        if self.wal.is_none() && writes > 0 {
             self.next_lsn += 1;
         }
         self.record.begin(self.next_lsn);
@@ -372,6 +410,48 @@ impl Engine {
             writes,
             needs_sync: writes > 0 && self.wal.is_some(),
         })
+    }
+
+    /// Drops the open transaction after a failure: the failing group's writes are lost (its
+    /// clients get the error), and acknowledged groups it carried are replayed from the log.
+    fn abort_open(
+        &mut self,
+        open: OpenGroup,
+        err: StorageError,
+    ) -> Result<CommitOutcome, StorageError> {
+        let OpenGroup {
+            txn,
+            counters_before,
+            spanned,
+            ..
+        } = open;
+        self.counters = counters_before;
+        self.record.begin(self.next_lsn);
+        let _ = txn.abort();
+        if spanned.is_some() {
+            self.recover_from_log()?;
+        }
+        Err(err)
+    }
+
+    /// Replays the log records redb does not hold (after an aborted transaction).
+    fn recover_from_log(&mut self) -> Result<(), StorageError> {
+        let Some(path) = self.wal.as_ref().map(|w| w.path().to_path_buf()) else {
+            return Ok(());
+        };
+        self.wal = None;
+        let (wal, records) = Wal::open(&path).map_err(|source| StorageError::Wal {
+            path: path.display().to_string(),
+            source,
+        })?;
+        self.wal = Some(wal);
+        let applied = self.applied_lsn;
+        for record in records.iter().filter(|r| r.lsn > applied) {
+            self.replay(record)?;
+        }
+        self.next_lsn = self.next_lsn.max(self.applied_lsn + 1);
+        self.record.begin(self.next_lsn);
+        Ok(())
     }
 
     /// Runs one job and commits it, syncing the log in `always` mode: the simple path for
@@ -412,6 +492,7 @@ impl Engine {
     /// `everysec` log sync, and periodic checkpoints.
     pub fn tick(&mut self, now_ms: i64) -> Result<(), StorageError> {
         self.run_group(now_ms, |g| g.expire_due(EXPIRE_BUDGET))?;
+        self.commit_all()?;
         if self.durability == Durability::Everysec && now_ms - self.last_sync_ms >= 1000 {
             self.sync_log()?;
             self.last_sync_ms = now_ms;
@@ -463,7 +544,7 @@ impl Engine {
     /// Commits the open group, then makes redb durable and empties the log (SAVE, shutdown,
     /// and periodically).
     pub fn checkpoint(&mut self, now_ms: i64) -> Result<(), StorageError> {
-        self.commit()?;
+        self.commit_all()?;
         if let Some(open) = self.open.take() {
             // An unchanged group is left open by `commit`; close it to write the checkpoint.
             let _ = open.txn.abort();
