@@ -19,14 +19,17 @@ step() { echo; echo "=== $* ==="; }
 ok() { passed=$((passed + 1)); }
 
 step "C parser: table tests, sanitizers, freestanding wasm compile"
-make -s -C csrc test sanitize wasm-check && ok
+make -s -C csrc test sanitize wasm-check
+ok
 
 step "cargo fmt, clippy"
 cargo fmt --all -- --check
-cargo clippy --workspace --all-targets -q -- -D warnings && ok
+cargo clippy --workspace --all-targets -q -- -D warnings
+ok
 
 step "Rust tests (unit, parser differential, zero allocations, server integration)"
-cargo test --workspace && ok
+cargo test --workspace
+ok
 
 step "diskdb-core for wasm32-wasip1 (C parser) and wasm32-unknown-unknown (Rust parser)"
 cargo build -q -p diskdb-core --target wasm32-wasip1
@@ -39,16 +42,20 @@ ok
 
 step "redis-benchmark against the real server"
 cargo build -q --release -p diskdb-server
-bash scripts/benchmark-smoke.sh "$target_dir/release/diskdb-server" && ok
+bash scripts/benchmark-smoke.sh "$target_dir/release/diskdb-server"
+ok
 
 step "real clients: redis-py, ioredis, redis-cli scenarios"
-bash tests/clients/run.sh "$target_dir/release/diskdb-server" && ok
+bash tests/clients/run.sh "$target_dir/release/diskdb-server"
+ok
 
 step "WebAssembly: WASI under wasmtime, the npm package in Node.js, OPFS in headless Chromium"
-bash wasm/tests/run.sh --no-figures && ok
+bash wasm/tests/run.sh --no-figures
+ok
 
 step "differential compatibility: DiskDB and redis-server 7.0, byte for byte"
-bash tests/compat/run.sh && ok
+bash tests/compat/run.sh
+ok
 
 echo
 echo "test-all: $passed passed, 0 failed"
