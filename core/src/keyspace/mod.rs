@@ -46,6 +46,18 @@ pub enum ElemTable {
     ZBlocks = 5,
 }
 
+impl ElemTable {
+    /// Every element table, in the order of [`ELEM_TABLES`].
+    pub const ALL: [ElemTable; 6] = [
+        ElemTable::HashFields,
+        ElemTable::SetMembers,
+        ElemTable::ListItems,
+        ElemTable::ZMembers,
+        ElemTable::ZScores,
+        ElemTable::ZBlocks,
+    ];
+}
+
 const ELEM_TABLES: [TableDefinition<&[u8], &[u8]>; 6] = [
     TableDefinition::new("hash_fields"),
     TableDefinition::new("set_members"),
@@ -647,14 +659,7 @@ impl<'t> Keyspace<'t> {
         let end = [phys + 1];
         self.meta
             .retain_in::<&[u8], _>(start.as_slice()..end.as_slice(), |_, _| false)?;
-        for table in [
-            ElemTable::HashFields,
-            ElemTable::SetMembers,
-            ElemTable::ListItems,
-            ElemTable::ZMembers,
-            ElemTable::ZScores,
-            ElemTable::ZBlocks,
-        ] {
+        for table in ElemTable::ALL {
             self.elem_table(table)?
                 .retain_in::<&[u8], _>(start.as_slice()..end.as_slice(), |_, _| false)?;
         }
