@@ -309,14 +309,7 @@ pub fn hrandfield(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>) -> CommandResult {
     // Redis checks the count, then the syntax, then the count's range with WITHVALUES.
     let count = match args.try_next() {
         None => None,
-        Some(arg) => match parse_i64(arg)? {
-            i64::MIN => {
-                return Err(CommandError::Static(
-                    "ERR value is out of range, value must between -9223372036854775807 and 9223372036854775807",
-                ))
-            }
-            n => Some(n),
-        },
+        Some(arg) => Some(super::parse_random_count(arg)?),
     };
     let with_values = match args.try_next() {
         None => false,

@@ -135,6 +135,17 @@ pub fn parse_i64(arg: &[u8]) -> Result<i64, CommandError> {
     crate::protocol::string2ll(arg).ok_or(CommandError::NotInteger)
 }
 
+/// The count of HRANDFIELD, SRANDMEMBER and ZRANDMEMBER: any integer but `i64::MIN`, whose
+/// magnitude Redis cannot negate (its `getRangeLongFromObjectOrReply` bounds).
+pub fn parse_random_count(arg: &[u8]) -> Result<i64, CommandError> {
+    match parse_i64(arg)? {
+        i64::MIN => Err(CommandError::Static(
+            "ERR value is out of range, value must between -9223372036854775807 and 9223372036854775807",
+        )),
+        n => Ok(n),
+    }
+}
+
 /// Redis's `getIntFromObject`: a strict decimal that fits in 32 bits.
 pub fn parse_int(arg: &[u8]) -> Result<i32, CommandError> {
     let n = parse_i64(arg)?;

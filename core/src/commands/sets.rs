@@ -357,12 +357,7 @@ pub fn srandmember(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>) -> CommandResult 
         }
         return Ok(());
     };
-    let n = parse_i64(n)?;
-    if n == i64::MIN {
-        return Err(CommandError::Static(
-            "ERR value is out of range, value must between -9223372036854775807 and 9223372036854775807",
-        ));
-    }
+    let n = super::parse_random_count(n)?;
     let Some(entry) = lookup_kind(ctx, key, Kind::Set)? else {
         ctx.reply.set(0);
         return Ok(());

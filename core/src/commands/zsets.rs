@@ -1587,12 +1587,7 @@ pub fn zrandmember(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>) -> CommandResult 
         }
         return Ok(());
     };
-    let n = parse_i64(count_arg)?;
-    if n == i64::MIN {
-        return Err(CommandError::Static(
-            "ERR value is out of range, value must between -9223372036854775807 and 9223372036854775807",
-        ));
-    }
+    let n = super::parse_random_count(count_arg)?;
     let withscores = match args.try_next() {
         None => false,
         Some(w) if args.remaining() == 0 && w.eq_ignore_ascii_case(b"withscores") => true,
