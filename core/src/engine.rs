@@ -8,7 +8,7 @@ use redb::Database;
 
 use crate::commands::{self, Access, Args, Ctx};
 use crate::error::CommandError;
-use crate::keyspace::{Counters, Keyspace, DATABASES};
+use crate::keyspace::{Counters, Keyspace, MetaCache, DATABASES};
 use crate::protocol::{Argv, Reply};
 use crate::state::ServerState;
 use crate::storage::{self, StorageError, Store, SYSTEM};
@@ -46,7 +46,8 @@ impl std::str::FromStr for Durability {
 pub struct EngineConfig {
     pub store: Store,
     pub durability: Durability,
-    /// redb's page cache, in bytes.
+    /// Memory for cached pages and key records, in bytes: a quarter goes to the key-record
+    /// cache ([`MetaCache`]), the rest to redb's page cache.
     pub cache_bytes: usize,
 }
 
@@ -156,6 +157,8 @@ pub struct Engine {
     /// Highest sequence number committed to redb.
     applied_lsn: u64,
     counters: Counters,
+    /// Key records of the open transaction's state; cleared whenever that state is dropped.
+    cache: MetaCache,
     state: ServerState,
     last_checkpoint_ms: i64,
     last_sync_ms: i64,
@@ -218,7 +221,8 @@ impl Engine {
             Store::Memory => (None, Vec::new(), false),
             Store::Backend(_) => (None, Vec::new(), true),
         };
-        let db = storage::open_database(config.store, config.cache_bytes)?;
+        let record_cache = config.cache_bytes / 4;
+        let db = storage::open_database(config.store, config.cache_bytes - record_cache)?;
         let (applied_lsn, counters) = read_system(&db)?;
         let mut engine = Engine {
             db,
@@ -230,6 +234,7 @@ impl Engine {
             next_lsn: applied_lsn + 1,
             applied_lsn,
             counters,
+            cache: MetaCache::new(record_cache),
             state: ServerState::new(0),
             last_checkpoint_ms: 0,
             last_sync_ms: 0,
@@ -294,7 +299,7 @@ impl Engine {
             });
         }
         let open = self.open.as_mut().expect("opened above");
-        let keyspace = Keyspace::open(&open.txn, now_ms, &mut self.counters)?;
+        let keyspace = Keyspace::open(&open.txn, now_ms, &mut self.counters, &mut self.cache)?;
         let mut group = Group {
             keyspace,
             record: &mut self.record,
@@ -395,6 +400,7 @@ impl Engine {
         })();
         if let Err(err) = committed {
             self.counters = counters_before;
+            self.cache.clear();
             self.record.begin(self.next_lsn);
             // Whatever the log already holds was acknowledged: bring it back from the log.
             self.recover_from_log()?;
@@ -426,6 +432,7 @@ impl Engine {
             ..
         } = open;
         self.counters = counters_before;
+        self.cache.clear();
         self.record.begin(self.next_lsn);
         let _ = txn.abort();
         if spanned.is_some() {
@@ -568,9 +575,18 @@ impl Engine {
     }
 
     fn replay(&mut self, record: &WalRecord) -> Result<(), StorageError> {
+        let result = self.replay_inner(record);
+        if result.is_err() {
+            // The transaction the cache followed is gone.
+            self.cache.clear();
+        }
+        result
+    }
+
+    fn replay_inner(&mut self, record: &WalRecord) -> Result<(), StorageError> {
         let mut txn = self.db.begin_write()?;
         for cmd in &record.commands {
-            let keyspace = Keyspace::open(&txn, cmd.time_ms, &mut self.counters)?;
+            let keyspace = Keyspace::open(&txn, cmd.time_ms, &mut self.counters, &mut self.cache)?;
             let mut group = Group {
                 keyspace,
                 record: &mut self.record,
@@ -865,5 +881,97 @@ mod tests {
             err.to_string().contains("is not a DiskDB database"),
             "{err}"
         );
+    }
+
+    mod record_cache {
+        use super::*;
+        use proptest::prelude::*;
+
+        const COMMANDS: &[&[&str]] = &[
+            &["SET", "k"],
+            &["SET", "k", "PX", "3"],
+            &["GET", "k"],
+            &["DEL", "k"],
+            &["EXISTS", "k"],
+            &["TYPE", "k"],
+            &["APPEND", "k"],
+            &["INCR", "k"],
+            &["PEXPIRE", "k", "2"],
+            &["PERSIST", "k"],
+            &["HSET", "k", "f"],
+            &["HGET", "k", "f"],
+            &["LPUSH", "k"],
+            &["LPOP", "k"],
+            &["SADD", "k"],
+            &["ZADD", "k", "1"],
+            &["RENAME", "k", "k2"],
+            &["MOVE", "k", "1"],
+            &["COPY", "k", "k2", "REPLACE"],
+            &["SELECT", "1"],
+            &["SELECT", "0"],
+            &["SWAPDB", "0", "1"],
+            &["FLUSHDB"],
+            &["MSET", "k", "v", "k2", "v2"],
+            &["GETDEL", "k"],
+        ];
+
+        fn argv(op: usize, key: u8, value: u8) -> Vec<String> {
+            let key = format!("key{}", key % 3);
+            COMMANDS[op % COMMANDS.len()]
+                .iter()
+                .map(|a| match *a {
+                    "k" => key.clone(),
+                    "k2" => format!("{key}x"),
+                    _ => (*a).to_string(),
+                })
+                .chain(
+                    // Commands whose table entry stops before their value get one.
+                    matches!(
+                        COMMANDS[op % COMMANDS.len()][0],
+                        "SET" | "APPEND" | "HSET" | "LPUSH" | "SADD" | "ZADD"
+                    )
+                    .then(|| format!("{}", value % 4)),
+                )
+                .collect()
+        }
+
+        proptest! {
+            #![proptest_config(ProptestConfig { cases: 48, ..ProptestConfig::default() })]
+
+            /// The record cache never changes a reply: the same commands (with expiries, type
+            /// changes, database moves and swaps, reopen and log replay) give the same replies on
+            /// a file store with the cache as on a memory store without it.
+            #[test]
+            fn the_record_cache_never_changes_a_reply(
+                ops in proptest::collection::vec((0usize..64, any::<u8>(), any::<u8>(), 0i64..3), 1..80),
+                reopen_at in 0usize..80,
+            ) {
+                let dir = temp_dir("cache-prop");
+                let mut cached = open_dir(&dir);
+                let mut plain = Engine::open(EngineConfig { cache_bytes: 0, ..EngineConfig::default() }).unwrap();
+                let (mut s1, mut s2) = (Session::default(), Session::default());
+                let mut now = 1_000;
+                for (i, (op, key, value, tick)) in ops.into_iter().enumerate() {
+                    if i == reopen_at {
+                        drop(cached);
+                        cached = open_dir(&dir);
+                    }
+                    now += tick;
+                    let args = argv(op, key, value);
+                    let argv: Vec<&[u8]> = args.iter().map(|a| a.as_bytes()).collect();
+                    let (mut r1, mut r2) = (Reply::new(), Reply::new());
+                    let _ = cached.execute(now, &mut s1, &argv, &mut r1);
+                    let _ = plain.execute(now, &mut s2, &argv, &mut r2);
+                    let (b1, b2) = (r1.take(), r2.take());
+                    prop_assert_eq!(
+                        String::from_utf8_lossy(&b1),
+                        String::from_utf8_lossy(&b2),
+                        "{:?}", args
+                    );
+                }
+                drop(cached);
+                let _ = std::fs::remove_dir_all(&dir);
+            }
+        }
     }
 }

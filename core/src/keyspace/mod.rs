@@ -18,7 +18,10 @@ use redb::{ReadableTable, Table, TableDefinition, WriteTransaction};
 
 use crate::storage::StorageError;
 
+mod cache;
 mod zset;
+use cache::Cached;
+pub use cache::MetaCache;
 pub use zset::{position, sortable, ZItem};
 
 /// Number of logical databases (`SELECT 0`..`15`).
@@ -284,18 +287,33 @@ pub fn slot_of(key: &[u8]) -> u64 {
 /// The keyspace as seen by the commands of one group (one redb write transaction).
 pub struct Keyspace<'t> {
     txn: &'t WriteTransaction,
-    meta: Table<'t, &'static [u8], &'static [u8]>,
-    expires: Table<'t, &'static [u8], ()>,
-    /// Element tables, opened on first use (a GET should not pay for them).
+    /// The tables, each opened on first use: a GET answered by the record cache opens none.
+    meta: Option<Table<'t, &'static [u8], &'static [u8]>>,
+    expires: Option<Table<'t, &'static [u8], ()>>,
+    /// Element tables, by [`ElemTable`].
     elems: [Option<Table<'t, &'static [u8], &'static [u8]>>; 6],
     now_ms: i64,
     counters: &'t mut Counters,
+    cache: &'t mut MetaCache,
     kbuf: Vec<u8>,
     ebuf: Vec<u8>,
     changed: bool,
     /// Keys written since tracking was switched on, for WATCH: `(physical db, key)`; a key of
     /// `None` stands for the whole database (FLUSHDB, SWAPDB).
     touched: Option<Vec<(u8, Option<Vec<u8>>)>>,
+}
+
+/// The table in `slot`, opened in `txn` if not yet (a free function so that callers can borrow
+/// other fields of the keyspace alongside).
+fn opened<'a, 't, K: redb::Key + 'static, V: redb::Value + 'static>(
+    slot: &'a mut Option<Table<'t, K, V>>,
+    txn: &'t WriteTransaction,
+    definition: TableDefinition<K, V>,
+) -> Result<&'a mut Table<'t, K, V>, StorageError> {
+    if slot.is_none() {
+        *slot = Some(txn.open_table(definition)?);
+    }
+    Ok(slot.as_mut().expect("opened above"))
 }
 
 fn meta_key(buf: &mut Vec<u8>, phys: u8, key: &[u8]) {
@@ -321,14 +339,16 @@ impl<'t> Keyspace<'t> {
         txn: &'t WriteTransaction,
         now_ms: i64,
         counters: &'t mut Counters,
+        cache: &'t mut MetaCache,
     ) -> Result<Self, StorageError> {
         Ok(Keyspace {
             txn,
             elems: Default::default(),
-            meta: txn.open_table(META)?,
-            expires: txn.open_table(EXPIRES)?,
+            meta: None,
+            expires: None,
             now_ms,
             counters,
+            cache,
             kbuf: Vec::with_capacity(64),
             ebuf: Vec::with_capacity(64),
             changed: false,
@@ -380,9 +400,21 @@ impl<'t> Keyspace<'t> {
     pub fn get(&mut self, db: usize, key: &[u8]) -> Result<Option<Entry>, StorageError> {
         let phys = self.phys(db);
         meta_key(&mut self.kbuf, phys, key);
-        let entry = match self.meta.get(self.kbuf.as_slice())? {
-            Some(raw) => decode(raw.value())?,
-            None => return Ok(None),
+        let entry = match self.cache.lookup(&self.kbuf) {
+            Cached::Record(record) => decode(record)?,
+            Cached::Absent => return Ok(None),
+            Cached::Unknown => {
+                match opened(&mut self.meta, self.txn, META)?.get(self.kbuf.as_slice())? {
+                    Some(raw) => {
+                        self.cache.store(&self.kbuf, Some(raw.value()));
+                        decode(raw.value())?
+                    }
+                    None => {
+                        self.cache.store(&self.kbuf, None);
+                        return Ok(None);
+                    }
+                }
+            }
         };
         if entry.expire_at.is_some_and(|at| at <= self.now_ms) {
             self.remove_phys(phys, key)?;
@@ -458,15 +490,21 @@ impl<'t> Keyspace<'t> {
         record.push(tag);
         record.extend_from_slice(&expire_at.unwrap_or(0).to_le_bytes());
         record.extend_from_slice(body);
-        let old = self
-            .meta
-            .insert(self.kbuf.as_slice(), record.as_slice())?
-            .map(|g| {
+        let old = match opened(&mut self.meta, self.txn, META)?
+            .insert(self.kbuf.as_slice(), record.as_slice())
+        {
+            Ok(old) => old.map(|g| {
                 (
                     expire_of(g.value()),
                     g.value().first().copied().unwrap_or(0),
                 )
-            });
+            }),
+            Err(err) => {
+                self.cache.forget(&self.kbuf);
+                return Err(err.into());
+            }
+        };
+        self.cache.store(&self.kbuf, Some(&record));
         // A value of another type replaces a collection (SET or MSET over a hash, possibly one
         // whose deadline passed unseen): its elements go with it.
         if let Some(old_kind) = old.and_then(|(_, t)| Kind::from_byte(t & TYPE_MASK)) {
@@ -481,25 +519,32 @@ impl<'t> Keyspace<'t> {
             Some(old_at) if old_at == expire_at => return Ok(()),
             Some(Some(old_at)) => {
                 expire_key(&mut self.ebuf, old_at, phys, key);
-                self.expires.remove(self.ebuf.as_slice())?;
+                opened(&mut self.expires, self.txn, EXPIRES)?.remove(self.ebuf.as_slice())?;
             }
             Some(None) => {}
         }
         if let Some(at) = expire_at {
             expire_key(&mut self.ebuf, at, phys, key);
-            self.expires.insert(self.ebuf.as_slice(), ())?;
+            opened(&mut self.expires, self.txn, EXPIRES)?.insert(self.ebuf.as_slice(), ())?;
         }
         Ok(())
     }
 
     fn remove_phys(&mut self, phys: u8, key: &[u8]) -> Result<bool, StorageError> {
         meta_key(&mut self.kbuf, phys, key);
-        let old = self.meta.remove(self.kbuf.as_slice())?.map(|g| {
-            (
-                expire_of(g.value()),
-                g.value().first().copied().unwrap_or(0),
-            )
-        });
+        let old = match opened(&mut self.meta, self.txn, META)?.remove(self.kbuf.as_slice()) {
+            Ok(old) => old.map(|g| {
+                (
+                    expire_of(g.value()),
+                    g.value().first().copied().unwrap_or(0),
+                )
+            }),
+            Err(err) => {
+                self.cache.forget(&self.kbuf);
+                return Err(err.into());
+            }
+        };
+        self.cache.store(&self.kbuf, None);
         let Some((old_at, tag)) = old else {
             return Ok(false);
         };
@@ -514,7 +559,7 @@ impl<'t> Keyspace<'t> {
         *n = n.saturating_sub(1);
         if let Some(at) = old_at {
             expire_key(&mut self.ebuf, at, phys, key);
-            self.expires.remove(self.ebuf.as_slice())?;
+            opened(&mut self.expires, self.txn, EXPIRES)?.remove(self.ebuf.as_slice())?;
         }
         Ok(true)
     }
@@ -548,7 +593,7 @@ impl<'t> Keyspace<'t> {
     /// (left by FLUSHDB) are dropped on the way.
     pub fn expire_due(&mut self, budget: usize) -> Result<usize, StorageError> {
         let mut due = Vec::new();
-        for item in self.expires.iter()? {
+        for item in opened(&mut self.expires, self.txn, EXPIRES)?.iter()? {
             let (k, _) = item?;
             let k = k.value();
             if k.len() < 9 || due.len() >= budget {
@@ -563,7 +608,7 @@ impl<'t> Keyspace<'t> {
         let mut removed = 0;
         for (at, phys, key) in &due {
             meta_key(&mut self.kbuf, *phys, key);
-            let current = match self.meta.get(self.kbuf.as_slice())? {
+            let current = match opened(&mut self.meta, self.txn, META)?.get(self.kbuf.as_slice())? {
                 Some(raw) => expire_of(raw.value()),
                 None => None,
             };
@@ -573,7 +618,7 @@ impl<'t> Keyspace<'t> {
                 removed += 1;
             } else {
                 expire_key(&mut self.ebuf, *at, *phys, key);
-                self.expires.remove(self.ebuf.as_slice())?;
+                opened(&mut self.expires, self.txn, EXPIRES)?.remove(self.ebuf.as_slice())?;
                 self.changed = true;
             }
         }
@@ -596,7 +641,9 @@ impl<'t> Keyspace<'t> {
         let mut out = Vec::new();
         let mut expired = Vec::new();
         let mut next = 0;
-        for item in self.meta.range::<&[u8]>(start.as_slice()..end.as_slice())? {
+        for item in opened(&mut self.meta, self.txn, META)?
+            .range::<&[u8]>(start.as_slice()..end.as_slice())?
+        {
             let (k, v) = item?;
             let k = k.value();
             if k.len() < META_PREFIX {
@@ -657,7 +704,10 @@ impl<'t> Keyspace<'t> {
         let phys = self.phys(db);
         let start = [phys];
         let end = [phys + 1];
-        self.meta
+        // Cleared first: a failure half-way must not leave entries of removed rows behind.
+        // Cleared first: a failure half-way must not leave entries of removed rows behind.
+        self.cache.clear();
+        opened(&mut self.meta, self.txn, META)?
             .retain_in::<&[u8], _>(start.as_slice()..end.as_slice(), |_, _| false)?;
         for table in ElemTable::ALL {
             self.elem_table(table)?
@@ -683,11 +733,11 @@ impl<'t> Keyspace<'t> {
         &mut self,
         table: ElemTable,
     ) -> Result<&mut Table<'t, &'static [u8], &'static [u8]>, StorageError> {
-        let slot = &mut self.elems[table as usize];
-        if slot.is_none() {
-            *slot = Some(self.txn.open_table(ELEM_TABLES[table as usize])?);
-        }
-        Ok(slot.as_mut().expect("opened above"))
+        opened(
+            &mut self.elems[table as usize],
+            self.txn,
+            ELEM_TABLES[table as usize],
+        )
     }
 
     fn elem_key(&self, db: usize, key: &[u8], elem: &[u8]) -> Vec<u8> {

@@ -487,7 +487,7 @@ impl Keyspace<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::keyspace::Counters;
+    use crate::keyspace::{Counters, MetaCache};
     use proptest::prelude::*;
     use redb::backends::InMemoryBackend;
     use std::collections::BTreeSet;
@@ -569,7 +569,8 @@ mod tests {
                 .unwrap();
             let txn = db.begin_write().unwrap();
             let mut counters = Counters::default();
-            let mut ks = Keyspace::open(&txn, 0, &mut counters).unwrap();
+            let mut cache = MetaCache::new(1 << 20);
+            let mut ks = Keyspace::open(&txn, 0, &mut counters, &mut cache).unwrap();
             let key = b"z";
             let mut scores = std::collections::HashMap::new();
             let mut model = BTreeSet::new();
@@ -627,7 +628,8 @@ mod tests {
                 .unwrap();
             let txn = db.begin_write().unwrap();
             let mut counters = Counters::default();
-            let mut ks = Keyspace::open(&txn, 0, &mut counters).unwrap();
+            let mut cache = MetaCache::new(1 << 20);
+            let mut ks = Keyspace::open(&txn, 0, &mut counters, &mut cache).unwrap();
             let key = b"z";
             let items: Vec<ZItem> = scores
                 .iter()
@@ -679,7 +681,8 @@ mod tests {
             .unwrap();
         let txn = db.begin_write().unwrap();
         let mut counters = Counters::default();
-        let mut ks = Keyspace::open(&txn, 0, &mut counters).unwrap();
+        let mut cache = MetaCache::new(1 << 20);
+        let mut ks = Keyspace::open(&txn, 0, &mut counters, &mut cache).unwrap();
         ks.zset_insert(0, b"z", b"a", -0.0, None).unwrap();
         ks.zset_insert(0, b"z", b"b", 0.0, None).unwrap();
         let items = ks.zset_walk(0, b"z", ElemRange::all(10)).unwrap();
