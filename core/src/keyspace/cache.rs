@@ -43,9 +43,12 @@ pub(crate) enum Cached<'a> {
     Record(&'a [u8]),
 }
 
+/// `meta` key → its record, or `None` for a key known to have none.
+type Entries = unsync::Cache<Box<[u8]>, Option<Box<[u8]>>, ByteWeight>;
+
 /// Key records by `meta` key (physical database, slot, key).
 pub struct MetaCache {
-    entries: Option<unsync::Cache<Box<[u8]>, Option<Box<[u8]>>, ByteWeight>>,
+    entries: Option<Entries>,
 }
 
 impl MetaCache {
