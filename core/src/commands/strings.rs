@@ -134,7 +134,13 @@ pub fn set(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>) -> CommandResult {
         .map(|(unit, arg)| deadline(now, unit, arg, "set"))
         .transpose()?;
     let db = ctx.session.db;
-    let old = ctx.ks.get(db, key)?;
+    // A plain SET replaces whatever is there without looking: `put` deals with an old value of
+    // another type or with a deadline.
+    let old = if nx || xx || get || keepttl {
+        ctx.ks.get(db, key)?
+    } else {
+        None
+    };
     if get {
         match &old {
             Some(entry) if entry.kind != Kind::String => return Err(CommandError::WrongType),

@@ -514,6 +514,11 @@ impl<'t> Keyspace<'t> {
                 }
             }
         }
+        if old.is_some_and(|(at, _)| at.is_some_and(|at| at <= self.now_ms)) {
+            // Replaced after its deadline without a read noticing first: it expired, as Redis
+            // counts it (its write path deletes the expired key before writing).
+            self.counters.expired += 1;
+        }
         match old.map(|(at, _)| at) {
             None => self.counters.keys[usize::from(phys)] += 1,
             Some(old_at) if old_at == expire_at => return Ok(()),
