@@ -93,7 +93,7 @@ impl OutputLimits {
     /// with Redis's error texts.
     pub fn apply(&mut self, text: &str) -> Result<(), String> {
         let words: Vec<&str> = text.split_whitespace().collect();
-        if words.is_empty() || words.len() % 4 != 0 {
+        if words.is_empty() || !words.len().is_multiple_of(4) {
             return Err("Wrong number of arguments in buffer limit configuration.".into());
         }
         let mut next = *self;
@@ -102,9 +102,14 @@ impl OutputLimits {
                 "normal" => &mut next.normal,
                 "replica" | "slave" => &mut next.replica,
                 "pubsub" => &mut next.pubsub,
-                _ => return Err("Invalid client class specified in buffer limit configuration.".into()),
+                _ => {
+                    return Err(
+                        "Invalid client class specified in buffer limit configuration.".into(),
+                    )
+                }
             };
-            let bad = || "Error in hard, soft or soft_seconds setting in buffer limit configuration.";
+            let bad =
+                || "Error in hard, soft or soft_seconds setting in buffer limit configuration.";
             *class = ClassLimit {
                 hard: parse_bytes(triple[1]).map_err(|_| bad())?,
                 soft: parse_bytes(triple[2]).map_err(|_| bad())?,
@@ -176,7 +181,9 @@ impl ClientLimits {
         };
         let in_range = |n: u64, min: u64, max: u64| -> Result<u64, String> {
             if n < min || n > max {
-                Err(format!("argument must be between {min} and {max} inclusive"))
+                Err(format!(
+                    "argument must be between {min} and {max} inclusive"
+                ))
             } else {
                 Ok(n)
             }
@@ -193,7 +200,10 @@ impl ClientLimits {
             "timeout" => {
                 let n = integer(value)?;
                 if n < 0 {
-                    return Err(format!("argument must be between 0 and {} inclusive", i32::MAX));
+                    return Err(format!(
+                        "argument must be between 0 and {} inclusive",
+                        i32::MAX
+                    ));
                 }
                 self.timeout_s = in_range(n as u64, 0, i32::MAX as u64)?;
             }
@@ -402,7 +412,10 @@ impl Config {
             ("timeout", &cli.timeout),
             ("proto-max-bulk-len", &cli.proto_max_bulk_len),
             ("client-query-buffer-limit", &cli.client_query_buffer_limit),
-            ("client-output-buffer-limit", &cli.client_output_buffer_limit),
+            (
+                "client-output-buffer-limit",
+                &cli.client_output_buffer_limit,
+            ),
         ] {
             if let Some(value) = value {
                 config

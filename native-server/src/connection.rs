@@ -219,7 +219,10 @@ pub async fn serve<S>(
         return;
     }
     let addr = peer.map(|a| a.to_string()).unwrap_or_default();
-    let mut signals = shared.connect(addr.clone(), local.map(|a| a.to_string()).unwrap_or_default());
+    let mut signals = shared.connect(
+        addr.clone(),
+        local.map(|a| a.to_string()).unwrap_or_default(),
+    );
     let id = signals.id;
     let _registration = Registration {
         shared: shared.clone(),
@@ -255,8 +258,14 @@ pub async fn serve<S>(
         while input_ready && !closing && blocked.is_none() && reply.len() - sent < OUTPUT_HIGH_WATER
         {
             let job_start = reply.len();
-            let outcome = match run_job(&shared, &input, &parse_limits, &mut session, &mut reply, sent)
-            {
+            let outcome = match run_job(
+                &shared,
+                &input,
+                &parse_limits,
+                &mut session,
+                &mut reply,
+                sent,
+            ) {
                 Ok(outcome) => outcome,
                 Err(text) => {
                     reply.error(text.as_bytes());
@@ -279,7 +288,9 @@ pub async fn serve<S>(
                 limits.output.pubsub
             };
             if over_output_limit(class, pending, &mut soft_since) {
-                tracing::warn!("Client id={id} addr={addr} closed for overcoming of output buffer limits.");
+                tracing::warn!(
+                    "Client id={id} addr={addr} closed for overcoming of output buffer limits."
+                );
                 return;
             }
         }
@@ -308,8 +319,7 @@ pub async fn serve<S>(
             && session.channels.is_empty()
             && session.patterns.is_empty())
         .then(|| {
-            tokio::time::Instant::from_std(last_interaction)
-                + Duration::from_secs(limits.timeout_s)
+            tokio::time::Instant::from_std(last_interaction) + Duration::from_secs(limits.timeout_s)
         });
         let event = tokio::select! {
             read = rd.read_buf(&mut input), if can_read => Event::Read(read),

@@ -130,7 +130,11 @@ fn set_request(key: &[u8], value_len: usize) -> Vec<u8> {
 fn an_argument_over_proto_max_bulk_len_is_refused_with_redis_error() {
     let server = Server::start(&["--storage", "memory", "--proto-max-bulk-len", "1mb"]);
     let mut s = server.raw();
-    let out = exchange(&mut s, b"*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$1048577\r\n", 1 << 10);
+    let out = exchange(
+        &mut s,
+        b"*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$1048577\r\n",
+        1 << 10,
+    );
     assert_eq!(
         out,
         b"-ERR Protocol error: invalid bulk length\r\n".to_vec()
@@ -289,7 +293,10 @@ fn idle_clients_are_closed_after_timeout_but_not_subscribers_or_blocked_clients(
         exchange(&mut blocked, b"", 18),
         b"*2\r\n$1\r\nq\r\n$1\r\nx\r\n".to_vec()
     );
-    assert_eq!(exchange(&mut busy, b"PUBLISH ch hi\r\n", 4), b":1\r\n".to_vec());
+    assert_eq!(
+        exchange(&mut busy, b"PUBLISH ch hi\r\n", 4),
+        b":1\r\n".to_vec()
+    );
     let message = b"*3\r\n$7\r\nmessage\r\n$2\r\nch\r\n$2\r\nhi\r\n";
     assert_eq!(
         exchange(&mut subscriber, b"", message.len()),
@@ -405,7 +412,10 @@ fn a_pipelining_client_that_never_reads_is_held_back_then_cut_by_the_normal_limi
         seen.slowest_ping,
         seen.pings
     );
-    assert!(stalled, "the server executed {asked} GETs for a client that does not read");
+    assert!(
+        stalled,
+        "the server executed {asked} GETs for a client that does not read"
+    );
     assert!(seen.peak_rss < base + (48 << 20), "{seen:?}");
     assert!(seen.slowest_ping < LATENCY_BOUND, "{seen:?}");
     // Held back, not dropped: the default normal class has no limit, as in Redis.
