@@ -543,6 +543,56 @@ mod tests {
     }
 
     #[test]
+    fn limit_and_tls_directives_are_read_like_redis_conf() {
+        let mut config = Config::default();
+        let notes = config
+            .apply_file(
+                Path::new("x.conf"),
+                "maxclients 50\ntimeout 300\nproto-max-bulk-len 2mb\n\
+                 client-query-buffer-limit 64mb\n\
+                 client-output-buffer-limit normal 1mb 512kb 10\n\
+                 client-output-buffer-limit pubsub 4mb 1mb 30 replica 1gb 1gb 0\n\
+                 tls-port 6390\ntls-cert-file /c.pem\ntls-key-file /k.pem\ntls-auth-clients no\n",
+            )
+            .unwrap();
+        assert!(notes.is_empty(), "{notes:?}");
+        let l = config.limits;
+        assert_eq!((l.maxclients, l.timeout_s), (50, 300));
+        assert_eq!(l.proto_max_bulk_len, 2 << 20);
+        assert_eq!(l.query_buffer_limit, 64 << 20);
+        assert_eq!(
+            l.output.render(),
+            "normal 1048576 524288 10 slave 1073741824 1073741824 0 pubsub 4194304 1048576 30"
+        );
+        assert_eq!(config.tls_port, 6390);
+        assert_eq!(config.tls_key_file, Some(PathBuf::from("/k.pem")));
+    }
+
+    #[test]
+    fn bad_limits_are_refused_with_redis_texts() {
+        let mut limits = ClientLimits::default();
+        assert_eq!(
+            limits.set("proto-max-bulk-len", "1000").unwrap_err(),
+            "argument must be between 1048576 and 9223372036854775807 inclusive"
+        );
+        assert_eq!(
+            limits.set("maxclients", "x").unwrap_err(),
+            "argument couldn't be parsed into an integer"
+        );
+        assert_eq!(
+            limits
+                .set("client-output-buffer-limit", "normal 1mb 0")
+                .unwrap_err(),
+            "Wrong number of arguments in buffer limit configuration."
+        );
+        assert_eq!(limits, ClientLimits::default());
+        let mut config = Config::default();
+        assert!(config
+            .apply_file(Path::new("x.conf"), "tls-auth-clients yes\n")
+            .is_err());
+    }
+
+    #[test]
     fn bad_config_lines_name_the_line() {
         let mut config = Config::default();
         let err = config

@@ -172,7 +172,11 @@ fn durability_name(d: diskdb_core::Durability) -> &'static str {
 pub async fn run(config: Config, shared: Arc<Shared>) -> Result<(), ServerError> {
     let tls = tls_acceptor(&config)?;
     let mut listeners = Vec::new();
-    let mut ports = vec![(config.port, false)];
+    // As in Redis, `port 0` with TLS serves TLS only.
+    let mut ports = Vec::new();
+    if config.port != 0 || tls.is_none() {
+        ports.push((config.port, false));
+    }
     if tls.is_some() {
         ports.push((config.tls_port, true));
     }
