@@ -244,6 +244,8 @@ pub async fn serve<S>(
     let mut input_ready = false;
     // QUIT or a protocol error: send what is pending, then close.
     let mut closing = false;
+    // The client shut its sending side: answer what it sent, then close.
+    let mut read_closed = false;
     let mut soft_since: Option<Instant> = None;
     let mut last_interaction = Instant::now();
 
@@ -294,12 +296,12 @@ pub async fn serve<S>(
                 return;
             }
         }
-        if closing && pending == 0 {
+        if (closing || (read_closed && !input_ready)) && pending == 0 {
             let _ = wr.shutdown().await;
             return;
         }
 
-        let can_read = !closing && pending < OUTPUT_HIGH_WATER;
+        let can_read = !closing && !read_closed && pending < OUTPUT_HIGH_WATER;
         if can_read && input.capacity() - input.len() < READ_CHUNK / 4 {
             input.reserve(READ_CHUNK);
         }
@@ -332,6 +334,8 @@ pub async fn serve<S>(
             _ = sleep_until(idle_deadline), if idle_deadline.is_some() => Event::Idle,
         };
         match event {
+            // Redis drops a blocked client whose peer is gone.
+            Event::Read(Ok(0)) if blocked.is_none() => read_closed = true,
             Event::Read(Ok(0) | Err(_)) | Event::Wrote(Ok(0) | Err(_)) | Event::Close => return,
             Event::Read(Ok(_)) => {
                 last_interaction = Instant::now();

@@ -437,3 +437,20 @@ fn a_pipelining_client_that_never_reads_is_held_back_then_cut_by_the_normal_limi
     let got: Vec<u8> = redis::cmd("GET").arg(&key).query(&mut con).unwrap();
     assert_eq!(got.len(), value.len());
 }
+
+#[test]
+fn a_client_that_shuts_its_sending_side_still_gets_every_reply() {
+    let server = Server::start(&["--storage", "memory"]);
+    let mut s = server.raw();
+    // Enough replies to pass the output high-water mark, so some wait for the client to read.
+    let value = "v".repeat(10_000);
+    s.write_all(format!("SET k {value}\r\n").as_bytes())
+        .unwrap();
+    s.write_all(&b"GET k\r\n".repeat(500)).unwrap();
+    s.shutdown(std::net::Shutdown::Write).unwrap();
+    let mut out = Vec::new();
+    s.read_to_end(&mut out).unwrap();
+    let one = format!("$10000\r\n{value}\r\n");
+    assert_eq!(out.len(), 5 + 500 * one.len());
+    assert!(out.ends_with(one.as_bytes()));
+}

@@ -78,13 +78,15 @@ impl Netns {
     /// Creates the namespace, or says why it cannot (not root, no `ip`, no permission).
     fn create() -> Result<Netns, String> {
         let pid = std::process::id();
+        // A /30 of its own per test process, so parallel runs do not collide.
+        let subnet = format!("10.{}.{}", 200 + pid % 50, (pid / 50) % 250);
         let ns = Netns {
             name: format!("ddbtest{pid}"),
             host_veth: format!("ddb{pid}h"),
-            host_ip: format!("10.{}.{}.1", 200 + pid % 50, (pid / 50) % 250),
+            host_ip: format!("{subnet}.1"),
         };
         let peer_veth = format!("ddb{pid}n");
-        let peer_ip = ns.host_ip.replace(".1", ".2");
+        let peer_ip = format!("{subnet}.2");
         let host_cidr = format!("{}/30", ns.host_ip);
         let peer_cidr = format!("{peer_ip}/30");
         ip(&["netns", "add", &ns.name])?;
