@@ -281,6 +281,10 @@ pub async fn serve<S>(
             input.advance(outcome.consumed);
             input_ready = outcome.more || outcome.blocked_at.is_some();
             closing = finish_job(&shared, &mut reply, job_start, &outcome).await;
+            if outcome.more {
+                // A long pipeline runs in slices; let the other clients in between.
+                tokio::task::yield_now().await;
+            }
         }
         let pending = reply.len() - sent;
         if pending > 0 && !closing {
