@@ -9,6 +9,9 @@ command -v clang-19 >/dev/null || need_apt+=(clang-19)
 command -v llvm-ar-19 >/dev/null || need_apt+=(llvm-19)
 command -v redis-server >/dev/null || need_apt+=(redis-server)
 command -v redis-cli >/dev/null || need_apt+=(redis-tools)
+# The security tests: a network namespace (ip netns) and a TLS certificate (openssl).
+command -v ip >/dev/null || need_apt+=(iproute2)
+command -v openssl >/dev/null || need_apt+=(openssl)
 if ((${#need_apt[@]})); then
   echo "setup: installing ${need_apt[*]}"
   SUDO=""

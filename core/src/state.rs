@@ -72,7 +72,16 @@ pub struct ServerState {
     pub blocked_on: BTreeMap<(u8, Vec<u8>), Vec<u64>>,
     /// Blocked clients to wake after this command (a key they wait on was written), in order.
     pub wake: Vec<u64>,
+    /// Changes whenever a parameter is set, so a host can tell cheaply that its copy is stale.
+    pub config_epoch: u64,
+    /// The host's check for CONFIG SET of the parameters it acts on: given the name, the new
+    /// value and the current one, the value to store or the reason it is refused (the text after
+    /// Redis's `ERR CONFIG SET failed (possibly related to argument '<name>') - `).
+    pub config_check: Option<ConfigCheck>,
 }
+
+/// See [`ServerState::config_check`].
+pub type ConfigCheck = fn(name: &str, value: &[u8], current: &[u8]) -> Result<Vec<u8>, String>;
 
 impl ServerState {
     /// Marks the watchers of written keys dirty.
@@ -168,6 +177,7 @@ impl ServerState {
 
     /// Sets a parameter's value (creating it).
     pub fn set_param(&mut self, name: &str, value: &[u8], mutable: bool) {
+        self.config_epoch += 1;
         self.config.insert(
             name.to_string(),
             Param {

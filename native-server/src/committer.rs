@@ -11,7 +11,10 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use diskdb_core::state::ServerState;
 use diskdb_core::{Durability, Engine};
+
+use crate::config::{ClientLimits, LIMIT_PARAMS};
 use tokio::sync::{mpsc, oneshot, Notify};
 
 /// How often background duties (active expiry, the `everysec` sync, checkpoints) run.
@@ -48,6 +51,8 @@ pub struct Shared {
     wake: Notify,
     /// Each connection's handle: its "close now" signal (CLIENT KILL) and its mailbox (PUBLISH).
     connections: Mutex<HashMap<u64, ConnectionHandle>>,
+    /// The client limits as CONFIG last set them, and the config epoch they were read at.
+    limits: Mutex<(u64, ClientLimits)>,
 }
 
 /// Milliseconds since the Unix epoch: the engine's clock.
@@ -65,7 +70,28 @@ impl Shared {
             waiters: Mutex::new(Vec::new()),
             wake: Notify::new(),
             connections: Mutex::new(HashMap::new()),
+            limits: Mutex::new((0, ClientLimits::default())),
         })
+    }
+
+    /// The client limits in force.
+    pub fn limits(&self) -> ClientLimits {
+        self.limits.lock().unwrap_or_else(|p| p.into_inner()).1
+    }
+
+    /// Re-reads the client limits from the CONFIG parameters if any parameter changed since.
+    pub fn refresh_limits(&self, state: &ServerState) {
+        let mut cached = self.limits.lock().unwrap_or_else(|p| p.into_inner());
+        if cached.0 == state.config_epoch {
+            return;
+        }
+        let mut limits = ClientLimits::default();
+        for name in LIMIT_PARAMS {
+            let value = state.param(name).unwrap_or_default();
+            // The values were checked when set; an unreadable one keeps its default.
+            let _ = limits.set(name, &String::from_utf8_lossy(value));
+        }
+        *cached = (state.config_epoch, limits);
     }
 
     /// The engine. A panic while it was held leaves it as it was; keep serving.

@@ -46,6 +46,193 @@ pub fn parse_bytes(text: &str) -> Result<usize, String> {
         .ok_or_else(|| format!("size '{text}' is too large"))
 }
 
+/// Output buffer limits of one client class (`client-output-buffer-limit <class> <hard> <soft>
+/// <soft seconds>`): a client whose unsent output exceeds `hard` bytes, or stays above `soft`
+/// bytes for `soft_seconds`, is disconnected. Zero disables a limit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ClassLimit {
+    pub hard: usize,
+    pub soft: usize,
+    pub soft_seconds: u64,
+}
+
+/// `client-output-buffer-limit` for the classes Redis names (`replica` is accepted and shown, but
+/// DiskDB has no replicas).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct OutputLimits {
+    pub normal: ClassLimit,
+    pub replica: ClassLimit,
+    pub pubsub: ClassLimit,
+}
+
+impl Default for OutputLimits {
+    /// Redis 7.0's defaults.
+    fn default() -> Self {
+        OutputLimits {
+            normal: ClassLimit {
+                hard: 0,
+                soft: 0,
+                soft_seconds: 0,
+            },
+            replica: ClassLimit {
+                hard: 256 << 20,
+                soft: 64 << 20,
+                soft_seconds: 60,
+            },
+            pubsub: ClassLimit {
+                hard: 32 << 20,
+                soft: 8 << 20,
+                soft_seconds: 60,
+            },
+        }
+    }
+}
+
+impl OutputLimits {
+    /// Applies `<class> <hard> <soft> <seconds>` triples (classes not named keep their limits),
+    /// with Redis's error texts.
+    pub fn apply(&mut self, text: &str) -> Result<(), String> {
+        let words: Vec<&str> = text.split_whitespace().collect();
+        if words.is_empty() || !words.len().is_multiple_of(4) {
+            return Err("Wrong number of arguments in buffer limit configuration.".into());
+        }
+        let mut next = *self;
+        for triple in words.chunks(4) {
+            let class = match triple[0].to_ascii_lowercase().as_str() {
+                "normal" => &mut next.normal,
+                "replica" | "slave" => &mut next.replica,
+                "pubsub" => &mut next.pubsub,
+                _ => {
+                    return Err(
+                        "Invalid client class specified in buffer limit configuration.".into(),
+                    )
+                }
+            };
+            let bad =
+                || "Error in hard, soft or soft_seconds setting in buffer limit configuration.";
+            *class = ClassLimit {
+                hard: parse_bytes(triple[1]).map_err(|_| bad())?,
+                soft: parse_bytes(triple[2]).map_err(|_| bad())?,
+                soft_seconds: triple[3].parse().map_err(|_| bad())?,
+            };
+        }
+        *self = next;
+        Ok(())
+    }
+
+    /// The value as CONFIG GET shows it (Redis's format, `slave` and all).
+    pub fn render(&self) -> String {
+        let c = |l: ClassLimit| format!("{} {} {}", l.hard, l.soft, l.soft_seconds);
+        format!(
+            "normal {} slave {} pubsub {}",
+            c(self.normal),
+            c(self.replica),
+            c(self.pubsub)
+        )
+    }
+}
+
+/// Limits on clients; every one can also be changed at run time with CONFIG SET.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ClientLimits {
+    /// Most connected clients; the next one gets `-ERR max number of clients reached`.
+    pub maxclients: usize,
+    /// Seconds of idleness after which a client is closed (0: never). Subscribers and blocked
+    /// clients are exempt, as in Redis.
+    pub timeout_s: u64,
+    /// Largest argument of a request (`proto-max-bulk-len`).
+    pub proto_max_bulk_len: u64,
+    /// Most bytes of unparsed request data held for one client (`client-query-buffer-limit`).
+    pub query_buffer_limit: usize,
+    pub output: OutputLimits,
+}
+
+impl Default for ClientLimits {
+    /// Redis 7.0's defaults.
+    fn default() -> Self {
+        ClientLimits {
+            maxclients: 10000,
+            timeout_s: 0,
+            proto_max_bulk_len: 512 << 20,
+            query_buffer_limit: 1 << 30,
+            output: OutputLimits::default(),
+        }
+    }
+}
+
+/// Names of the parameters [`ClientLimits`] is made of, as CONFIG and redis.conf spell them.
+pub const LIMIT_PARAMS: &[&str] = &[
+    "maxclients",
+    "timeout",
+    "proto-max-bulk-len",
+    "client-query-buffer-limit",
+    "client-output-buffer-limit",
+];
+
+impl ClientLimits {
+    /// Sets one parameter from its text (redis.conf, a flag, or CONFIG SET), checking it as
+    /// Redis does and with Redis's error texts. `Ok(false)`: not one of these parameters.
+    pub fn set(&mut self, name: &str, value: &str) -> Result<bool, String> {
+        const MIN_BUFFER: u64 = 1 << 20;
+        let memory = |v: &str| -> Result<u64, String> {
+            parse_bytes(v)
+                .map(|n| n as u64)
+                .map_err(|_| "argument must be a memory value".to_string())
+        };
+        let in_range = |n: u64, min: u64, max: u64| -> Result<u64, String> {
+            if n < min || n > max {
+                Err(format!(
+                    "argument must be between {min} and {max} inclusive"
+                ))
+            } else {
+                Ok(n)
+            }
+        };
+        let integer = |v: &str| -> Result<i64, String> {
+            v.parse::<i64>()
+                .map_err(|_| "argument couldn't be parsed into an integer".to_string())
+        };
+        match name {
+            "maxclients" => {
+                let n = integer(value)?.max(0) as u64;
+                self.maxclients = in_range(n, 1, u32::MAX as u64)? as usize;
+            }
+            "timeout" => {
+                let n = integer(value)?;
+                if n < 0 {
+                    return Err(format!(
+                        "argument must be between 0 and {} inclusive",
+                        i32::MAX
+                    ));
+                }
+                self.timeout_s = in_range(n as u64, 0, i32::MAX as u64)?;
+            }
+            "proto-max-bulk-len" => {
+                self.proto_max_bulk_len = in_range(memory(value)?, MIN_BUFFER, i64::MAX as u64)?;
+            }
+            "client-query-buffer-limit" => {
+                self.query_buffer_limit =
+                    in_range(memory(value)?, MIN_BUFFER, i64::MAX as u64)? as usize;
+            }
+            "client-output-buffer-limit" => self.output.apply(value)?,
+            _ => return Ok(false),
+        }
+        Ok(true)
+    }
+
+    /// A parameter's value as CONFIG GET shows it.
+    pub fn get(&self, name: &str) -> Option<String> {
+        Some(match name {
+            "maxclients" => self.maxclients.to_string(),
+            "timeout" => self.timeout_s.to_string(),
+            "proto-max-bulk-len" => self.proto_max_bulk_len.to_string(),
+            "client-query-buffer-limit" => self.query_buffer_limit.to_string(),
+            "client-output-buffer-limit" => self.output.render(),
+            _ => return None,
+        })
+    }
+}
+
 /// DiskDB: a Redis-compatible database that keeps its data on disk.
 #[derive(Debug, Parser)]
 #[command(name = "diskdb-server", version)]
@@ -82,6 +269,31 @@ pub struct Cli {
     /// Log level: error, warn, info, debug or trace [default: info].
     #[arg(long)]
     pub loglevel: Option<String>,
+    /// Most connected clients [default: 10000].
+    #[arg(long)]
+    pub maxclients: Option<String>,
+    /// Close clients idle this many seconds; 0 never [default: 0].
+    #[arg(long)]
+    pub timeout: Option<String>,
+    /// Largest request argument, e.g. `512mb` [default: 512mb].
+    #[arg(long)]
+    pub proto_max_bulk_len: Option<String>,
+    /// Most unparsed request bytes held per client, e.g. `1gb` [default: 1gb].
+    #[arg(long)]
+    pub client_query_buffer_limit: Option<String>,
+    /// Output limits, `<class> <hard> <soft> <seconds>` for class normal, replica or pubsub
+    /// [default: "normal 0 0 0 replica 256mb 64mb 60 pubsub 32mb 8mb 60"].
+    #[arg(long)]
+    pub client_output_buffer_limit: Option<String>,
+    /// Also serve TLS on this port (0: no TLS) [default: 0].
+    #[arg(long)]
+    pub tls_port: Option<u16>,
+    /// The TLS certificate chain (PEM); needed with --tls-port.
+    #[arg(long)]
+    pub tls_cert_file: Option<PathBuf>,
+    /// The TLS private key (PEM); needed with --tls-port.
+    #[arg(long)]
+    pub tls_key_file: Option<PathBuf>,
 }
 
 /// The effective settings.
@@ -96,6 +308,11 @@ pub struct Config {
     pub requirepass: String,
     pub protected_mode: bool,
     pub loglevel: String,
+    pub limits: ClientLimits,
+    /// TLS port (0: no TLS listener).
+    pub tls_port: u16,
+    pub tls_cert_file: Option<PathBuf>,
+    pub tls_key_file: Option<PathBuf>,
 }
 
 impl Default for Config {
@@ -110,6 +327,10 @@ impl Default for Config {
             requirepass: String::new(),
             protected_mode: true,
             loglevel: "info".into(),
+            limits: ClientLimits::default(),
+            tls_port: 0,
+            tls_cert_file: None,
+            tls_key_file: None,
         }
     }
 }
@@ -136,7 +357,6 @@ pub enum ConfigError {
 const IGNORED: &[&str] = &[
     "daemonize",
     "tcp-backlog",
-    "timeout",
     "tcp-keepalive",
     "logfile",
     "databases",
@@ -187,6 +407,38 @@ impl Config {
         if let Some(level) = &cli.loglevel {
             config.loglevel = level.clone();
         }
+        for (name, value) in [
+            ("maxclients", &cli.maxclients),
+            ("timeout", &cli.timeout),
+            ("proto-max-bulk-len", &cli.proto_max_bulk_len),
+            ("client-query-buffer-limit", &cli.client_query_buffer_limit),
+            (
+                "client-output-buffer-limit",
+                &cli.client_output_buffer_limit,
+            ),
+        ] {
+            if let Some(value) = value {
+                config
+                    .limits
+                    .set(name, value)
+                    .map_err(|e| ConfigError::Flag(format!("--{name}: {e}")))?;
+            }
+        }
+        if let Some(port) = cli.tls_port {
+            config.tls_port = port;
+        }
+        if let Some(path) = &cli.tls_cert_file {
+            config.tls_cert_file = Some(path.clone());
+        }
+        if let Some(path) = &cli.tls_key_file {
+            config.tls_key_file = Some(path.clone());
+        }
+        if config.tls_port != 0 && (config.tls_cert_file.is_none() || config.tls_key_file.is_none())
+        {
+            return Err(ConfigError::Flag(
+                "tls-port needs tls-cert-file and tls-key-file".into(),
+            ));
+        }
         Ok((config, notes))
     }
 
@@ -234,6 +486,27 @@ impl Config {
                 "cache-size" => self.cache_bytes = parse_bytes(&one()?).map_err(bad)?,
                 "requirepass" => self.requirepass = one()?,
                 "protected-mode" => self.protected_mode = parse_yes_no(&one()?).map_err(bad)?,
+                // One line may carry several classes; repeated lines add up, as in Redis.
+                "client-output-buffer-limit" => {
+                    self.limits.output.apply(&values.join(" ")).map_err(bad)?
+                }
+                d if LIMIT_PARAMS.contains(&d) => {
+                    self.limits.set(d, &one()?).map_err(bad)?;
+                }
+                "tls-port" => {
+                    let v = one()?;
+                    self.tls_port = v.parse().map_err(|_| bad(format!("invalid port '{v}'")))?;
+                }
+                "tls-cert-file" => self.tls_cert_file = Some(PathBuf::from(one()?)),
+                "tls-key-file" => self.tls_key_file = Some(PathBuf::from(one()?)),
+                // DiskDB does not ask clients for certificates: only "no" is honest.
+                "tls-auth-clients" => {
+                    if !one()?.eq_ignore_ascii_case("no") {
+                        return Err(bad(
+                            "only 'tls-auth-clients no' is supported (DiskDB does not verify client certificates)".into(),
+                        ));
+                    }
+                }
                 d if IGNORED.contains(&d) => {
                     notes.push(format!("ignoring '{d}' (line {})", index + 1))
                 }
@@ -267,6 +540,56 @@ mod tests {
         assert_eq!(config.bind, vec!["0.0.0.0", "::1"]);
         assert_eq!(config.dir, PathBuf::from("/tmp/a b"));
         assert_eq!(notes.len(), 1);
+    }
+
+    #[test]
+    fn limit_and_tls_directives_are_read_like_redis_conf() {
+        let mut config = Config::default();
+        let notes = config
+            .apply_file(
+                Path::new("x.conf"),
+                "maxclients 50\ntimeout 300\nproto-max-bulk-len 2mb\n\
+                 client-query-buffer-limit 64mb\n\
+                 client-output-buffer-limit normal 1mb 512kb 10\n\
+                 client-output-buffer-limit pubsub 4mb 1mb 30 replica 1gb 1gb 0\n\
+                 tls-port 6390\ntls-cert-file /c.pem\ntls-key-file /k.pem\ntls-auth-clients no\n",
+            )
+            .unwrap();
+        assert!(notes.is_empty(), "{notes:?}");
+        let l = config.limits;
+        assert_eq!((l.maxclients, l.timeout_s), (50, 300));
+        assert_eq!(l.proto_max_bulk_len, 2 << 20);
+        assert_eq!(l.query_buffer_limit, 64 << 20);
+        assert_eq!(
+            l.output.render(),
+            "normal 1048576 524288 10 slave 1073741824 1073741824 0 pubsub 4194304 1048576 30"
+        );
+        assert_eq!(config.tls_port, 6390);
+        assert_eq!(config.tls_key_file, Some(PathBuf::from("/k.pem")));
+    }
+
+    #[test]
+    fn bad_limits_are_refused_with_redis_texts() {
+        let mut limits = ClientLimits::default();
+        assert_eq!(
+            limits.set("proto-max-bulk-len", "1000").unwrap_err(),
+            "argument must be between 1048576 and 9223372036854775807 inclusive"
+        );
+        assert_eq!(
+            limits.set("maxclients", "x").unwrap_err(),
+            "argument couldn't be parsed into an integer"
+        );
+        assert_eq!(
+            limits
+                .set("client-output-buffer-limit", "normal 1mb 0")
+                .unwrap_err(),
+            "Wrong number of arguments in buffer limit configuration."
+        );
+        assert_eq!(limits, ClientLimits::default());
+        let mut config = Config::default();
+        assert!(config
+            .apply_file(Path::new("x.conf"), "tls-auth-clients yes\n")
+            .is_err());
     }
 
     #[test]

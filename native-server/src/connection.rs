@@ -1,27 +1,39 @@
-//! One client connection: read bytes, execute every complete request in the engine's open group,
-//! wait for the group commit if the job depends on uncommitted writes, write the replies in
-//! order. Pipelining falls out of that loop; a protocol error gets Redis's error reply after the
-//! replies to the requests before it, then the connection closes.
+//! One client connection, over TCP or TLS alike: read bytes, execute every complete request in
+//! the engine's open group, wait for the group commit if the job depends on uncommitted writes,
+//! write the replies in order. Pipelining falls out of that loop; a protocol error gets Redis's
+//! error reply after the replies to the requests before it, then the connection closes.
+//!
+//! One event loop per connection reads, writes, delivers published messages and watches the
+//! timers, so a client that stops reading never stops the server from noticing CLIENT KILL,
+//! shutdown, or that its output has grown past `client-output-buffer-limit`.
 
+use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use bytes::{Buf, BytesMut};
 use diskdb_core::protocol::{
     parse_request, parse_request_unauthenticated, Limits, ProtocolError, Reply,
 };
 use diskdb_core::{CommandError, Session};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::sync::watch;
 
-use crate::committer::{now_ms, Shared, Signals};
+use crate::committer::{now_ms, Shared};
+use crate::config::{ClassLimit, ClientLimits};
 
 /// Read buffer growth step (Redis reads 16 KB at a time).
 const READ_CHUNK: usize = 16 * 1024;
 /// Most bytes of requests executed before replies are written, so one client's huge pipeline
-/// runs in slices and its replies do not pile up.
+/// runs in slices and other clients get their turn.
 const MAX_JOB_BYTES: usize = 256 * 1024;
+/// Unsent output at which the connection stops executing and reading this client's requests
+/// until the client reads some: a client that pipelines without reading its replies holds at
+/// most this much (plus its last reply) instead of growing without bound. Redis keeps executing
+/// (its `normal` class has no limit by default); see docs/security.md.
+const OUTPUT_HIGH_WATER: usize = 1024 * 1024;
+/// An output buffer this large is freed once sent rather than kept for the next replies.
+const KEEP_OUTPUT_CAPACITY: usize = 1024 * 1024;
 
 /// Removes the client from the registry when the connection ends, however it ends.
 struct Registration {
@@ -35,8 +47,12 @@ impl Drop for Registration {
     }
 }
 
-/// Redis's refusal of a non-loopback client when no password is set and protected mode is on.
+/// Redis's refusal of a non-loopback client when no password is set and protected mode is on
+/// (networking.c in Redis 7.0, byte for byte).
 const PROTECTED_MODE_DENIED: &[u8] = b"-DENIED Redis is running in protected mode because protected mode is enabled and no password is set for the default user. In this mode connections are only accepted from the loopback interface. If you want to connect from external computers to Redis you may adopt one of the following solutions: 1) Just disable protected mode sending the command 'CONFIG SET protected-mode no' from the loopback interface by connecting to Redis from the same host the server is running, however MAKE SURE Redis is not publicly accessible from internet if you do so. Use CONFIG REWRITE to make this change permanent. 2) Alternatively you can just disable the protected mode by editing the Redis configuration file, and setting the protected mode option to 'no', and then restarting the server. 3) If you started the server manually just for testing, restart it with the '--protected-mode no' option. 4) Setup a an authentication password for the default user. NOTE: You only need to do one of the above things in order for the server to start accepting connections from the outside.\r\n";
+
+/// Redis's refusal of a client over `maxclients`.
+pub const MAX_CLIENTS_REACHED: &[u8] = b"-ERR max number of clients reached\r\n";
 
 /// What one job did.
 struct JobOutcome {
@@ -46,18 +62,23 @@ struct JobOutcome {
     error: Option<ProtocolError>,
     /// Where the request that blocked (if one did) starts: it ends at `consumed`.
     blocked_at: Option<usize>,
+    /// The job stopped at a slice limit: complete requests may remain in the input.
+    more: bool,
 }
 
-/// Executes the complete requests at the start of `input` into the open group.
+/// Executes the complete requests at the start of `input` into the open group, until the input
+/// runs out, `MAX_JOB_BYTES` of it ran, or the unsent output (`reply` past `sent`) reaches
+/// `OUTPUT_HIGH_WATER`.
 fn run_job(
     shared: &Shared,
     input: &[u8],
     limits: &Limits,
     session: &mut Session,
     reply: &mut Reply,
+    sent: usize,
 ) -> Result<JobOutcome, String> {
     let mut engine = shared.engine();
-    engine
+    let outcome = engine
         .execute_job(now_ms(), |group| {
             let mut out = JobOutcome {
                 consumed: 0,
@@ -65,8 +86,13 @@ fn run_job(
                 close: false,
                 error: None,
                 blocked_at: None,
+                more: false,
             };
-            while out.consumed < input.len() && out.consumed < MAX_JOB_BYTES {
+            while out.consumed < input.len() {
+                if out.consumed >= MAX_JOB_BYTES || reply.len() - sent >= OUTPUT_HIGH_WATER {
+                    out.more = true;
+                    break;
+                }
                 let rest = &input[out.consumed..];
                 let parsed = if session.authenticated {
                     parse_request(rest, limits)
@@ -102,25 +128,83 @@ fn run_job(
             }
             out
         })
-        .map_err(|e| CommandError::from(e).to_string())
+        .map_err(|e| CommandError::from(e).to_string());
+    // CONFIG SET may have changed a limit.
+    shared.refresh_limits(engine.state());
+    outcome
 }
 
-/// Serves one client until it disconnects, sends QUIT, breaks the protocol, or the server stops.
-pub async fn serve(
-    mut stream: TcpStream,
+/// After a job: deliver what it published, wait for the commit its writes need (on failure every
+/// command of the job gets the error, replacing its replies from `job_start` on), and add the
+/// protocol error if there was one. Returns whether the connection must close once the output
+/// is sent.
+async fn finish_job(
+    shared: &Shared,
+    reply: &mut Reply,
+    job_start: usize,
+    outcome: &JobOutcome,
+) -> bool {
+    shared.deliver();
+    if outcome.commands > 0 && shared.engine().pending_writes() {
+        if let Err(text) = shared.wait_for_commit().await {
+            reply.truncate(job_start);
+            for _ in 0..outcome.commands {
+                reply.error(text.as_bytes());
+            }
+        }
+    }
+    if outcome.close {
+        return true;
+    }
+    if let Some(err) = outcome.error {
+        reply.error(&err.reply_text());
+        return true;
+    }
+    false
+}
+
+/// Redis's `checkClientOutputBufferLimits`: over the hard limit at once, or over the soft limit
+/// on two checks more than `soft_seconds` apart.
+fn over_output_limit(limit: ClassLimit, pending: usize, soft_since: &mut Option<Instant>) -> bool {
+    if limit.hard > 0 && pending >= limit.hard {
+        return true;
+    }
+    if limit.soft > 0 && pending >= limit.soft {
+        match soft_since {
+            None => *soft_since = Some(Instant::now()),
+            Some(since) => {
+                return since.elapsed() > Duration::from_secs(limit.soft_seconds);
+            }
+        }
+    } else {
+        *soft_since = None;
+    }
+    false
+}
+
+/// What woke the connection's event loop.
+enum Event {
+    Read(std::io::Result<usize>),
+    Wrote(std::io::Result<usize>),
+    Message(Vec<u8>),
+    Wake,
+    BlockTimeout,
+    Idle,
+    Close,
+}
+
+/// Serves one client until it disconnects, sends QUIT, breaks the protocol, breaks a limit, is
+/// killed, or the server stops. `stream` is a TCP stream or a TLS session over one.
+pub async fn serve<S>(
+    stream: S,
+    peer: Option<SocketAddr>,
+    local: Option<SocketAddr>,
     shared: Arc<Shared>,
     mut shutdown: watch::Receiver<bool>,
-) {
-    let _ = stream.set_nodelay(true);
-    let addr = stream
-        .peer_addr()
-        .map(|a| a.to_string())
-        .unwrap_or_default();
-    let laddr = stream
-        .local_addr()
-        .map(|a| a.to_string())
-        .unwrap_or_default();
-    let peer_ip = stream.peer_addr().map(|a| a.ip()).ok();
+) where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
+    let (mut rd, mut wr) = tokio::io::split(stream);
     let (password, protected) = {
         let engine = shared.engine();
         let state = engine.state();
@@ -129,185 +213,215 @@ pub async fn serve(
             state.param("protected-mode") != Some(b"no"),
         )
     };
-    if protected && password.is_empty() && !peer_ip.is_some_and(|ip| ip.is_loopback()) {
-        let _ = stream.write_all(PROTECTED_MODE_DENIED).await;
+    if protected && password.is_empty() && !peer.is_some_and(|a| a.ip().is_loopback()) {
+        let _ = wr.write_all(PROTECTED_MODE_DENIED).await;
+        let _ = wr.shutdown().await;
         return;
     }
-    let mut signals = shared.connect(addr, laddr);
+    let addr = peer.map(|a| a.to_string()).unwrap_or_default();
+    let mut signals = shared.connect(
+        addr.clone(),
+        local.map(|a| a.to_string()).unwrap_or_default(),
+    );
     let id = signals.id;
     let _registration = Registration {
         shared: shared.clone(),
         id,
     };
-    let limits = Limits::default();
+    let mut limits: ClientLimits;
     let mut input = BytesMut::with_capacity(READ_CHUNK);
+    // The output buffer: `reply[..sent]` is written, `reply[sent..]` waits for the socket.
     let mut reply = Reply::new();
+    let mut sent = 0usize;
     let mut session = Session {
         id,
         authenticated: password.is_empty(),
         ..Session::default()
     };
+    // The request that blocked (BLPOP, ...), run again when woken.
+    let mut blocked: Option<Vec<u8>> = None;
+    // Complete requests may be waiting in `input`.
+    let mut input_ready = false;
+    // QUIT or a protocol error: send what is pending, then close.
+    let mut closing = false;
+    // The client shut its sending side: answer what it sent, then close.
+    let mut read_closed = false;
+    let mut soft_since: Option<Instant> = None;
+    let mut last_interaction = Instant::now();
+
     loop {
-        tokio::select! {
-            read = stream.read_buf(&mut input) => match read {
-                Ok(0) | Err(_) => return,
-                Ok(_) => {}
-            },
-            _ = shutdown.changed() => return,
-            _ = signals.kill.notified() => return,
-            Some(message) = signals.inbox.recv() => {
-                if stream.write_all(&message).await.is_err() {
-                    return;
-                }
-                continue;
-            }
-        }
-        loop {
-            let outcome = match run_job(&shared, &input, &limits, &mut session, &mut reply) {
+        // CONFIG SET (from any client) applies from this client's next request on.
+        limits = shared.limits();
+        let parse_limits = Limits {
+            max_bulk_len: limits.proto_max_bulk_len,
+            ..Limits::default()
+        };
+        // Execute what is complete, unless the client is blocked or its output is backed up.
+        while input_ready && !closing && blocked.is_none() && reply.len() - sent < OUTPUT_HIGH_WATER
+        {
+            let job_start = reply.len();
+            let outcome = match run_job(
+                &shared,
+                &input,
+                &parse_limits,
+                &mut session,
+                &mut reply,
+                sent,
+            ) {
                 Ok(outcome) => outcome,
                 Err(text) => {
                     reply.error(text.as_bytes());
-                    let _ = stream.write_all(reply.as_bytes()).await;
-                    return;
+                    closing = true;
+                    break;
                 }
             };
-            let blocked = outcome
-                .blocked_at
-                .map(|start| input[start..outcome.consumed].to_vec());
+            if let Some(start) = outcome.blocked_at {
+                blocked = Some(input[start..outcome.consumed].to_vec());
+            }
             input.advance(outcome.consumed);
-            if finish_job(&shared, &mut stream, &mut reply, &outcome)
-                .await
-                .is_err()
-            {
+            input_ready = outcome.more || outcome.blocked_at.is_some();
+            closing = finish_job(&shared, &mut reply, job_start, &outcome).await;
+            if outcome.more {
+                // A long pipeline runs in slices; let the other clients in between.
+                tokio::task::yield_now().await;
+            }
+        }
+        let pending = reply.len() - sent;
+        if pending > 0 && !closing {
+            let class = if session.channels.is_empty() && session.patterns.is_empty() {
+                limits.output.normal
+            } else {
+                limits.output.pubsub
+            };
+            if over_output_limit(class, pending, &mut soft_since) {
+                tracing::warn!(
+                    "Client id={id} addr={addr} closed for overcoming of output buffer limits."
+                );
                 return;
             }
-            if let Some(request) = blocked {
-                let waited = wait_while_blocked(
-                    &shared,
-                    &mut stream,
-                    &mut session,
-                    &mut reply,
-                    &request,
-                    &limits,
-                    &mut signals,
-                    &mut shutdown,
-                    &mut input,
-                )
-                .await;
-                if waited.is_err() {
-                    return;
-                }
-                continue;
-            }
-            // More complete requests than one job takes: go on without reading.
-            if outcome.consumed < MAX_JOB_BYTES || input.is_empty() {
-                break;
-            }
         }
-        if input.capacity() - input.len() < READ_CHUNK / 4 {
+        if (closing || (read_closed && !input_ready)) && pending == 0 {
+            let _ = wr.shutdown().await;
+            return;
+        }
+
+        let can_read = !closing && !read_closed && pending < OUTPUT_HIGH_WATER;
+        if can_read && input.capacity() - input.len() < READ_CHUNK / 4 {
             input.reserve(READ_CHUNK);
         }
-    }
-}
-
-/// The connection must end (socket error, QUIT, protocol error, kill, shutdown).
-struct Closed;
-
-/// After a job: deliver what it published, wait for the commit its writes need, write the
-/// replies (and a protocol error), and close if the job said so.
-async fn finish_job(
-    shared: &Shared,
-    stream: &mut TcpStream,
-    reply: &mut Reply,
-    outcome: &JobOutcome,
-) -> Result<(), Closed> {
-    shared.deliver();
-    if outcome.commands > 0 && shared.engine().pending_writes() {
-        if let Err(text) = shared.wait_for_commit().await {
-            // The group was rolled back: every command of this job failed.
-            reply.truncate(0);
-            for _ in 0..outcome.commands {
-                reply.error(text.as_bytes());
-            }
-        }
-    }
-    let mut close = outcome.close;
-    if let (Some(err), false) = (outcome.error, close) {
-        reply.error(&err.reply_text());
-        close = true;
-    }
-    if !reply.is_empty() {
-        stream
-            .write_all(reply.as_bytes())
-            .await
-            .map_err(|_| Closed)?;
-        reply.truncate(0);
-    }
-    if close {
-        let _ = stream.shutdown().await;
-        return Err(Closed);
-    }
-    Ok(())
-}
-
-/// Waits until the blocked request can be served (a key it waits on was written: run it again)
-/// or its deadline passes (reply with its null). Published messages are still delivered; bytes
-/// the client sends meanwhile are kept for after.
-#[allow(clippy::too_many_arguments)]
-async fn wait_while_blocked(
-    shared: &Shared,
-    stream: &mut TcpStream,
-    session: &mut Session,
-    reply: &mut Reply,
-    request: &[u8],
-    limits: &Limits,
-    signals: &mut Signals,
-    shutdown: &mut watch::Receiver<bool>,
-    input: &mut BytesMut,
-) -> Result<(), Closed> {
-    loop {
-        let Some(block) = session.block.clone() else {
-            return Ok(());
+        let block_wait = blocked.as_ref().and(session.block.as_ref()).map(|b| {
+            b.deadline_ms
+                .map(|at| Duration::from_millis((at - now_ms()).max(0) as u64))
+        });
+        let block_deadline = match block_wait {
+            Some(Some(wait)) => Some(tokio::time::Instant::now() + wait),
+            _ => None,
         };
-        let timeout = async {
-            match block.deadline_ms {
-                Some(at) => {
-                    let wait = (at - now_ms()).max(0) as u64;
-                    tokio::time::sleep(Duration::from_millis(wait)).await
+        // Redis never times out subscribers or blocked clients; output being written is not
+        // idleness either.
+        let idle_deadline = (limits.timeout_s > 0
+            && pending == 0
+            && blocked.is_none()
+            && session.channels.is_empty()
+            && session.patterns.is_empty())
+        .then(|| {
+            tokio::time::Instant::from_std(last_interaction) + Duration::from_secs(limits.timeout_s)
+        });
+        let event = tokio::select! {
+            read = rd.read_buf(&mut input), if can_read => Event::Read(read),
+            wrote = wr.write(&reply.as_bytes()[sent..]), if pending > 0 => Event::Wrote(wrote),
+            Some(message) = signals.inbox.recv() => Event::Message(message),
+            _ = signals.kill.notified() => Event::Close,
+            _ = shutdown.changed() => Event::Close,
+            _ = signals.wake.notified(), if blocked.is_some() => Event::Wake,
+            _ = sleep_until(block_deadline), if block_deadline.is_some() => Event::BlockTimeout,
+            _ = sleep_until(idle_deadline), if idle_deadline.is_some() => Event::Idle,
+        };
+        match event {
+            // Redis drops a blocked client whose peer is gone.
+            Event::Read(Ok(0)) if blocked.is_none() => read_closed = true,
+            Event::Read(Ok(0) | Err(_)) | Event::Wrote(Ok(0) | Err(_)) | Event::Close => return,
+            Event::Read(Ok(_)) => {
+                last_interaction = Instant::now();
+                if input.len() > limits.query_buffer_limit {
+                    tracing::warn!(
+                        "Closing client that reached max query buffer length: id={id} addr={addr} qbuf={}",
+                        input.len()
+                    );
+                    return;
                 }
-                None => std::future::pending().await,
+                input_ready = true;
             }
-        };
-        tokio::select! {
-            _ = signals.wake.notified() => {
+            Event::Wrote(Ok(n)) => {
+                last_interaction = Instant::now();
+                sent += n;
+                if sent == reply.len() {
+                    if reply.len() > KEEP_OUTPUT_CAPACITY {
+                        drop(reply.take());
+                    } else {
+                        reply.truncate(0);
+                    }
+                    sent = 0;
+                } else if sent >= KEEP_OUTPUT_CAPACITY && sent * 2 >= reply.len() {
+                    // Compact now and then so a client that reads slowly but steadily does not
+                    // make the buffer grow.
+                    reply.consume(sent);
+                    sent = 0;
+                }
+            }
+            Event::Message(message) => reply.raw(&message),
+            Event::Wake => {
+                let Some(request) = blocked.take() else {
+                    continue;
+                };
                 session.block = None;
-                let outcome = run_job(shared, request, limits, session, reply).map_err(|_| Closed)?;
+                let job_start = reply.len();
+                let Ok(outcome) = run_job(
+                    &shared,
+                    &request,
+                    &parse_limits,
+                    &mut session,
+                    &mut reply,
+                    sent,
+                ) else {
+                    return;
+                };
                 if session.block.is_some() {
+                    // Someone else was served first: wait again.
+                    blocked = Some(request);
                     continue;
                 }
-                return finish_job(shared, stream, reply, &outcome).await;
+                closing = finish_job(&shared, &mut reply, job_start, &outcome).await;
+                input_ready = true;
+                // Its idle time counts from when it was served.
+                last_interaction = Instant::now();
             }
-            _ = timeout => {
-                session.block = None;
-                shared.unblock(session.id);
+            Event::BlockTimeout => {
+                let Some(block) = session.block.take() else {
+                    continue;
+                };
+                blocked = None;
+                shared.unblock(id);
                 if block.null_array {
                     reply.null_array();
                 } else {
                     reply.null();
                 }
-                stream.write_all(reply.as_bytes()).await.map_err(|_| Closed)?;
-                reply.truncate(0);
-                return Ok(());
+                input_ready = true;
+                last_interaction = Instant::now();
             }
-            _ = signals.kill.notified() => return Err(Closed),
-            _ = shutdown.changed() => return Err(Closed),
-            Some(message) = signals.inbox.recv() => {
-                stream.write_all(&message).await.map_err(|_| Closed)?;
+            Event::Idle => {
+                tracing::debug!("Closing idle client id={id} addr={addr}");
+                return;
             }
-            read = stream.read_buf(input) => match read {
-                Ok(0) | Err(_) => return Err(Closed),
-                Ok(_) => {}
-            },
         }
+    }
+}
+
+/// Sleeps until `deadline`; never returns without one (its select branch is disabled then).
+async fn sleep_until(deadline: Option<tokio::time::Instant>) {
+    match deadline {
+        Some(at) => tokio::time::sleep_until(at).await,
+        None => std::future::pending().await,
     }
 }

@@ -7,13 +7,16 @@ use diskdb_core::{Engine, EngineConfig, Store};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinSet;
+use tokio_rustls::TlsAcceptor;
 
 use crate::committer::{self, Shared};
-use crate::config::{Config, StorageKind};
+use crate::config::{ClientLimits, Config, StorageKind, LIMIT_PARAMS};
 use crate::connection;
 
 /// How long connections get to finish their current replies at shutdown.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
+/// How long a TLS client may take to finish its handshake.
+const TLS_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Why the server could not run.
 #[derive(Debug, thiserror::Error)]
@@ -30,6 +33,8 @@ pub enum ServerError {
         addr: String,
         source: std::io::Error,
     },
+    #[error("TLS: {0}")]
+    Tls(String),
 }
 
 /// Opens the keyspace (replaying its log) as the configuration says.
@@ -70,6 +75,24 @@ pub fn open(config: &Config) -> Result<Arc<Shared>, ServerError> {
         state.set_param(name, value.as_bytes(), false);
     }
     state.set_param("requirepass", config.requirepass.as_bytes(), true);
+    for name in LIMIT_PARAMS {
+        let value = config.limits.get(name).unwrap_or_default();
+        state.set_param(name, value.as_bytes(), true);
+    }
+    state.config_check = Some(check_param);
+    let path_text = |p: &Option<std::path::PathBuf>| {
+        p.as_ref()
+            .map(|p| p.display().to_string())
+            .unwrap_or_default()
+    };
+    for (name, value) in [
+        ("tls-port", config.tls_port.to_string()),
+        ("tls-cert-file", path_text(&config.tls_cert_file)),
+        ("tls-key-file", path_text(&config.tls_key_file)),
+        ("tls-auth-clients", "no".to_string()),
+    ] {
+        state.set_param(name, value.as_bytes(), false);
+    }
     let protected = if config.protected_mode { "yes" } else { "no" };
     state.set_param("protected-mode", protected.as_bytes(), true);
     let executable = std::env::current_exe()
@@ -86,7 +109,55 @@ pub fn open(config: &Config) -> Result<Arc<Shared>, ServerError> {
     ] {
         state.host.insert(name.into(), value);
     }
-    Ok(Shared::new(engine))
+    let shared = Shared::new(engine);
+    shared.refresh_limits(shared.engine().state());
+    Ok(shared)
+}
+
+/// CONFIG SET's check of the client limits (the server's own parameters): Redis's rules and
+/// texts, and the value stored as CONFIG GET shows it (`1mb` becomes `1048576`).
+fn check_param(name: &str, value: &[u8], current: &[u8]) -> Result<Vec<u8>, String> {
+    if !LIMIT_PARAMS.contains(&name) {
+        return Ok(value.to_vec());
+    }
+    let text = std::str::from_utf8(value).map_err(|_| "argument must be valid text".to_string())?;
+    let mut limits = ClientLimits::default();
+    if name == "client-output-buffer-limit" {
+        // Classes the new value does not name keep their current limits.
+        limits.output.apply(&String::from_utf8_lossy(current))?;
+    }
+    limits.set(name, text)?;
+    Ok(limits.get(name).unwrap_or_default().into_bytes())
+}
+
+/// Loads the TLS certificate chain and private key (PEM) into a server configuration.
+fn tls_acceptor(config: &Config) -> Result<Option<TlsAcceptor>, ServerError> {
+    use tokio_rustls::rustls;
+    use tokio_rustls::rustls::pki_types::pem::PemObject;
+    use tokio_rustls::rustls::pki_types::{CertificateDer, PrivateKeyDer};
+    let (Some(cert), Some(key)) = (&config.tls_cert_file, &config.tls_key_file) else {
+        return Ok(None);
+    };
+    if config.tls_port == 0 {
+        return Ok(None);
+    }
+    let certs = CertificateDer::pem_file_iter(cert)
+        .and_then(|certs| certs.collect::<Result<Vec<_>, _>>())
+        .map_err(|e| ServerError::Tls(format!("cannot read {}: {e}", cert.display())))?;
+    if certs.is_empty() {
+        return Err(ServerError::Tls(format!(
+            "no certificate in {}",
+            cert.display()
+        )));
+    }
+    let key = PrivateKeyDer::from_pem_file(key)
+        .map_err(|e| ServerError::Tls(format!("cannot read {}: {e}", key.display())))?;
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let server_config = rustls::ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .and_then(|b| b.with_no_client_auth().with_single_cert(certs, key))
+        .map_err(|e| ServerError::Tls(e.to_string()))?;
+    Ok(Some(TlsAcceptor::from(Arc::new(server_config))))
 }
 
 fn durability_name(d: diskdb_core::Durability) -> &'static str {
@@ -99,41 +170,57 @@ fn durability_name(d: diskdb_core::Durability) -> &'static str {
 
 /// Serves until SIGINT or SIGTERM, then lets connections finish, checkpoints and returns.
 pub async fn run(config: Config, shared: Arc<Shared>) -> Result<(), ServerError> {
+    let tls = tls_acceptor(&config)?;
     let mut listeners = Vec::new();
-    for host in &config.bind {
-        let addr = if host.contains(':') {
-            format!("[{host}]:{}", config.port)
-        } else {
-            format!("{host}:{}", config.port)
-        };
-        let listener = TcpListener::bind(&addr)
-            .await
-            .map_err(|source| ServerError::Bind {
-                addr: addr.clone(),
-                source,
-            })?;
-        listeners.push(listener);
+    // As in Redis, `port 0` with TLS serves TLS only.
+    let mut ports = Vec::new();
+    if config.port != 0 || tls.is_none() {
+        ports.push((config.port, false));
+    }
+    if tls.is_some() {
+        ports.push((config.tls_port, true));
+    }
+    for &(port, is_tls) in &ports {
+        for host in &config.bind {
+            let addr = if host.contains(':') {
+                format!("[{host}]:{port}")
+            } else {
+                format!("{host}:{port}")
+            };
+            let listener = TcpListener::bind(&addr)
+                .await
+                .map_err(|source| ServerError::Bind {
+                    addr: addr.clone(),
+                    source,
+                })?;
+            listeners.push((listener, is_tls));
+        }
     }
     let stop_committer = std::sync::Arc::new(tokio::sync::Notify::new());
     let committer = tokio::spawn(committer::run(shared.clone(), stop_committer.clone()));
     let (shutdown_tx, shutdown_rx) = watch::channel(false);
     let mut connections: JoinSet<()> = JoinSet::new();
     tracing::info!(
-        "DiskDB {} ready to accept connections on {}:{} (data in {})",
+        "DiskDB {} ready to accept connections on {}:{}{} (data in {})",
         env!("CARGO_PKG_VERSION"),
         config.bind.join(","),
         config.port,
+        if tls.is_some() {
+            format!(", TLS on port {}", config.tls_port)
+        } else {
+            String::new()
+        },
         config.dir.display()
     );
 
     let (accepted_tx, mut accepted_rx) = tokio::sync::mpsc::unbounded_channel();
-    for listener in listeners {
+    for (listener, is_tls) in listeners {
         let accepted_tx = accepted_tx.clone();
         tokio::spawn(async move {
             loop {
                 match listener.accept().await {
                     Ok((stream, peer)) => {
-                        if accepted_tx.send((stream, peer)).is_err() {
+                        if accepted_tx.send((stream, peer, is_tls)).is_err() {
                             break;
                         }
                     }
@@ -152,9 +239,43 @@ pub async fn run(config: Config, shared: Arc<Shared>) -> Result<(), ServerError>
     tokio::pin!(signal);
     loop {
         tokio::select! {
-            Some((stream, peer)) = accepted_rx.recv() => {
+            Some((stream, peer, is_tls)) = accepted_rx.recv() => {
                 tracing::debug!("accepted {peer}");
-                connections.spawn(connection::serve(stream, shared.clone(), shutdown_rx.clone()));
+                // Connections still in their TLS handshake count too, as in Redis.
+                if connections.len() >= shared.limits().maxclients {
+                    shared.engine().state_mut().stats.rejected_connections += 1;
+                    tracing::warn!("rejected {peer}: max number of clients reached");
+                    // Best effort, as in Redis; over TLS nothing can be said before a handshake.
+                    if !is_tls {
+                        let _ = stream.try_write(connection::MAX_CLIENTS_REACHED);
+                    }
+                    continue;
+                }
+                let _ = stream.set_nodelay(true);
+                let local = stream.local_addr().ok();
+                let (shared, shutdown) = (shared.clone(), shutdown_rx.clone());
+                match (&tls, is_tls) {
+                    (Some(acceptor), true) => {
+                        let acceptor = acceptor.clone();
+                        connections.spawn(async move {
+                            let handshake = tokio::time::timeout(
+                                TLS_HANDSHAKE_TIMEOUT,
+                                acceptor.accept(stream),
+                            );
+                            match handshake.await {
+                                Ok(Ok(stream)) => {
+                                    connection::serve(stream, Some(peer), local, shared, shutdown)
+                                        .await
+                                }
+                                Ok(Err(err)) => tracing::debug!("TLS handshake with {peer} failed: {err}"),
+                                Err(_) => tracing::debug!("TLS handshake with {peer} timed out"),
+                            }
+                        });
+                    }
+                    _ => {
+                        connections.spawn(connection::serve(stream, Some(peer), local, shared, shutdown));
+                    }
+                }
             }
             Some(_) = connections.join_next(), if !connections.is_empty() => {}
             _ = &mut signal => break,

@@ -154,7 +154,21 @@ pub fn config(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>) -> CommandResult {
                 let value = args.next_bytes()?;
                 let lower = String::from_utf8_lossy(name).to_ascii_lowercase();
                 match ctx.state.config.get(&lower) {
-                    Some(p) if p.mutable => updates.push((lower, value.to_vec())),
+                    Some(p) if p.mutable => {
+                        let value = match ctx.state.config_check {
+                            Some(check) => check(&lower, value, &p.value).map_err(|reason| {
+                                CommandError::Raw(
+                                    format!(
+                                        "ERR CONFIG SET failed (possibly related to argument '{lower}') - {reason}"
+                                    )
+                                    .into_bytes()
+                                    .into(),
+                                )
+                            })?,
+                            None => value.to_vec(),
+                        };
+                        updates.push((lower, value));
+                    }
                     Some(_) => {
                         return Err(CommandError::Raw(
                             format!(
