@@ -638,22 +638,24 @@ pub fn lrange(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>) -> CommandResult {
         ctx.reply.array(0);
         return Ok(());
     };
-    // The reply is streamed batch by batch; a short read fails the command, which discards
-    // what was written.
+    // Items go straight from the B-tree into the reply; a short read fails the command, which
+    // discards what was written.
     ctx.reply.array(usize::try_from(n).unwrap_or(usize::MAX));
-    let mut walk = list.walk(list.at(from), list.at(from + n), false);
-    let mut sent = 0u64;
-    loop {
-        let rows = walk.next(ctx, list.key)?;
-        if rows.is_empty() {
-            break;
-        }
-        sent += rows.len() as u64;
-        for (_, item) in &rows {
-            ctx.reply.bulk(item);
-        }
-    }
-    if sent != n {
+    let (lo, hi) = (pos_key(list.at(from)), pos_key(list.at(from + n)));
+    let range = ElemRange {
+        from: Some(&lo),
+        to: Some(&hi),
+        reverse: false,
+        limit: usize::try_from(n).unwrap_or(usize::MAX),
+    };
+    let reply = &mut *ctx.reply;
+    let sent = ctx
+        .ks
+        .elem_visit(T, ctx.session.db, list.key, range, |_, item| {
+            reply.bulk(item);
+            true
+        })?;
+    if sent as u64 != n {
         return Err(corrupt());
     }
     Ok(())

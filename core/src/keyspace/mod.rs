@@ -829,6 +829,53 @@ impl<'t> Keyspace<'t> {
         Ok(())
     }
 
+    /// Calls `visit(element, value)` for the elements of `key` in `table` within `range`, in
+    /// order, until it returns false; returns how many it was called for. Nothing is copied:
+    /// replies that stream many elements (LRANGE) pay no allocation per element.
+    pub fn elem_visit(
+        &mut self,
+        table: ElemTable,
+        db: usize,
+        key: &[u8],
+        range: ElemRange<'_>,
+        mut visit: impl FnMut(&[u8], &[u8]) -> bool,
+    ) -> Result<usize, StorageError> {
+        let ElemRange {
+            from,
+            to,
+            reverse,
+            limit,
+        } = range;
+        let mut prefix = Vec::with_capacity(64);
+        elem_prefix(&mut prefix, self.phys(db), key);
+        let n = prefix.len();
+        let start = [prefix.as_slice(), from.unwrap_or_default()].concat();
+        let end = match to {
+            Some(to) => Some([prefix.as_slice(), to].concat()),
+            None => prefix_end(&prefix),
+        };
+        let table = self.elem_table(table)?;
+        let mut range = match &end {
+            Some(end) => table.range::<&[u8]>(start.as_slice()..end.as_slice())?,
+            None => table.range::<&[u8]>(start.as_slice()..)?,
+        };
+        let mut seen = 0;
+        while seen < limit {
+            let item = if reverse {
+                range.next_back()
+            } else {
+                range.next()
+            };
+            let Some(item) = item else { break };
+            let (k, v) = item?;
+            seen += 1;
+            if !visit(&k.value()[n..], v.value()) {
+                break;
+            }
+        }
+        Ok(seen)
+    }
+
     /// Elements of `key` in `table` within `range`: `(element, value)` pairs.
     pub fn elem_range(
         &mut self,
