@@ -360,7 +360,7 @@ async function useStorage(kind) {
     state.session = { db: 0, tx: false, subscriptions: 0 };
     return { kind, fallback };
   });
-  if (opened.fallback) note(`OPFS is not available here (${opened.fallback.message}); using memory.`);
+  if (opened.fallback) note(`Could not open OPFS (${opened.fallback.message}); using memory.`);
   else {
     try {
       localStorage.setItem(STORAGE_PREF, opened.kind);

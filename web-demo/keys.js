@@ -13,7 +13,6 @@ const utf8 = new TextDecoder("utf-8", { fatal: true });
 export function display(bytes) {
   try {
     const s = utf8.decode(bytes);
-    // eslint-disable-next-line no-control-regex
     if (!/[\u0000-\u001f\u007f]/.test(s)) return s;
   } catch {
     // not UTF-8: fall through to the quoted form
@@ -154,8 +153,7 @@ export class KeyBrowser {
     this.selected = id;
     for (const b of this.tbody.querySelectorAll("button.key")) b.setAttribute("aria-pressed", String(b.dataset.id === id));
     if (!key) {
-      if (!quiet) this.view.replaceChildren(note("That key no longer exists."));
-      else this.view.replaceChildren(note("The key shown before no longer exists."));
+      this.view.replaceChildren(note(quiet ? "The key shown before no longer exists." : "That key no longer exists."));
       this.selected = null;
       return;
     }
