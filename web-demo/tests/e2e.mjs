@@ -28,6 +28,7 @@ const step = (message) => console.log(`  ${message}`);
 
 // The server, started exactly as the README says (on any free port).
 const server = spawn("python3", [join(demo, "serve.py"), "--port", "0"], { stdio: ["ignore", "pipe", "inherit"] });
+process.on("exit", () => server.kill()); // also when a failure ends the test early
 const url = await new Promise((resolveUrl, reject) => {
   let seen = "";
   const timer = setTimeout(() => reject(new Error(`serve.py did not start: ${seen}`)), 300_000);
