@@ -2,7 +2,8 @@
 # Runs every DiskDB test: installs what is missing, then the C parser's own tests (also under
 # ASan/UBSan), formatting and lints, the Rust test suites (unit, differential parser property
 # tests, the real server driven by real clients, crash tests), the wasm builds and their import
-# check, a redis-benchmark smoke run, and the differential harness against a real redis-server.
+# check, a redis-benchmark smoke run, the web demo in headless Chromium, and the differential
+# harness against a real redis-server.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -51,6 +52,10 @@ ok
 
 step "WebAssembly: WASI under wasmtime, the npm package in Node.js, OPFS in headless Chromium"
 bash wasm/tests/run.sh --no-figures
+ok
+
+step "web demo: reply rendering against redis-cli, the page end to end in headless Chromium"
+bash web-demo/tests/run.sh
 ok
 
 step "differential compatibility: DiskDB and redis-server 7.0, byte for byte"
