@@ -8,7 +8,7 @@ use redb::Database;
 
 use crate::commands::{self, Access, Args, Ctx};
 use crate::error::CommandError;
-use crate::keyspace::{Counters, Keyspace, DATABASES};
+use crate::keyspace::{Counters, IntegrityError, Keyspace, DATABASES};
 use crate::protocol::{Argv, Reply};
 use crate::state::ServerState;
 use crate::storage::{self, StorageError, Store, SYSTEM};
@@ -486,6 +486,12 @@ impl Engine {
             reply.error(CommandError::from(err).reply_text().as_ref());
         }
         outcome
+    }
+
+    /// Checks the whole keyspace, as the open group sees it, against the invariants of
+    /// [`Keyspace::check_integrity`]. Reads every row: for tests and fuzzing.
+    pub fn check_integrity(&mut self) -> Result<(), IntegrityError> {
+        self.execute_job(0, |g| g.keyspace.check_integrity())?
     }
 
     /// Background duties, to call about every 100 ms between groups: active expiry, the

@@ -18,7 +18,9 @@ use redb::{ReadableTable, Table, TableDefinition, WriteTransaction};
 
 use crate::storage::StorageError;
 
+mod check;
 mod zset;
+pub use check::IntegrityError;
 pub use zset::{position, sortable, ZItem};
 
 /// Number of logical databases (`SELECT 0`..`15`).
