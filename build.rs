@@ -12,6 +12,8 @@ fn main() {
     let csrc =
         PathBuf::from(env::var("CARGO_MANIFEST_DIR").expect("cargo sets it")).join("../csrc");
     println!("cargo::rustc-check-cfg=cfg(diskdb_c_parser)");
+    // Set by cargo-fuzz; the keyspace then uses small rank-index blocks (see keyspace/zset.rs).
+    println!("cargo::rustc-check-cfg=cfg(fuzzing)");
     println!(
         "cargo::rerun-if-changed={}",
         csrc.join("diskdb_resp.c").display()

@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # Runs every DiskDB test: installs what is missing, then the C parser's own tests (also under
 # ASan/UBSan), formatting and lints, the Rust test suites (unit, differential parser property
-# tests, the real server driven by real clients, crash tests), the wasm builds and their import
-# check, a redis-benchmark smoke run, the web demo in headless Chromium, and the differential
-# harness against a real redis-server.
+# tests, the real server driven by real clients, crash and fault tests), bounded fuzzing of the
+# parsers and the command layer, the wasm builds and their import check, a redis-benchmark smoke
+# run, the web demo in headless Chromium, and the differential harness against a real redis-server.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -30,6 +30,10 @@ ok
 
 step "Rust tests (unit, parser differential, zero allocations, server integration)"
 cargo test --workspace
+ok
+
+step "fuzzing: C parser, C vs Rust parser, command layer (FUZZ_SECONDS=${FUZZ_SECONDS:-45} each)"
+bash scripts/fuzz.sh
 ok
 
 step "diskdb-core for wasm32-wasip1 (C parser) and wasm32-unknown-unknown (Rust parser)"

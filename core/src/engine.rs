@@ -8,7 +8,7 @@ use redb::Database;
 
 use crate::commands::{self, Access, Args, Ctx};
 use crate::error::CommandError;
-use crate::keyspace::{Counters, Keyspace, MetaCache, DATABASES};
+use crate::keyspace::{Counters, IntegrityError, Keyspace, MetaCache, DATABASES};
 use crate::protocol::{Argv, Reply};
 use crate::state::ServerState;
 use crate::storage::{self, StorageError, Store, SYSTEM};
@@ -164,6 +164,11 @@ pub struct Engine {
     last_sync_ms: i64,
     /// Groups committed to redb since the last durable checkpoint.
     uncheckpointed: bool,
+    /// A file store's directory and cache size, to reopen redb after a failed I/O.
+    reopen: Option<(std::path::PathBuf, usize)>,
+    /// redb failed an I/O (typically a full disk) and refuses every later operation until it
+    /// is reopened: [`Engine::heal`] does that before the next job.
+    broken: bool,
 }
 
 struct OpenGroup {
@@ -208,6 +213,11 @@ impl Engine {
 
     /// Opens the store, replays the write-ahead log past the last checkpoint, and checkpoints.
     pub fn open(config: EngineConfig) -> Result<Engine, StorageError> {
+        let record_cache = config.cache_bytes / 4;
+        let reopen = match &config.store {
+            Store::Dir(dir) => Some((dir.clone(), config.cache_bytes - record_cache)),
+            _ => None,
+        };
         let (wal, records, durable_backend) = match &config.store {
             Store::Dir(dir) => {
                 std::fs::create_dir_all(dir)?;
@@ -216,12 +226,22 @@ impl Engine {
                     path: path.display().to_string(),
                     source,
                 })?;
+                // Log records exist only after the database file was created, so they beside an
+                // empty file mean the file was lost: replaying them onto nothing would bring
+                // back a fragment of the data (older records stay in the log after a rewind).
+                let db_path = dir.join(storage::DB_FILE);
+                let db_len = std::fs::metadata(&db_path).map_or(0, |m| m.len());
+                if db_len == 0 && !records.is_empty() {
+                    return Err(StorageError::LostDatabase {
+                        path: db_path.display().to_string(),
+                        wal: path.display().to_string(),
+                    });
+                }
                 (Some(wal), records, true)
             }
             Store::Memory => (None, Vec::new(), false),
             Store::Backend(_) => (None, Vec::new(), true),
         };
-        let record_cache = config.cache_bytes / 4;
         let db = storage::open_database(config.store, config.cache_bytes - record_cache)?;
         let (applied_lsn, counters) = read_system(&db)?;
         let mut engine = Engine {
@@ -239,6 +259,8 @@ impl Engine {
             last_checkpoint_ms: 0,
             last_sync_ms: 0,
             uncheckpointed: false,
+            reopen,
+            broken: false,
         };
         let replay: Vec<WalRecord> = records
             .into_iter()
@@ -286,10 +308,15 @@ impl Engine {
         now_ms: i64,
         f: impl FnOnce(&mut Group<'_, '_>) -> R,
     ) -> Result<R, StorageError> {
+        self.heal()?;
         if self.open.is_none() {
             self.record.begin(self.next_lsn);
-            let mut txn = self.db.begin_write()?;
-            txn.set_durability(redb::Durability::None)?;
+            let txn = (|| {
+                let mut txn = self.db.begin_write()?;
+                txn.set_durability(redb::Durability::None)?;
+                Ok::<_, StorageError>(txn)
+            })();
+            let txn = self.watch(txn)?;
             self.open = Some(OpenGroup {
                 txn,
                 counters_before: self.counters.clone(),
@@ -319,7 +346,8 @@ impl Engine {
     /// (without fsync, or durably for a backend without a log in `always` mode). On `Err`
     /// nothing of the group was applied (earlier, acknowledged groups are kept).
     pub fn commit(&mut self) -> Result<CommitOutcome, StorageError> {
-        self.commit_inner(false)
+        let outcome = self.commit_inner(false);
+        self.watch(outcome)
     }
 
     /// Commits the redb transaction even if it could carry more groups (ticks, checkpoints).
@@ -402,8 +430,14 @@ impl Engine {
             self.counters = counters_before;
             self.cache.clear();
             self.record.begin(self.next_lsn);
-            // Whatever the log already holds was acknowledged: bring it back from the log.
-            self.recover_from_log()?;
+            // Whatever the log already holds was acknowledged: bring it back from the log, into
+            // a reopened redb if the failure was an I/O error (which leaves redb unusable).
+            if self.reopen.is_some() {
+                self.broken = true;
+                let _ = self.heal();
+            } else {
+                self.recover_from_log()?;
+            }
             return Err(err);
         }
         if self.wal.is_none() && writes > 0 {
@@ -446,7 +480,7 @@ impl Engine {
         let Some(path) = self.wal.as_ref().map(|w| w.path().to_path_buf()) else {
             return Ok(());
         };
-        self.wal = None;
+        // The old handle stays until the new one is open: never run without the log.
         let (wal, records) = Wal::open(&path).map_err(|source| StorageError::Wal {
             path: path.display().to_string(),
             source,
@@ -458,6 +492,46 @@ impl Engine {
         }
         self.next_lsn = self.next_lsn.max(self.applied_lsn + 1);
         self.record.begin(self.next_lsn);
+        Ok(())
+    }
+
+    /// Notes that redb needs reopening when `result` is a failure of redb itself (a log failure
+    /// leaves redb usable).
+    fn watch<T>(&mut self, result: Result<T, StorageError>) -> Result<T, StorageError> {
+        if let Err(err) = &result {
+            if self.reopen.is_some() && !matches!(err, StorageError::Wal { .. }) {
+                self.broken = true;
+            }
+        }
+        result
+    }
+
+    /// Reopens redb after a failed I/O left it refusing every operation, and replays from the
+    /// log what its lost non-durable commits held, so a full disk heals without a restart once
+    /// space returns. While the disk still refuses what this needs, it fails and the next job
+    /// tries again.
+    fn heal(&mut self) -> Result<(), StorageError> {
+        if !self.broken {
+            return Ok(());
+        }
+        let Some((dir, cache_bytes)) = self.reopen.clone() else {
+            self.broken = false;
+            return Ok(());
+        };
+        if let Some(open) = self.open.take() {
+            let _ = open.txn.abort();
+        }
+        self.cache.clear();
+        self.record.begin(self.next_lsn);
+        // redb allows one handle per file: release the failed one before opening again.
+        let placeholder = storage::open_database(Store::Memory, 0)?;
+        drop(std::mem::replace(&mut self.db, placeholder));
+        self.db = storage::open_database(Store::Dir(dir), cache_bytes)?;
+        let (applied, counters) = read_system(&self.db)?;
+        self.applied_lsn = applied;
+        self.counters = counters;
+        self.recover_from_log()?;
+        self.broken = false;
         Ok(())
     }
 
@@ -495,6 +569,12 @@ impl Engine {
         outcome
     }
 
+    /// Checks the whole keyspace, as the open group sees it, against the invariants of
+    /// [`Keyspace::check_integrity`]. Reads every row: for tests and fuzzing.
+    pub fn check_integrity(&mut self) -> Result<(), IntegrityError> {
+        self.execute_job(0, |g| g.keyspace.check_integrity())?
+    }
+
     /// Background duties, to call about every 100 ms between groups: active expiry, the
     /// `everysec` log sync, and periodic checkpoints.
     pub fn tick(&mut self, now_ms: i64) -> Result<(), StorageError> {
@@ -511,7 +591,11 @@ impl Engine {
         if self.uncheckpointed
             && (now_ms - self.last_checkpoint_ms >= CHECKPOINT_EVERY_MS || log_big)
         {
-            self.checkpoint(now_ms)?;
+            if let Err(err) = self.checkpoint(now_ms) {
+                // Not again at every tick (a full disk): the log keeps the data meanwhile.
+                self.last_checkpoint_ms = now_ms;
+                return Err(err);
+            }
         }
         Ok(())
     }
@@ -551,6 +635,12 @@ impl Engine {
     /// Commits the open group, then makes redb durable and empties the log (SAVE, shutdown,
     /// and periodically).
     pub fn checkpoint(&mut self, now_ms: i64) -> Result<(), StorageError> {
+        let result = self.checkpoint_inner(now_ms);
+        self.watch(result)
+    }
+
+    fn checkpoint_inner(&mut self, now_ms: i64) -> Result<(), StorageError> {
+        self.heal()?;
         self.commit_all()?;
         if let Some(open) = self.open.take() {
             // An unchanged group is left open by `commit`; close it to write the checkpoint.
@@ -772,9 +862,14 @@ impl Group<'_, '_> {
             }
             Err(err) => {
                 reply.truncate(mark);
-                if let CommandError::Storage(e) = &err {
+                match &err {
                     // The transaction may hold part of this command: the whole group fails.
-                    self.failure = Some(StorageError::Redb(e.clone()));
+                    CommandError::Storage(e) => self.failure = Some(StorageError::Redb(e.clone())),
+                    CommandError::DiskFull(e) => {
+                        let io = std::io::Error::new(std::io::ErrorKind::StorageFull, e.clone());
+                        self.failure = Some(StorageError::Io(io));
+                    }
+                    _ => {}
                 }
                 reply.error(&err.reply_text());
             }

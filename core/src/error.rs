@@ -37,6 +37,10 @@ pub enum CommandError {
     /// The store failed; the command (and its group) had no effect.
     #[error("ERR DiskDB storage error: {0}")]
     Storage(String),
+    /// A write failed because the disk is full: the command (and its group) had no effect.
+    /// Redis answers `MISCONF` when it cannot persist; so does DiskDB (`docs/storage.md`).
+    #[error("MISCONF disk full, writes fail until space is freed (reads work): {0}")]
+    DiskFull(String),
     /// A message built from client bytes (which need not be UTF-8), e.g. an unknown command.
     #[error("{}", String::from_utf8_lossy(.0))]
     Raw(Cow<'static, [u8]>),
@@ -94,12 +98,16 @@ pub type CommandResult = Result<(), CommandError>;
 
 impl From<crate::storage::StorageError> for CommandError {
     fn from(err: crate::storage::StorageError) -> Self {
-        CommandError::Storage(err.to_string())
+        CommandError::from(&err)
     }
 }
 
 impl From<&crate::storage::StorageError> for CommandError {
     fn from(err: &crate::storage::StorageError) -> Self {
-        CommandError::Storage(err.to_string())
+        if err.is_disk_full() {
+            CommandError::DiskFull(err.to_string())
+        } else {
+            CommandError::Storage(err.to_string())
+        }
     }
 }

@@ -42,6 +42,8 @@ pub enum StorageError {
     NotDiskDb { path: String, reason: String },
     #[error("{path} was written by a newer DiskDB (format {found}); this build reads format {FORMAT_VERSION}")]
     NewerFormat { path: String, found: u32 },
+    #[error("{path} is missing or empty but the write-ahead log {wal} holds writes: the database file was lost or replaced. Refusing to start; restore the file, or move the log away to start empty")]
+    LostDatabase { path: String, wal: String },
     #[error("{path} is in use by another DiskDB process")]
     Locked { path: String },
     #[error("write-ahead log {path}: {source}")]
@@ -55,14 +57,36 @@ pub enum StorageError {
     Redb(String),
 }
 
+// An I/O error keeps its kind (a full disk must be told apart from a damaged file).
 macro_rules! from_redb {
     ($($t:ty),*) => {$(
         impl From<$t> for StorageError {
             fn from(e: $t) -> Self {
-                StorageError::Redb(e.to_string())
+                match redb::Error::from(e) {
+                    redb::Error::Io(io) => StorageError::Io(io),
+                    other => StorageError::Redb(other.to_string()),
+                }
             }
         }
     )*};
+}
+
+impl StorageError {
+    /// Whether a write failed for want of space: the disk or a quota is full (ENOSPC, EDQUOT),
+    /// or the file size limit was reached (EFBIG). Writes fail until space returns; the data
+    /// written before is intact.
+    pub fn is_disk_full(&self) -> bool {
+        let io = match self {
+            StorageError::Io(e) | StorageError::Wal { source: e, .. } => e,
+            _ => return false,
+        };
+        matches!(
+            io.kind(),
+            std::io::ErrorKind::StorageFull
+                | std::io::ErrorKind::QuotaExceeded
+                | std::io::ErrorKind::FileTooLarge
+        )
+    }
 }
 from_redb!(
     redb::StorageError,

@@ -206,7 +206,7 @@ impl Shared {
         };
         let result = result.map_err(|e| {
             tracing::error!("commit failed: {e}");
-            format!("ERR DiskDB storage error: {e}")
+            diskdb_core::CommandError::from(&e).to_string()
         });
         for waiter in waiters {
             let _ = waiter.send(result.clone());

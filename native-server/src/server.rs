@@ -28,6 +28,8 @@ pub enum ServerError {
     },
     #[error("{0}")]
     Storage(#[from] diskdb_core::storage::StorageError),
+    #[error("the database in {path} is damaged and cannot be read ({reason})")]
+    Damaged { path: String, reason: String },
     #[error("cannot listen on {addr}: {source}")]
     Bind {
         addr: String,
@@ -48,11 +50,14 @@ pub fn open(config: &Config) -> Result<Arc<Shared>, ServerError> {
         StorageKind::Memory => Store::Memory,
     };
     let started = std::time::Instant::now();
-    let engine = Engine::open(EngineConfig {
-        store,
-        durability: config.durability,
-        cache_bytes: config.cache_bytes,
-    })?;
+    let engine = open_engine(
+        EngineConfig {
+            store,
+            durability: config.durability,
+            cache_bytes: config.cache_bytes,
+        },
+        &config.dir,
+    )?;
     tracing::info!(
         "keyspace opened in {} ms ({:?} storage, durability {:?}, {} keys in db0)",
         started.elapsed().as_millis(),
@@ -158,6 +163,32 @@ fn tls_acceptor(config: &Config) -> Result<Option<TlsAcceptor>, ServerError> {
         .and_then(|b| b.with_no_client_auth().with_single_cert(certs, key))
         .map_err(|e| ServerError::Tls(e.to_string()))?;
     Ok(Some(TlsAcceptor::from(Arc::new(server_config))))
+}
+
+/// Opens the engine, turning a panic inside the storage engine on a damaged file (redb does not
+/// checksum every page) into a clear error instead of a crash report.
+fn open_engine(config: EngineConfig, dir: &std::path::Path) -> Result<Engine, ServerError> {
+    let hook = std::panic::take_hook();
+    let message = Arc::new(std::sync::Mutex::new(String::new()));
+    let seen = message.clone();
+    std::panic::set_hook(Box::new(move |info| {
+        if let Ok(mut m) = seen.lock() {
+            let what = info.payload_as_str().unwrap_or("an internal check failed");
+            *m = match info.location() {
+                Some(at) => format!("{what}, at {}:{}", at.file(), at.line()),
+                None => what.to_string(),
+            };
+        }
+    }));
+    let opened = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| Engine::open(config)));
+    std::panic::set_hook(hook);
+    match opened {
+        Ok(result) => Ok(result?),
+        Err(_) => Err(ServerError::Damaged {
+            path: dir.display().to_string(),
+            reason: message.lock().map(|m| m.clone()).unwrap_or_default(),
+        }),
+    }
 }
 
 fn durability_name(d: diskdb_core::Durability) -> &'static str {

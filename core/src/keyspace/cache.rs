@@ -89,6 +89,14 @@ impl MetaCache {
         }
     }
 
+    /// Every entry: `meta` key and record (`None`: known absent). For integrity checks.
+    pub(crate) fn entries(&self) -> impl Iterator<Item = (&[u8], Option<&[u8]>)> {
+        self.entries
+            .iter()
+            .flat_map(|c| c.iter())
+            .map(|(k, v)| (&k[..], v.as_deref()))
+    }
+
     /// Drops everything (the transaction's state was replaced).
     pub fn clear(&mut self) {
         if let Some(entries) = self.entries.as_mut() {

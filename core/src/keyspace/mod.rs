@@ -19,9 +19,11 @@ use redb::{ReadableTable, Table, TableDefinition, WriteTransaction};
 use crate::storage::StorageError;
 
 mod cache;
+mod check;
 mod zset;
 use cache::Cached;
 pub use cache::MetaCache;
+pub use check::IntegrityError;
 pub use zset::{position, sortable, ZItem};
 
 /// Number of logical databases (`SELECT 0`..`15`).

@@ -16,21 +16,22 @@ use redb::ReadableTable;
 use super::{elem_prefix, slot_of, ElemRange, ElemTable, Keyspace};
 use crate::storage::StorageError;
 
-// Small blocks in unit tests, so a few dozen elements exercise splits and merges.
-#[cfg(not(test))]
+// Small blocks in unit tests and fuzz builds (cargo-fuzz sets `cfg(fuzzing)`), so a few dozen
+// elements exercise splits and merges.
+#[cfg(not(any(test, fuzzing)))]
 const BLOCK_TARGET: u64 = 512;
-#[cfg(not(test))]
-const BLOCK_MAX: u64 = 1024;
-#[cfg(not(test))]
+#[cfg(not(any(test, fuzzing)))]
+pub(super) const BLOCK_MAX: u64 = 1024;
+#[cfg(not(any(test, fuzzing)))]
 const BLOCK_LOW: u64 = 256;
-#[cfg(test)]
+#[cfg(any(test, fuzzing))]
 const BLOCK_TARGET: u64 = 4;
-#[cfg(test)]
-const BLOCK_MAX: u64 = 8;
-#[cfg(test)]
+#[cfg(any(test, fuzzing))]
+pub(super) const BLOCK_MAX: u64 = 8;
+#[cfg(any(test, fuzzing))]
 const BLOCK_LOW: u64 = 2;
 
-const NEG_ZERO: u64 = 0x8000_0000_0000_0000;
+pub(super) const NEG_ZERO: u64 = 0x8000_0000_0000_0000;
 
 /// A score as 8 bytes whose byte order is the numeric order (-0.0 reads as 0.0; never NaN).
 pub fn sortable(score: f64) -> [u8; 8] {
@@ -95,7 +96,7 @@ fn member_elem(member: &[u8]) -> Vec<u8> {
     out
 }
 
-fn count_of_block(value: &[u8]) -> u64 {
+pub(super) fn count_of_block(value: &[u8]) -> u64 {
     value
         .try_into()
         .map(|b: [u8; 4]| u64::from(u32::from_le_bytes(b)))

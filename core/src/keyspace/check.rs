@@ -1,0 +1,487 @@
+//! A full consistency check of the keyspace, for tests and fuzzing: it reads every row, so it is
+//! not meant for production data sets.
+//!
+//! Invariants checked (the layout is in `docs/storage.md`):
+//! - every `meta` row decodes, sits in a physical database below [`DATABASES`], under its key's
+//!   slot, and the key counters equal the number of rows per database;
+//! - every deadline of a record is in the `expires` index (the index may hold stale entries,
+//!   which active expiry drops, but never lacks one);
+//! - a collection's body has its type's size and a count above zero (an emptied collection is
+//!   deleted), and its element rows match it: hashes and sets hold `count` slotted rows; a list
+//!   holds exactly the positions `head..tail`; a sorted set holds `count` members, each with its
+//!   position in the score order, and a rank index whose blocks start at elements, cover the
+//!   whole order and hold the number of elements up to the next block;
+//! - no element row lacks a key of the type that owns its table.
+
+use std::collections::BTreeMap;
+
+use redb::{ReadableTable, ReadableTableMetadata};
+
+use super::zset::{count_of_block, position, BLOCK_MAX, NEG_ZERO};
+use super::{
+    decode, elem_prefix, expire_key, opened, prefix_end, slot_of, ElemRow, ElemTable, Keyspace,
+    Kind, DATABASES, EXPIRES, META, META_PREFIX,
+};
+use crate::storage::StorageError;
+
+/// What [`Keyspace::check_integrity`] found.
+#[derive(Debug, thiserror::Error)]
+pub enum IntegrityError {
+    /// The store could not be read.
+    #[error(transparent)]
+    Storage(#[from] StorageError),
+    /// Invariants do not hold; one line per problem.
+    #[error("keyspace inconsistent: {}", .0.join("; "))]
+    Broken(Vec<String>),
+}
+
+macro_rules! from_redb {
+    ($($t:ty),*) => {$(
+        impl From<$t> for IntegrityError {
+            fn from(e: $t) -> Self {
+                IntegrityError::Storage(e.into())
+            }
+        }
+    )*};
+}
+from_redb!(redb::StorageError, redb::TableError);
+
+/// A key record as the check sees it: `(physical db, key)` → kind and body.
+type Records = BTreeMap<(u8, Vec<u8>), (Kind, Vec<u8>)>;
+
+fn show(key: &[u8]) -> String {
+    String::from_utf8_lossy(key).into_owned()
+}
+
+fn u64_at(body: &[u8], i: usize) -> u64 {
+    body.get(i * 8..i * 8 + 8)
+        .and_then(|b| b.try_into().ok())
+        .map_or(0, u64::from_le_bytes)
+}
+
+/// The slot prefix of a slotted element matches its bytes.
+fn slotted_ok(elem: &[u8]) -> bool {
+    elem.len() >= 8 && elem[..8] == slot_of(&elem[8..]).to_be_bytes()
+}
+
+impl Keyspace<'_> {
+    /// Checks every invariant listed in this module's documentation; `Ok` when all hold.
+    pub fn check_integrity(&mut self) -> Result<(), IntegrityError> {
+        let mut problems = Vec::new();
+        let records = self.check_records(&mut problems)?;
+        for ((phys, key), (kind, body)) in &records {
+            self.check_collection(*phys, key, *kind, body, &mut problems)?;
+        }
+        self.check_orphans(&records, &mut problems)?;
+        if problems.is_empty() {
+            Ok(())
+        } else {
+            Err(IntegrityError::Broken(problems))
+        }
+    }
+
+    /// Key records, counters and the expiry index.
+    fn check_records(&mut self, problems: &mut Vec<String>) -> Result<Records, IntegrityError> {
+        let mut records = Records::new();
+        let mut per_db = [0u64; DATABASES];
+        let mut deadlines = Vec::new();
+        for item in opened(&mut self.meta, self.txn, META)?.iter()? {
+            let (k, v) = item?;
+            let k = k.value();
+            if k.len() < META_PREFIX || usize::from(k[0]) >= DATABASES {
+                problems.push(format!("meta row with a bad key {k:?}"));
+                continue;
+            }
+            let (phys, key) = (k[0], &k[META_PREFIX..]);
+            if k[1..META_PREFIX] != slot_of(key).to_be_bytes() {
+                problems.push(format!("key {} is not under its slot", show(key)));
+            }
+            match decode(v.value()) {
+                Ok(entry) => {
+                    per_db[usize::from(phys)] += 1;
+                    if let Some(at) = entry.expire_at {
+                        deadlines.push((at, phys, key.to_vec()));
+                    }
+                    records.insert((phys, key.to_vec()), (entry.kind, entry.body));
+                }
+                Err(e) => problems.push(format!("key {}: {e}", show(key))),
+            }
+        }
+        // The record cache must agree with the table, absences included.
+        let cached: Vec<(Vec<u8>, Option<Vec<u8>>)> = self
+            .cache
+            .entries()
+            .map(|(k, v)| (k.to_vec(), v.map(<[u8]>::to_vec)))
+            .collect();
+        for (k, cached) in cached {
+            let table = opened(&mut self.meta, self.txn, META)?;
+            let stored = table.get(k.as_slice())?.map(|v| v.value().to_vec());
+            if stored != cached {
+                problems.push(format!("the record cache disagrees with meta row {k:?}"));
+            }
+        }
+        if per_db != self.counters.keys {
+            problems.push(format!(
+                "key counters {:?} differ from the records {per_db:?}",
+                self.counters.keys
+            ));
+        }
+        for (at, phys, key) in deadlines {
+            expire_key(&mut self.ebuf, at, phys, &key);
+            if opened(&mut self.expires, self.txn, EXPIRES)?
+                .get(self.ebuf.as_slice())?
+                .is_none()
+            {
+                problems.push(format!(
+                    "deadline {at} of key {} is missing from the expiry index",
+                    show(&key)
+                ));
+            }
+        }
+        Ok(records)
+    }
+
+    /// The rows of one key in one element table: `(element, value)`.
+    fn rows_of(
+        &mut self,
+        table: ElemTable,
+        phys: u8,
+        key: &[u8],
+    ) -> Result<Vec<ElemRow>, IntegrityError> {
+        let mut prefix = Vec::new();
+        elem_prefix(&mut prefix, phys, key);
+        // The prefix starts with a database number below 16, so it always has an end.
+        let end = prefix_end(&prefix).unwrap_or_else(|| vec![0xff; prefix.len() + 1]);
+        let t = self.elem_table(table)?;
+        let mut out = Vec::new();
+        for item in t.range::<&[u8]>(prefix.as_slice()..end.as_slice())? {
+            let (k, v) = item?;
+            out.push((k.value()[prefix.len()..].to_vec(), v.value().to_vec()));
+        }
+        Ok(out)
+    }
+
+    fn check_collection(
+        &mut self,
+        phys: u8,
+        key: &[u8],
+        kind: Kind,
+        body: &[u8],
+        problems: &mut Vec<String>,
+    ) -> Result<(), IntegrityError> {
+        let name = show(key);
+        let body_len = match kind {
+            Kind::String => return Ok(()),
+            Kind::Hash => 8,
+            Kind::Set | Kind::ZSet => 9,
+            Kind::List => 24,
+        };
+        if body.len() != body_len {
+            problems.push(format!(
+                "{} {name}: body of {} bytes",
+                kind.name(),
+                body.len()
+            ));
+            return Ok(());
+        }
+        let count = u64_at(body, 0);
+        if count == 0 {
+            problems.push(format!("{} {name}: empty but not deleted", kind.name()));
+        }
+        let table = match kind {
+            Kind::Hash => ElemTable::HashFields,
+            Kind::Set => ElemTable::SetMembers,
+            Kind::List => ElemTable::ListItems,
+            _ => ElemTable::ZMembers,
+        };
+        let rows = self.rows_of(table, phys, key)?;
+        if rows.len() as u64 != count {
+            problems.push(format!(
+                "{} {name}: count {count} but {} element rows",
+                kind.name(),
+                rows.len()
+            ));
+        }
+        match kind {
+            Kind::Hash | Kind::Set => {
+                if let Some((elem, _)) = rows.iter().find(|(e, _)| !slotted_ok(e)) {
+                    problems.push(format!(
+                        "{} {name}: element {elem:?} off its slot",
+                        kind.name()
+                    ));
+                }
+            }
+            Kind::List => {
+                let (head, tail) = (u64_at(body, 1) as i64, u64_at(body, 2) as i64);
+                if tail < head || tail.abs_diff(head) != count {
+                    problems.push(format!(
+                        "list {name}: head {head} tail {tail} count {count}"
+                    ));
+                }
+                for (elem, _) in &rows {
+                    let pos = <[u8; 8]>::try_from(elem.as_slice())
+                        .map(|b| (u64::from_be_bytes(b) ^ (1 << 63)) as i64);
+                    if !pos.is_ok_and(|p| (head..tail).contains(&p)) {
+                        problems.push(format!(
+                            "list {name}: item at {elem:?} outside {head}..{tail}"
+                        ));
+                    }
+                }
+            }
+            Kind::ZSet => self.check_zset(phys, key, count, &rows, problems)?,
+            Kind::String => {}
+        }
+        Ok(())
+    }
+
+    /// Members against the score order, and the score order against the rank index.
+    fn check_zset(
+        &mut self,
+        phys: u8,
+        key: &[u8],
+        count: u64,
+        members: &[ElemRow],
+        problems: &mut Vec<String>,
+    ) -> Result<(), IntegrityError> {
+        let name = show(key);
+        let scores = self.rows_of(ElemTable::ZScores, phys, key)?;
+        if scores.len() as u64 != count {
+            problems.push(format!(
+                "zset {name}: count {count} but {} score rows",
+                scores.len()
+            ));
+        }
+        let order: BTreeMap<&[u8], &[u8]> = scores
+            .iter()
+            .map(|(p, v)| (p.as_slice(), v.as_slice()))
+            .collect();
+        for (elem, raw) in members {
+            let Ok(bits) = <[u8; 8]>::try_from(raw.as_slice()).map(u64::from_be_bytes) else {
+                problems.push(format!("zset {name}: member {elem:?} has a bad score"));
+                continue;
+            };
+            let score = f64::from_bits(bits);
+            if !slotted_ok(elem) || score.is_nan() {
+                problems.push(format!("zset {name}: bad member row {elem:?}"));
+                continue;
+            }
+            let pos = position(score, &elem[8..]);
+            let want: &[u8] = if bits == NEG_ZERO { raw } else { &[] };
+            match order.get(pos.as_slice()) {
+                Some(stored) if *stored == want => {}
+                Some(_) => problems.push(format!("zset {name}: -0 mark wrong for {elem:?}")),
+                None => problems.push(format!("zset {name}: member {elem:?} not in score order")),
+            }
+        }
+        let blocks = self.rows_of(ElemTable::ZBlocks, phys, key)?;
+        let positions: Vec<&[u8]> = order.keys().copied().collect();
+        match (blocks.first(), positions.first()) {
+            (None, None) => return Ok(()),
+            (Some((start, _)), Some(first)) if start.as_slice() == *first => {}
+            _ => {
+                problems.push(format!(
+                    "zset {name}: rank index does not start at the first element"
+                ));
+                return Ok(());
+            }
+        }
+        let mut total = 0;
+        for (i, (start, value)) in blocks.iter().enumerate() {
+            let c = count_of_block(value);
+            let Ok(at) = positions.binary_search(&start.as_slice()) else {
+                problems.push(format!("zset {name}: block {start:?} starts at no element"));
+                continue;
+            };
+            let next = match blocks.get(i + 1) {
+                Some((s, _)) => positions
+                    .binary_search(&s.as_slice())
+                    .unwrap_or(positions.len()),
+                None => positions.len(),
+            };
+            if !(1..=BLOCK_MAX).contains(&c) || next.saturating_sub(at) as u64 != c {
+                problems.push(format!(
+                    "zset {name}: block {start:?} says {c}, holds {}",
+                    next.saturating_sub(at)
+                ));
+            }
+            total += c;
+        }
+        if total != positions.len() as u64 {
+            problems.push(format!(
+                "zset {name}: blocks sum to {total} for {} elements",
+                positions.len()
+            ));
+        }
+        Ok(())
+    }
+
+    /// Every element row belongs to a key whose type owns that table.
+    fn check_orphans(
+        &mut self,
+        records: &Records,
+        problems: &mut Vec<String>,
+    ) -> Result<(), IntegrityError> {
+        for table in ElemTable::ALL {
+            let t = self.elem_table(table)?;
+            if t.len()? == 0 {
+                continue;
+            }
+            let mut last: Option<(u8, Vec<u8>)> = None;
+            for item in t.iter()? {
+                let (k, _) = item?;
+                let k = k.value();
+                let owner = k.get(1..5).and_then(|l| {
+                    let len = u32::from_be_bytes(l.try_into().ok()?) as usize;
+                    Some((k[0], k.get(5..5 + len)?.to_vec()))
+                });
+                let Some(owner) = owner else {
+                    problems.push(format!("{table:?}: row with a bad key {k:?}"));
+                    continue;
+                };
+                if last.as_ref() == Some(&owner) {
+                    continue;
+                }
+                let owned = records
+                    .get(&owner)
+                    .is_some_and(|(kind, _)| kind.elem_tables().contains(&table));
+                if !owned {
+                    problems.push(format!(
+                        "{table:?}: rows of {} (db {}) without a key of their type",
+                        show(&owner.1),
+                        owner.0
+                    ));
+                }
+                last = Some(owner);
+            }
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::commands::slotted;
+    use crate::keyspace::meta_key;
+    use crate::keyspace::{Counters, MetaCache};
+    use crate::protocol::Reply;
+    use crate::{Engine, Session};
+    use redb::backends::InMemoryBackend;
+
+    fn problems(f: impl FnOnce(&mut Keyspace<'_>)) -> Vec<String> {
+        let db = redb::Database::builder()
+            .create_with_backend(InMemoryBackend::new())
+            .unwrap();
+        let txn = db.begin_write().unwrap();
+        let mut counters = Counters::default();
+        let mut cache = MetaCache::new(1 << 20);
+        let mut ks = Keyspace::open(&txn, 0, &mut counters, &mut cache).unwrap();
+        f(&mut ks);
+        match ks.check_integrity() {
+            Ok(()) => Vec::new(),
+            Err(IntegrityError::Broken(p)) => p,
+            Err(e) => panic!("{e}"),
+        }
+    }
+
+    #[test]
+    fn a_keyspace_written_by_commands_is_consistent() {
+        let mut engine = Engine::memory();
+        let mut session = Session::default();
+        let members: Vec<String> = (0..40).map(|i| format!("{} m{i}", i % 5)).collect();
+        let script = [
+            "SET s v EX 100".to_string(),
+            "HSET h a 1 b 2".into(),
+            "RPUSH l a b c".into(),
+            "LPUSH l z".into(),
+            "SADD set 1 2 x".into(),
+            format!("ZADD z {}", members.join(" ")),
+            "ZREM z m3 m7 m11".into(),
+            "ZREMRANGEBYRANK z 0 9".into(),
+            "SWAPDB 0 3".into(),
+            "COPY z z2 DB 5".into(),
+            "SET h overwritten".into(),
+        ];
+        for line in &script {
+            let argv: Vec<&str> = line.split(' ').collect();
+            let mut reply = Reply::new();
+            engine
+                .execute(1_000, &mut session, &argv, &mut reply)
+                .unwrap();
+            assert!(!reply.as_bytes().starts_with(b"-"), "{line}: {reply:?}");
+            engine.check_integrity().unwrap();
+        }
+    }
+
+    #[test]
+    fn a_count_that_differs_from_the_rows_is_reported() {
+        let found = problems(|ks| {
+            ks.put(0, b"h", Kind::Hash, None, &2u64.to_le_bytes())
+                .unwrap();
+            ks.elem_put(ElemTable::HashFields, 0, b"h", &slotted(b"f"), b"v")
+                .unwrap();
+        });
+        assert_eq!(found, ["hash h: count 2 but 1 element rows"]);
+    }
+
+    #[test]
+    fn a_record_cache_entry_that_differs_from_the_table_is_reported() {
+        let found = problems(|ks| {
+            ks.put(0, b"s", Kind::String, None, b"v").unwrap();
+            meta_key(&mut ks.kbuf, 0, b"s");
+            ks.cache.store(&ks.kbuf, None);
+        });
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert!(
+            found[0].starts_with("the record cache disagrees"),
+            "{found:?}"
+        );
+    }
+
+    #[test]
+    fn rows_without_their_key_are_reported() {
+        let found = problems(|ks| {
+            ks.elem_put(ElemTable::SetMembers, 0, b"ghost", &slotted(b"m"), b"")
+                .unwrap();
+        });
+        assert_eq!(
+            found,
+            ["SetMembers: rows of ghost (db 0) without a key of their type"]
+        );
+    }
+
+    #[test]
+    fn wrong_counters_and_a_missing_deadline_are_reported() {
+        let found = problems(|ks| {
+            ks.put(0, b"k", Kind::String, Some(5_000), b"v").unwrap();
+            expire_key(&mut ks.ebuf, 5_000, 0, b"k");
+            opened(&mut ks.expires, ks.txn, EXPIRES)
+                .unwrap()
+                .remove(ks.ebuf.as_slice())
+                .unwrap();
+            ks.counters.keys[2] = 1;
+        });
+        assert_eq!(found.len(), 2, "{found:?}");
+        assert!(found[0].starts_with("key counters"), "{found:?}");
+        assert!(
+            found[1].contains("missing from the expiry index"),
+            "{found:?}"
+        );
+    }
+
+    #[test]
+    fn a_rank_index_that_miscounts_is_reported() {
+        let found = problems(|ks| {
+            ks.put(0, b"z", Kind::ZSet, None, &[2, 0, 0, 0, 0, 0, 0, 0, 0])
+                .unwrap();
+            for (m, s) in [(&b"a"[..], 1.0), (b"b", 2.0)] {
+                ks.zset_insert(0, b"z", m, s, None).unwrap();
+            }
+            let first = position(1.0, b"a");
+            ks.elem_put(ElemTable::ZBlocks, 0, b"z", &first, &3u32.to_le_bytes())
+                .unwrap();
+        });
+        assert_eq!(found.len(), 2, "{found:?}");
+        assert!(found[0].contains("says 3, holds 2"), "{found:?}");
+    }
+}

@@ -1,0 +1,346 @@
+//! Faults the real server must survive: a full disk (writes fail with a clear `MISCONF disk
+//! full` reply, reads keep working, nothing acknowledged is lost, and writes resume by themselves
+//! once space is freed), and damaged files at start (a clear message and a non-zero exit, never
+//! a panic; a torn or truncated log tail is accepted and replayed up to its last whole record).
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use common::{temp_dir, Server};
+use redis::Commands;
+
+/// A small tmpfs mounted for one test (we run as root here and in CI), unmounted on drop.
+struct Tmpfs {
+    path: PathBuf,
+}
+
+impl Tmpfs {
+    /// `None` (the test is skipped) where mounting is not allowed, except under CI.
+    fn mount(tag: &str, size_mb: u32) -> Option<Tmpfs> {
+        let path = temp_dir(tag);
+        let ok = Command::new("mount")
+            .args(["-t", "tmpfs", "-o", &format!("size={size_mb}m"), "tmpfs"])
+            .arg(&path)
+            .status()
+            .is_ok_and(|s| s.success());
+        if !ok {
+            let _ = std::fs::remove_dir_all(&path);
+            assert!(
+                std::env::var_os("CI").is_none(),
+                "mounting a tmpfs is required when CI is set (run as root)"
+            );
+            eprintln!("skipped: cannot mount a tmpfs (not root?)");
+            return None;
+        }
+        Some(Tmpfs { path })
+    }
+}
+
+impl Drop for Tmpfs {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg("-l").arg(&self.path).status();
+        let _ = std::fs::remove_dir_all(&self.path);
+    }
+}
+
+/// Writes zeros to `path` until the filesystem refuses more.
+fn fill(path: &Path) {
+    use std::io::Write;
+    let mut f = std::fs::File::create(path).unwrap();
+    let chunk = vec![0u8; 64 * 1024];
+    while f.write_all(&chunk).is_ok() {}
+    let _ = f.flush();
+}
+
+fn get(con: &mut redis::Connection, key: &str) -> Option<String> {
+    con.get(key).unwrap()
+}
+
+#[test]
+fn a_full_disk_refuses_writes_clearly_keeps_reads_and_heals_when_space_returns() {
+    let Some(fs) = Tmpfs::mount("diskfull", 24) else {
+        return;
+    };
+    let dir = fs.path.join("data");
+    let mut server = Server::start_in(&dir, &[]);
+    let mut con = server.client();
+    let mut acked: Vec<(String, String)> = Vec::new();
+    for i in 0..50 {
+        let (k, v) = (format!("before:{i}"), format!("v{i}"));
+        let _: () = con.set(&k, &v).unwrap();
+        acked.push((k, v));
+    }
+    let filler = fs.path.join("filler");
+    fill(&filler);
+
+    // The log has room left in its preallocated file; writes go on until it needs more.
+    let big = "x".repeat(64 * 1024);
+    let mut refusal = None;
+    for i in 0..600 {
+        let key = format!("big:{i}");
+        match con.set::<_, _, ()>(&key, &big) {
+            Ok(()) => acked.push((key, big.clone())),
+            Err(err) => {
+                refusal = Some(err);
+                break;
+            }
+        }
+        if i % 40 == 39 {
+            // Let background checkpoints run (and fail) against the full disk.
+            std::thread::sleep(std::time::Duration::from_millis(1100));
+        }
+    }
+    let err = refusal.expect("a write failed once the disk was full");
+    assert_eq!(err.code(), Some("MISCONF"), "{err}");
+    assert!(err.to_string().contains("disk full"), "{err}");
+    println!("disk full after {} acknowledged writes: {err}", acked.len());
+
+    // Reads keep working, before and after a failed background checkpoint.
+    for round in 0..2 {
+        for (k, v) in acked.iter().step_by(7) {
+            assert_eq!(
+                get(&mut con, k).as_deref(),
+                Some(v.as_str()),
+                "round {round}"
+            );
+        }
+        let refused: redis::RedisResult<()> = con.set("refused", &big);
+        assert!(refused.is_err(), "a write succeeded on a full disk");
+        std::thread::sleep(std::time::Duration::from_millis(1200));
+    }
+    assert_eq!(
+        redis::cmd("PING").query::<String>(&mut con).unwrap(),
+        "PONG"
+    );
+
+    // Space returns: the next write succeeds, without a restart.
+    std::fs::remove_file(&filler).unwrap();
+    let _: () = con.set("after", "freed").unwrap();
+    acked.push(("after".into(), "freed".into()));
+    for (k, v) in &acked {
+        assert_eq!(get(&mut con, k).as_deref(), Some(v.as_str()), "{k} lost");
+    }
+
+    // And nothing acknowledged is lost across a crash either.
+    server.crash();
+    let server = Server::start_in(&dir, &[]);
+    let mut con = server.client();
+    for (k, v) in &acked {
+        assert_eq!(
+            get(&mut con, k).as_deref(),
+            Some(v.as_str()),
+            "{k} lost after restart"
+        );
+    }
+    drop(server);
+}
+
+/// Builds a data directory: 200 strings, a hash and a sorted set, checkpointed by a clean
+/// shutdown; with `crash`, 100 more strings (`late:N`) live only in the log.
+fn make_data(tag: &str, crash: bool) -> PathBuf {
+    let dir = temp_dir(tag);
+    let mut server = Server::start_in(&dir, &[]);
+    let mut con = server.client();
+    for i in 0..200 {
+        let _: () = con.set(format!("k{i}"), "v".repeat(100)).unwrap();
+    }
+    let fields: Vec<(String, String)> =
+        (0..50).map(|i| (format!("f{i}"), format!("{i}"))).collect();
+    let _: () = con.hset_multiple("h", &fields).unwrap();
+    let members: Vec<(i64, String)> = (0..50).map(|i| (i, format!("m{i}"))).collect();
+    let _: () = con.zadd_multiple("z", &members).unwrap();
+    if crash {
+        assert!(server.terminate().success());
+        let mut server = Server::start_in(&dir, &[]);
+        let mut con = server.client();
+        for i in 0..100 {
+            let _: () = con.set(format!("late:{i}"), i).unwrap();
+        }
+        server.crash();
+    } else {
+        assert!(server.terminate().success());
+    }
+    dir
+}
+
+/// Copies a data directory, applies `damage` to one of its files, and starts the server on it.
+fn start_damaged(
+    good: &Path,
+    tag: &str,
+    file: &str,
+    damage: impl FnOnce(&mut Vec<u8>),
+) -> (PathBuf, std::process::Output) {
+    let dir = temp_dir(tag);
+    for name in ["diskdb.redb", "diskdb.wal"] {
+        std::fs::copy(good.join(name), dir.join(name)).unwrap();
+    }
+    let mut bytes = std::fs::read(dir.join(file)).unwrap();
+    damage(&mut bytes);
+    std::fs::write(dir.join(file), &bytes).unwrap();
+    // A port already taken: the server exits right after opening the data if it could, or with
+    // the storage error if not, so no test waits on a running server.
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = taken.local_addr().unwrap().port().to_string();
+    let out = Command::new(env!("CARGO_BIN_EXE_diskdb-server"))
+        .args(["--port", &port, "--dir", dir.to_str().unwrap()])
+        .output()
+        .unwrap();
+    (dir, out)
+}
+
+fn assert_refused_clearly(out: &std::process::Output, what: &str) {
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{what}: started");
+    assert_ne!(out.status.code(), Some(101), "{what}: panicked: {stderr}");
+    assert!(!stderr.contains("panicked"), "{what}: {stderr}");
+    let last = stderr.lines().last().unwrap_or_default();
+    assert!(
+        last.contains("diskdb.redb") || last.contains("diskdb.wal") || last.contains("damaged"),
+        "{what}: unclear message: {stderr}"
+    );
+}
+
+/// Outcome of a start on a damaged copy: refused clearly, or it opened the data (then it failed
+/// only to bind the taken port).
+fn opened(out: &std::process::Output, what: &str) -> bool {
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_ne!(out.status.code(), Some(101), "{what}: panicked: {stderr}");
+    assert!(!stderr.contains("panicked"), "{what}: {stderr}");
+    if stderr.contains("cannot listen on") {
+        return true;
+    }
+    assert_refused_clearly(out, what);
+    false
+}
+
+#[test]
+fn a_truncated_database_file_is_refused_clearly() {
+    let good = make_data("trunc-good", false);
+    let len = std::fs::metadata(good.join("diskdb.redb")).unwrap().len() as usize;
+    let mut tried = 0;
+    for cut in [
+        1,
+        100,
+        511,
+        512,
+        4096,
+        len / 4,
+        len / 2,
+        len - 4096,
+        len - 1,
+    ] {
+        let what = format!("diskdb.redb truncated to {cut} of {len} bytes");
+        let (dir, out) = start_damaged(&good, "trunc", "diskdb.redb", |b| b.truncate(cut));
+        assert_refused_clearly(&out, &what);
+        let _ = std::fs::remove_dir_all(&dir);
+        tried += 1;
+    }
+    println!("{tried} truncations of a {len}-byte database refused clearly");
+    let _ = std::fs::remove_dir_all(&good);
+}
+
+#[test]
+fn an_empty_database_file_beside_a_log_with_writes_is_refused() {
+    let good = make_data("lost-good", true);
+    let (dir, out) = start_damaged(&good, "lost", "diskdb.redb", |b| b.clear());
+    assert_refused_clearly(&out, "an empty diskdb.redb");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("was lost or replaced"), "{stderr}");
+    let _ = std::fs::remove_dir_all(&dir);
+    let _ = std::fs::remove_dir_all(&good);
+}
+
+#[test]
+fn flipped_bytes_in_the_database_file_never_crash_the_start() {
+    let good = make_data("flip-good", false);
+    let len = std::fs::metadata(good.join("diskdb.redb")).unwrap().len() as usize;
+    let mut rng = 0x9e37_79b9_7f4a_7c15u64;
+    let (mut opened_n, mut refused_n) = (0, 0);
+    for round in 0..16 {
+        let what = format!("diskdb.redb with 8 flipped bytes (round {round})");
+        let (dir, out) = start_damaged(&good, "flip", "diskdb.redb", |b| {
+            for _ in 0..8 {
+                rng = rng.wrapping_mul(6364136223846793005).wrapping_add(1);
+                let at = (rng >> 33) as usize % len;
+                b[at] ^= 0xff;
+            }
+        });
+        if opened(&out, &what) {
+            opened_n += 1;
+        } else {
+            refused_n += 1;
+        }
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+    println!("16 damaged databases: {refused_n} refused clearly, {opened_n} opened, none panicked");
+    let _ = std::fs::remove_dir_all(&good);
+}
+
+/// The `late:N` keys present after a start: always a prefix `0..n` of the logged writes.
+fn late_prefix(dir: &Path, what: &str) -> usize {
+    let server = Server::start_in(dir, &[]);
+    let mut con = server.client();
+    let present: Vec<bool> = (0..100)
+        .map(|i| con.exists(format!("late:{i}")).unwrap())
+        .collect();
+    let n = present.iter().take_while(|&&p| p).count();
+    assert!(
+        present[n..].iter().all(|&p| !p),
+        "{what}: replay skipped a record: {present:?}"
+    );
+    assert_eq!(get(&mut con, "k0").map(|v| v.len()), Some(100), "{what}");
+    assert_eq!(con.hlen::<_, i64>("h").unwrap(), 50, "{what}");
+    n
+}
+
+/// Where the current records of a log end: `[len u32][crc u32][lsn u64]...` from byte 16, while
+/// sequence numbers rise (older records from before a rewind may follow).
+fn records_end(wal: &[u8]) -> usize {
+    let (mut pos, mut last) = (16, 0u64);
+    while let Some(head) = wal.get(pos..pos + 16) {
+        let len = u32::from_le_bytes(head[..4].try_into().unwrap()) as usize;
+        let lsn = u64::from_le_bytes(head[8..16].try_into().unwrap());
+        if len == 0 || lsn <= last || pos + 8 + len > wal.len() {
+            break;
+        }
+        (pos, last) = (pos + 8 + len, lsn);
+    }
+    pos
+}
+
+#[test]
+fn a_torn_or_corrupt_log_replays_up_to_its_last_whole_record() {
+    let good = make_data("wal-good", true);
+    let wal = std::fs::read(good.join("diskdb.wal")).unwrap();
+    let end = records_end(&wal);
+    let (full, _) = start_damaged(&good, "wal-full", "diskdb.wal", |_| {});
+    assert_eq!(late_prefix(&full, "an intact log"), 100);
+    let mut report = Vec::new();
+    let cuts = [16, 17, 40, end / 3, end / 2, end - 9, end - 1];
+    for cut in cuts {
+        let what = format!("diskdb.wal cut at {cut} of {end} bytes");
+        let (dir, out) = start_damaged(&good, "wal-cut", "diskdb.wal", |b| b.truncate(cut));
+        assert!(opened(&out, &what), "{what}: refused");
+        report.push(late_prefix(&dir, &what));
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+    for at in [end / 4, end / 2, end - 5] {
+        let what = format!("diskdb.wal with a flipped byte at {at}");
+        let (dir, out) = start_damaged(&good, "wal-flip", "diskdb.wal", |b| b[at] ^= 0x55);
+        assert!(opened(&out, &what), "{what}: refused");
+        report.push(late_prefix(&dir, &what));
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+    // A damaged header is not a log tail: refused.
+    let (dir, out) = start_damaged(&good, "wal-head", "diskdb.wal", |b| b[3] ^= 1);
+    assert_refused_clearly(&out, "a damaged log header");
+    let _ = std::fs::remove_dir_all(&dir);
+    let (dir, out) = start_damaged(&good, "wal-short", "diskdb.wal", |b| b.truncate(5));
+    assert_refused_clearly(&out, "a log shorter than its header");
+    let _ = std::fs::remove_dir_all(&dir);
+    println!("late writes replayed after each cut / flip: {report:?}");
+    let _ = std::fs::remove_dir_all(&full);
+    let _ = std::fs::remove_dir_all(&good);
+}
