@@ -9,6 +9,8 @@ command -v clang-19 >/dev/null || need_apt+=(clang-19)
 command -v llvm-ar-19 >/dev/null || need_apt+=(llvm-19)
 command -v redis-server >/dev/null || need_apt+=(redis-server)
 command -v redis-cli >/dev/null || need_apt+=(redis-tools)
+# hiredis's reply reader is a peer in the parser benchmark (benches/, linked there only).
+[ -f /usr/include/hiredis/read.h ] || need_apt+=(libhiredis-dev)
 if ((${#need_apt[@]})); then
   echo "setup: installing ${need_apt[*]}"
   SUDO=""
