@@ -67,52 +67,103 @@ static int string2ll(const uint8_t *s, size_t n, int64_t *out)
     return 1;
 }
 
+/*
+ * The common case of a header line at buf[at..len), without a search: `prefix`, then "0" or a
+ * digit 1-9 and at most 17 more digits, then '\r' and one more byte. Stores the value and the
+ * position after the line and returns 1; returns 0 for anything else, which the general path then
+ * handles. Where this answers, the general path would answer the same: no '\r' or NUL comes
+ * earlier, and string2ll accepts these digits with this value (18 digits cannot overflow).
+ */
+static int quick_header(const uint8_t *buf, size_t len, size_t at, uint8_t prefix,
+                        uint64_t *value, size_t *next)
+{
+    size_t i, end;
+    uint64_t v;
+    uint8_t d;
+
+    if (len - at < 2 || buf[at] != prefix)
+        return 0;
+    v = (uint8_t)(buf[at + 1] - '0');
+    if (v > 9)
+        return 0;
+    end = len - at - 2 > 18 ? at + 2 + 18 : len;
+    for (i = at + 2; i < end; i++) {
+        d = (uint8_t)(buf[i] - '0');
+        if (d <= 9 && v != 0) {
+            v = v * 10 + d;
+        } else if (buf[i] == '\r' && len - i >= 2) {
+            *value = v;
+            *next = i + 2;
+            return 1;
+        } else {
+            return 0; /* a leading zero, another byte, or nothing after the '\r' */
+        }
+    }
+    return 0;
+}
+
 static ptrdiff_t parse_multibulk(const uint8_t *buf, size_t len, const diskdb_limits *lim,
                                  diskdb_request *req, size_t args_cap)
 {
     size_t r, p, q, i, n;
     int64_t v;
+    uint64_t u;
 
-    /* The count line. The byte after '\r' is not checked to be '\n': Redis skips it blindly. */
-    r = find_byte(buf, 0, len, '\r');
-    if (r == len)
-        return len > lim->max_inline ? DISKDB_E_TOO_BIG_MBULK : DISKDB_INCOMPLETE;
-    if (len - r < 2)
-        return DISKDB_INCOMPLETE;
-    if (!string2ll(buf + 1, r - 1, &v) || (v > 0 && (uint64_t)v > lim->max_args))
-        return DISKDB_E_INVALID_MBULK;
-    p = r + 2;
-    if (v <= 0) /* "*0", "*-1": Redis accepts and skips them */
-        return (ptrdiff_t)p;
+    if (quick_header(buf, len, 0, '*', &u, &p)) {
+        if (u > lim->max_args)
+            return DISKDB_E_INVALID_MBULK;
+        if (u == 0)
+            return (ptrdiff_t)p;
+    } else {
+        /* The count line. The byte after '\r' is not checked to be '\n': Redis skips it. */
+        r = find_byte(buf, 0, len, '\r');
+        if (r == len)
+            return len > lim->max_inline ? DISKDB_E_TOO_BIG_MBULK : DISKDB_INCOMPLETE;
+        if (len - r < 2)
+            return DISKDB_INCOMPLETE;
+        if (!string2ll(buf + 1, r - 1, &v) || (v > 0 && (uint64_t)v > lim->max_args))
+            return DISKDB_E_INVALID_MBULK;
+        p = r + 2;
+        if (v <= 0) /* "*0", "*-1": Redis accepts and skips them */
+            return (ptrdiff_t)p;
+        u = (uint64_t)v;
+    }
 
     /* The arena is checked here, before the body, so that NEED_ARENA never depends on how much of
      * the body has arrived; a body error is then reported on the retry. */
-    if ((uint64_t)v > args_cap) {
-        req->need_args = (uint64_t)v > SIZE_MAX ? SIZE_MAX : (size_t)v;
+    if (u > args_cap) {
+        req->need_args = u > SIZE_MAX ? SIZE_MAX : (size_t)u;
         return DISKDB_NEED_ARENA;
     }
-    n = (size_t)v;
+    n = (size_t)u;
 
     for (i = 0; i < n; i++) {
-        r = find_byte(buf, p, len, '\r');
-        if (r == len)
-            return len - p > lim->max_inline ? DISKDB_E_TOO_BIG_BULK : DISKDB_INCOMPLETE;
-        if (len - r < 2)
-            return DISKDB_INCOMPLETE;
-        if (buf[p] != '$') {
-            req->err_byte = buf[p];
-            return DISKDB_E_EXPECTED_DOLLAR;
+        if (quick_header(buf, len, p, '$', &u, &q)) {
+            if (u > lim->max_bulk_len)
+                return DISKDB_E_INVALID_BULK;
+        } else {
+            r = find_byte(buf, p, len, '\r');
+            if (r == len)
+                return len - p > lim->max_inline ? DISKDB_E_TOO_BIG_BULK : DISKDB_INCOMPLETE;
+            if (len - r < 2)
+                return DISKDB_INCOMPLETE;
+            if (buf[p] != '$') {
+                req->err_byte = buf[p];
+                return DISKDB_E_EXPECTED_DOLLAR;
+            }
+            /* r > p here, since buf[p] is '$' and buf[r] is '\r'. */
+            if (!string2ll(buf + p + 1, r - p - 1, &v) || v < 0 ||
+                (uint64_t)v > lim->max_bulk_len)
+                return DISKDB_E_INVALID_BULK;
+            u = (uint64_t)v;
+            q = r + 2;
         }
-        /* r > p here, since buf[p] is '$' and buf[r] is '\r'. */
-        if (!string2ll(buf + p + 1, r - p - 1, &v) || v < 0 || (uint64_t)v > lim->max_bulk_len)
-            return DISKDB_E_INVALID_BULK;
-        q = r + 2;
         /* As in Redis, the two bytes after the data are required but not checked to be "\r\n". */
-        if ((uint64_t)(len - q) < (uint64_t)v + 2)
+        if ((uint64_t)(len - q) < u + 2)
             return DISKDB_INCOMPLETE;
         req->args[i].ptr = buf + q;
-        req->args[i].len = (size_t)v;
-        p = q + (size_t)v + 2;
+        req->args[i].len = (size_t)u;
+        p = q + (size_t)u + 2;
     }
     req->argc = n;
     return (ptrdiff_t)p;

@@ -12,6 +12,8 @@ command -v redis-cli >/dev/null || need_apt+=(redis-tools)
 # The security tests: a network namespace (ip netns) and a TLS certificate (openssl).
 command -v ip >/dev/null || need_apt+=(iproute2)
 command -v openssl >/dev/null || need_apt+=(openssl)
+# hiredis's reply reader is a peer in the parser benchmark (benches/, linked there only).
+[ -f /usr/include/hiredis/read.h ] || need_apt+=(libhiredis-dev)
 if ((${#need_apt[@]})); then
   echo "setup: installing ${need_apt[*]}"
   SUDO=""

@@ -11,30 +11,92 @@ pub fn resp(args: &[&[u8]]) -> Vec<u8> {
     out
 }
 
-/// The requests the parser benchmarks and the figures use: (name, bytes).
-pub fn parser_fixtures() -> Vec<(&'static str, Vec<u8>)> {
+/// One parser benchmark input: `requests` complete requests back to back in `bytes`, with
+/// `args` arguments in all.
+pub struct ParserFixture {
+    pub name: &'static str,
+    pub bytes: Vec<u8>,
+    pub requests: u64,
+    pub args: usize,
+}
+
+/// A request as (bytes, number of arguments).
+type Encoded = (Vec<u8>, usize);
+
+fn encoded(args: &[&[u8]]) -> Encoded {
+    (resp(args), args.len())
+}
+
+fn get() -> Encoded {
+    encoded(&[b"GET", b"key:000000000001"])
+}
+
+fn set(value: &[u8]) -> Encoded {
+    encoded(&[b"SET", b"key:000000000001", value])
+}
+
+fn zadd5() -> Encoded {
+    encoded(&[
+        b"ZADD",
+        b"leaderboard",
+        b"1",
+        b"alice",
+        b"2",
+        b"bob",
+        b"3",
+        b"carol",
+        b"4",
+        b"dave",
+        b"5",
+        b"erin",
+    ])
+}
+
+fn lpush5() -> Encoded {
+    encoded(&[
+        b"LPUSH",
+        b"queue:jobs",
+        b"job-0001",
+        b"job-0002",
+        b"job-0003",
+        b"job-0004",
+        b"job-0005",
+    ])
+}
+
+/// The requests the parser benchmarks and the figures use.
+pub fn parser_fixtures() -> Vec<ParserFixture> {
+    let one = |name, (bytes, args)| ParserFixture {
+        name,
+        bytes,
+        requests: 1,
+        args,
+    };
+    // A pipelined batch as a busy client sends it: the single requests above, cycled, with the
+    // 1 KB SET one time in ten so the batch is not dominated by bulk bytes.
+    let (mut bytes, mut args) = (Vec::new(), 0);
+    for i in 0..100 {
+        let (request, n) = match i % 10 {
+            0 => set(&[b'v'; 1024]),
+            1 | 4 | 7 => get(),
+            2 | 5 | 8 => set(b"value-0123456789"),
+            3 => zadd5(),
+            _ => lpush5(),
+        };
+        bytes.extend_from_slice(&request);
+        args += n;
+    }
     vec![
-        ("GET", resp(&[b"GET", b"key:000000000001"])),
-        (
-            "SET",
-            resp(&[b"SET", b"key:000000000001", b"value-0123456789"]),
-        ),
-        (
-            "ZADD5",
-            resp(&[
-                b"ZADD",
-                b"leaderboard",
-                b"1",
-                b"alice",
-                b"2",
-                b"bob",
-                b"3",
-                b"carol",
-                b"4",
-                b"dave",
-                b"5",
-                b"erin",
-            ]),
-        ),
+        one("GET", get()),
+        one("SET16", set(b"value-0123456789")),
+        one("SET1K", set(&[b'v'; 1024])),
+        one("ZADD5", zadd5()),
+        one("LPUSH5", lpush5()),
+        ParserFixture {
+            name: "PIPELINE100",
+            bytes,
+            requests: 100,
+            args,
+        },
     ]
 }

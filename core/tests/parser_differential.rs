@@ -229,3 +229,50 @@ fn redis_error_texts_are_exact() {
         other => panic!("{other:?}"),
     }
 }
+
+/// Header lines around the Rust parser's quick path (at most 18 digits, no leading zero, a byte
+/// after the `\r`) and the general path it falls back to.
+#[test]
+fn header_lines_at_the_edges_parse_identically() {
+    let mut numbers: Vec<String> = ["0", "00", "01", "-0", "-1", "+1", "", " 1", "1 "]
+        .map(String::from)
+        .to_vec();
+    for digits in 1..=21 {
+        numbers.push("9".repeat(digits));
+        numbers.push(format!("1{}", "0".repeat(digits - 1)));
+    }
+    numbers.push(i64::MAX.to_string());
+    numbers.push((i64::MAX as u64 + 1).to_string());
+    numbers.push(u64::MAX.to_string());
+    let wide = Limits {
+        max_bulk_len: u64::MAX,
+        ..Limits::default()
+    };
+    let tiny = Limits {
+        max_bulk_len: 3,
+        max_args: 2,
+        max_inline: 2,
+    };
+    for n in &numbers {
+        for tail in [
+            &b""[..],
+            b"\r",
+            b"\r\n",
+            b"\r\nabc\r\n",
+            b"\0\r\n",
+            b"x\r\n",
+        ] {
+            let mut bulk = format!("*1\r\n${n}").into_bytes();
+            bulk.extend_from_slice(tail);
+            let mut count = format!("*{n}").into_bytes();
+            count.extend_from_slice(tail);
+            for limits in [&Limits::default(), &wide, &tiny] {
+                assert_same(&bulk, limits);
+                // Huge valid counts would make the C side size its arena for them.
+                if n.len() <= 7 {
+                    assert_same(&count, limits);
+                }
+            }
+        }
+    }
+}

@@ -29,48 +29,60 @@ fn find_before_nul(buf: &[u8], from: usize, needle: u8) -> Option<usize> {
     (buf[at] == needle).then_some(at)
 }
 
+/// The common case of a header line at `buf[at..]`, without a search: `prefix`, then `0` or a
+/// digit 1-9 and at most 17 more digits, then `\r` and one more byte. Returns the value and the
+/// position after the line, or `None` for anything else, which the general path then handles.
+///
+/// Where this answers, the general path would answer the same: the line holds no `\r` or NUL
+/// before the one found here, and `string2ll` accepts these digits with this value (at most 18
+/// digits, so no overflow is possible).
+#[inline(always)]
+fn quick_header(buf: &[u8], at: usize, prefix: u8) -> Option<(u64, usize)> {
+    let [p, first, rest @ ..] = buf.get(at..)? else {
+        return None;
+    };
+    let mut value = u64::from(first.wrapping_sub(b'0'));
+    if *p != prefix || value > 9 {
+        return None;
+    }
+    for (i, &b) in rest.iter().enumerate().take(18) {
+        let digit = b.wrapping_sub(b'0');
+        if digit <= 9 && value != 0 {
+            value = value * 10 + u64::from(digit);
+        } else if b == b'\r' && i + 1 < rest.len() {
+            return Some((value, at + i + 4));
+        } else {
+            // A leading zero, another byte, or no byte after the '\r': the general path decides.
+            return None;
+        }
+    }
+    None
+}
+
 fn parse_multibulk(
     buf: &[u8],
     limits: &Limits,
     arena: &mut Arena,
 ) -> Result<Option<usize>, ProtocolError> {
-    let Some(cr) = find_before_nul(buf, 0, b'\r') else {
-        return if buf.len() > limits.max_inline {
-            Err(ProtocolError::TooBigMultibulkCount)
-        } else {
-            Ok(None)
-        };
+    let (count, mut pos) = match quick_header(buf, 0, b'*') {
+        Some((0, next)) => return Ok(Some(next)),
+        Some((n, next)) if n <= limits.max_args => (n as usize, next),
+        Some(_) => return Err(ProtocolError::InvalidMultibulkLength),
+        None => match count_line(buf, limits)? {
+            Count::Args(n, next) => (n, next),
+            Count::Done(consumed) => return Ok(consumed),
+        },
     };
-    // Redis skips the byte after '\r' without checking it is '\n'.
-    if cr + 1 >= buf.len() {
-        return Ok(None);
-    }
-    let count = match string2ll(&buf[1..cr]) {
-        Some(n) if n <= 0 => return Ok(Some(cr + 2)),
-        Some(n) if (n as u64) <= limits.max_args => n as usize,
-        _ => return Err(ProtocolError::InvalidMultibulkLength),
-    };
-    let mut pos = cr + 2;
     arena.spans.reserve(count);
     for _ in 0..count {
-        let Some(cr) = find_before_nul(buf, pos, b'\r') else {
-            return if buf.len() - pos > limits.max_inline {
-                Err(ProtocolError::TooBigBulkCount)
-            } else {
-                Ok(None)
-            };
+        let (blen, start) = match quick_header(buf, pos, b'$') {
+            Some((n, next)) if n <= limits.max_bulk_len => (n, next),
+            Some(_) => return Err(ProtocolError::InvalidBulkLength),
+            None => match bulk_header(buf, pos, limits)? {
+                Some(header) => header,
+                None => return Ok(None),
+            },
         };
-        if cr + 1 >= buf.len() {
-            return Ok(None);
-        }
-        if buf[pos] != b'$' {
-            return Err(ProtocolError::ExpectedDollar(buf[pos]));
-        }
-        let blen = match string2ll(&buf[pos + 1..cr]) {
-            Some(n) if n >= 0 && (n as u64) <= limits.max_bulk_len => n as u64,
-            _ => return Err(ProtocolError::InvalidBulkLength),
-        };
-        let start = cr + 2;
         // The bulk and its two trailing bytes (unchecked, as in Redis) must be present.
         if ((buf.len() - start) as u64) < blen + 2 {
             return Ok(None);
@@ -81,6 +93,60 @@ fn parse_multibulk(
     }
     arena.argc = count;
     Ok(Some(pos))
+}
+
+/// What the general path made of a `*N` line.
+enum Count {
+    /// `n > 0` arguments follow, from the given position.
+    Args(usize, usize),
+    /// No arguments to read: `Some(consumed)` for a count `<= 0`, `None` when incomplete.
+    Done(Option<usize>),
+}
+
+/// The `*N` line by the rules of `docs/protocol.md`, for any input.
+fn count_line(buf: &[u8], limits: &Limits) -> Result<Count, ProtocolError> {
+    let Some(cr) = find_before_nul(buf, 0, b'\r') else {
+        return if buf.len() > limits.max_inline {
+            Err(ProtocolError::TooBigMultibulkCount)
+        } else {
+            Ok(Count::Done(None))
+        };
+    };
+    // Redis skips the byte after '\r' without checking it is '\n'.
+    if cr + 1 >= buf.len() {
+        return Ok(Count::Done(None));
+    }
+    match string2ll(&buf[1..cr]) {
+        Some(n) if n <= 0 => Ok(Count::Done(Some(cr + 2))),
+        Some(n) if (n as u64) <= limits.max_args => Ok(Count::Args(n as usize, cr + 2)),
+        _ => Err(ProtocolError::InvalidMultibulkLength),
+    }
+}
+
+/// A `$N` line at `pos` by the rules of `docs/protocol.md`, for any input: the bulk length and
+/// the position of its data, or `None` when incomplete.
+fn bulk_header(
+    buf: &[u8],
+    pos: usize,
+    limits: &Limits,
+) -> Result<Option<(u64, usize)>, ProtocolError> {
+    let Some(cr) = find_before_nul(buf, pos, b'\r') else {
+        return if buf.len() - pos > limits.max_inline {
+            Err(ProtocolError::TooBigBulkCount)
+        } else {
+            Ok(None)
+        };
+    };
+    if cr + 1 >= buf.len() {
+        return Ok(None);
+    }
+    if buf[pos] != b'$' {
+        return Err(ProtocolError::ExpectedDollar(buf[pos]));
+    }
+    match string2ll(&buf[pos + 1..cr]) {
+        Some(n) if n >= 0 && (n as u64) <= limits.max_bulk_len => Ok(Some((n as u64, cr + 2))),
+        _ => Err(ProtocolError::InvalidBulkLength),
+    }
 }
 
 fn parse_inline(
