@@ -43,6 +43,9 @@ const T: ElemTable = ElemTable::ListItems;
 /// (except where the reply itself holds it).
 const BATCH: usize = 512;
 
+/// Pops of up to this many items remove rows one by one; longer ones remove a range.
+const SMALL_POP: u64 = 8;
+
 const OUT_OF_RANGE_POSITIVE: &str = "ERR value is out of range, must be positive";
 
 /// A record or row that breaks the layout's invariants. A storage error, so the whole group
@@ -303,6 +306,27 @@ impl<'k> List<'k> {
             End::Left => (self.head, self.at(n)),
             End::Right => (self.at(self.len() - n), self.tail),
         };
+        if n <= SMALL_POP {
+            // Positions are dense, so each row is removed by its exact key: one B-tree
+            // operation per item instead of a range read plus a range removal.
+            let mut items = Vec::with_capacity(n as usize);
+            for i in 0..n as i64 {
+                let pos = match end {
+                    End::Left => lo + i,
+                    End::Right => hi - 1 - i,
+                };
+                let item = ctx
+                    .ks
+                    .elem_remove(T, ctx.session.db, self.key, &pos_key(pos))?
+                    .ok_or_else(corrupt)?;
+                items.push(item);
+            }
+            match end {
+                End::Left => self.head = hi,
+                End::Right => self.tail = lo,
+            }
+            return Ok(items);
+        }
         let range = ElemRange {
             from: Some(&pos_key(lo)),
             to: Some(&pos_key(hi)),
