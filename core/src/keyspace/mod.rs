@@ -886,35 +886,11 @@ impl<'t> Keyspace<'t> {
         key: &[u8],
         range: ElemRange<'_>,
     ) -> Result<Vec<ElemRow>, StorageError> {
-        let ElemRange {
-            from,
-            to,
-            reverse,
-            limit,
-        } = range;
-        let mut prefix = Vec::new();
-        elem_prefix(&mut prefix, self.phys(db), key);
-        let start = [prefix.as_slice(), from.unwrap_or_default()].concat();
-        let end = match to {
-            Some(to) => Some([prefix.as_slice(), to].concat()),
-            None => prefix_end(&prefix),
-        };
-        let n = prefix.len();
-        let table = self.elem_table(table)?;
-        let range = match &end {
-            Some(end) => table.range::<&[u8]>(start.as_slice()..end.as_slice())?,
-            None => table.range::<&[u8]>(start.as_slice()..)?,
-        };
-        let items: Box<dyn Iterator<Item = _>> = if reverse {
-            Box::new(range.rev())
-        } else {
-            Box::new(range)
-        };
         let mut out = Vec::new();
-        for item in items.take(limit) {
-            let (k, v) = item?;
-            out.push((k.value()[n..].to_vec(), v.value().to_vec()));
-        }
+        self.elem_visit(table, db, key, range, |elem, value| {
+            out.push((elem.to_vec(), value.to_vec()));
+            true
+        })?;
         Ok(out)
     }
 
