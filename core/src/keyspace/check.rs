@@ -363,25 +363,19 @@ mod tests {
     use super::*;
     use crate::commands::slotted;
     use crate::keyspace::meta_key;
-    use crate::keyspace::{Counters, MetaCache};
+    use crate::keyspace::with_test_keyspace;
     use crate::protocol::Reply;
     use crate::{Engine, Session};
-    use redb::backends::InMemoryBackend;
 
     fn problems(f: impl FnOnce(&mut Keyspace<'_>)) -> Vec<String> {
-        let db = redb::Database::builder()
-            .create_with_backend(InMemoryBackend::new())
-            .unwrap();
-        let txn = db.begin_write().unwrap();
-        let mut counters = Counters::default();
-        let mut cache = MetaCache::new(1 << 20);
-        let mut ks = Keyspace::open(&txn, 0, &mut counters, &mut cache).unwrap();
-        f(&mut ks);
-        match ks.check_integrity() {
-            Ok(()) => Vec::new(),
-            Err(IntegrityError::Broken(p)) => p,
-            Err(e) => panic!("{e}"),
-        }
+        with_test_keyspace(|ks| {
+            f(ks);
+            match ks.check_integrity() {
+                Ok(()) => Vec::new(),
+                Err(IntegrityError::Broken(p)) => p,
+                Err(e) => panic!("{e}"),
+            }
+        })
     }
 
     #[test]

@@ -305,6 +305,19 @@ pub struct Keyspace<'t> {
     touched: Option<Vec<(u8, Option<Vec<u8>>)>>,
 }
 
+/// Runs `f` on a keyspace over a fresh in-memory database (unit tests of the keyspace's parts).
+#[cfg(test)]
+pub(crate) fn with_test_keyspace<R>(f: impl FnOnce(&mut Keyspace<'_>) -> R) -> R {
+    let db = redb::Database::builder()
+        .create_with_backend(redb::backends::InMemoryBackend::new())
+        .expect("an in-memory database opens");
+    let txn = db.begin_write().expect("a write transaction begins");
+    let mut counters = Counters::default();
+    let mut cache = MetaCache::new(1 << 20);
+    let mut ks = Keyspace::open(&txn, 0, &mut counters, &mut cache).expect("the keyspace opens");
+    f(&mut ks)
+}
+
 /// The table in `slot`, opened in `txn` if not yet (a free function so that callers can borrow
 /// other fields of the keyspace alongside).
 fn opened<'a, 't, K: redb::Key + 'static, V: redb::Value + 'static>(
@@ -492,21 +505,7 @@ impl<'t> Keyspace<'t> {
         record.push(tag);
         record.extend_from_slice(&expire_at.unwrap_or(0).to_le_bytes());
         record.extend_from_slice(body);
-        let old = match opened(&mut self.meta, self.txn, META)?
-            .insert(self.kbuf.as_slice(), record.as_slice())
-        {
-            Ok(old) => old.map(|g| {
-                (
-                    expire_of(g.value()),
-                    g.value().first().copied().unwrap_or(0),
-                )
-            }),
-            Err(err) => {
-                self.cache.forget(&self.kbuf);
-                return Err(err.into());
-            }
-        };
-        self.cache.store(&self.kbuf, Some(&record));
+        let old = self.write_meta(Some(&record))?;
         // A value of another type replaces a collection (SET or MSET over a hash, possibly one
         // whose deadline passed unseen): its elements go with it.
         if let Some(old_kind) = old.and_then(|(_, t)| Kind::from_byte(t & TYPE_MASK)) {
@@ -537,21 +536,37 @@ impl<'t> Keyspace<'t> {
         Ok(())
     }
 
-    fn remove_phys(&mut self, phys: u8, key: &[u8]) -> Result<bool, StorageError> {
-        meta_key(&mut self.kbuf, phys, key);
-        let old = match opened(&mut self.meta, self.txn, META)?.remove(self.kbuf.as_slice()) {
-            Ok(old) => old.map(|g| {
-                (
-                    expire_of(g.value()),
-                    g.value().first().copied().unwrap_or(0),
-                )
-            }),
+    /// Writes (`Some`) or removes (`None`) the `meta` row at `kbuf`, keeping the record cache in
+    /// step with the table; returns the old row's deadline and tag byte.
+    fn write_meta(
+        &mut self,
+        record: Option<&[u8]>,
+    ) -> Result<Option<(Option<i64>, u8)>, StorageError> {
+        let table = opened(&mut self.meta, self.txn, META)?;
+        let key = self.kbuf.as_slice();
+        let written = match record {
+            Some(record) => table.insert(key, record),
+            None => table.remove(key),
+        };
+        match written {
+            Ok(old) => {
+                let old = old.map(|g| {
+                    let row = g.value();
+                    (expire_of(row), row.first().copied().unwrap_or(0))
+                });
+                self.cache.store(&self.kbuf, record);
+                Ok(old)
+            }
             Err(err) => {
                 self.cache.forget(&self.kbuf);
-                return Err(err.into());
+                Err(err.into())
             }
-        };
-        self.cache.store(&self.kbuf, None);
+        }
+    }
+
+    fn remove_phys(&mut self, phys: u8, key: &[u8]) -> Result<bool, StorageError> {
+        meta_key(&mut self.kbuf, phys, key);
+        let old = self.write_meta(None)?;
         let Some((old_at, tag)) = old else {
             return Ok(false);
         };

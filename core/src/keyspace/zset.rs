@@ -488,9 +488,8 @@ impl Keyspace<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::keyspace::{Counters, MetaCache};
+    use crate::keyspace::with_test_keyspace;
     use proptest::prelude::*;
-    use redb::backends::InMemoryBackend;
     use std::collections::BTreeSet;
 
     #[test]
@@ -565,13 +564,7 @@ mod tests {
         #![proptest_config(ProptestConfig::with_cases(64))]
         #[test]
         fn rank_index_matches_a_naive_model(ops in proptest::collection::vec(op(), 1..300)) {
-            let db = redb::Database::builder()
-                .create_with_backend(InMemoryBackend::new())
-                .unwrap();
-            let txn = db.begin_write().unwrap();
-            let mut counters = Counters::default();
-            let mut cache = MetaCache::new(1 << 20);
-            let mut ks = Keyspace::open(&txn, 0, &mut counters, &mut cache).unwrap();
+            with_test_keyspace(|ks| -> Result<(), TestCaseError> {
             let key = b"z";
             let mut scores = std::collections::HashMap::new();
             let mut model = BTreeSet::new();
@@ -598,7 +591,7 @@ mod tests {
                         }
                     }
                 }
-                check_blocks(&mut ks, key, &model);
+                check_blocks(ks, key, &model);
             }
             let order: Vec<Vec<u8>> = model.iter().cloned().collect();
             let total = order.len() as u64;
@@ -614,6 +607,8 @@ mod tests {
             prop_assert_eq!(ks.zset_nth(0, key, total, total).unwrap(), None);
             prop_assert_eq!(ks.zset_count_below(0, key, &[0xff; 9]).unwrap(), total);
             prop_assert_eq!(ks.zset_count_below(0, key, &[]).unwrap(), 0);
+            Ok(())
+            })?;
         }
     }
 
@@ -624,13 +619,7 @@ mod tests {
             scores in proptest::collection::vec(-3i8..3, 0..60),
             ops in proptest::collection::vec(op(), 0..60),
         ) {
-            let db = redb::Database::builder()
-                .create_with_backend(InMemoryBackend::new())
-                .unwrap();
-            let txn = db.begin_write().unwrap();
-            let mut counters = Counters::default();
-            let mut cache = MetaCache::new(1 << 20);
-            let mut ks = Keyspace::open(&txn, 0, &mut counters, &mut cache).unwrap();
+            with_test_keyspace(|ks| -> Result<(), TestCaseError> {
             let key = b"z";
             let items: Vec<ZItem> = scores
                 .iter()
@@ -642,7 +631,7 @@ mod tests {
                 items.iter().map(|it| (it.member.clone(), it.score)).collect();
             let mut model: BTreeSet<Vec<u8>> =
                 items.iter().map(|it| position(it.score, &it.member)).collect();
-            check_blocks(&mut ks, key, &model);
+            check_blocks(ks, key, &model);
             for op in ops {
                 let (member, new) = match op {
                     Op::Put(m, s) => (format!("m{}", m % 70).into_bytes(), Some(f64::from(s))),
@@ -664,7 +653,7 @@ mod tests {
                         scores.remove(&member);
                     }
                 }
-                check_blocks(&mut ks, key, &model);
+                check_blocks(ks, key, &model);
             }
             let total = model.len() as u64;
             for (rank, pos) in model.iter().enumerate() {
@@ -672,31 +661,28 @@ mod tests {
                 let nth = ks.zset_nth(0, key, rank as u64, total).unwrap();
                 prop_assert_eq!(nth.as_ref(), Some(pos));
             }
+            Ok(())
+            })?;
         }
     }
 
     #[test]
     fn negative_zero_keeps_its_sign_but_not_its_place() {
-        let db = redb::Database::builder()
-            .create_with_backend(InMemoryBackend::new())
-            .unwrap();
-        let txn = db.begin_write().unwrap();
-        let mut counters = Counters::default();
-        let mut cache = MetaCache::new(1 << 20);
-        let mut ks = Keyspace::open(&txn, 0, &mut counters, &mut cache).unwrap();
-        ks.zset_insert(0, b"z", b"a", -0.0, None).unwrap();
-        ks.zset_insert(0, b"z", b"b", 0.0, None).unwrap();
-        let items = ks.zset_walk(0, b"z", ElemRange::all(10)).unwrap();
-        assert_eq!(items.len(), 2);
-        assert!(items[0].score.is_sign_negative() && items[0].member == b"a");
-        assert!(items[1].score.is_sign_positive() && items[1].member == b"b");
-        ks.zset_insert(0, b"z", b"a", 0.0, Some(-0.0)).unwrap();
-        assert!(ks
-            .zset_score(0, b"z", b"a")
-            .unwrap()
-            .unwrap()
-            .is_sign_positive());
-        let items = ks.zset_walk(0, b"z", ElemRange::all(10)).unwrap();
-        assert!(items[0].score.is_sign_positive());
+        with_test_keyspace(|ks| {
+            ks.zset_insert(0, b"z", b"a", -0.0, None).unwrap();
+            ks.zset_insert(0, b"z", b"b", 0.0, None).unwrap();
+            let items = ks.zset_walk(0, b"z", ElemRange::all(10)).unwrap();
+            assert_eq!(items.len(), 2);
+            assert!(items[0].score.is_sign_negative() && items[0].member == b"a");
+            assert!(items[1].score.is_sign_positive() && items[1].member == b"b");
+            ks.zset_insert(0, b"z", b"a", 0.0, Some(-0.0)).unwrap();
+            assert!(ks
+                .zset_score(0, b"z", b"a")
+                .unwrap()
+                .unwrap()
+                .is_sign_positive());
+            let items = ks.zset_walk(0, b"z", ElemRange::all(10)).unwrap();
+            assert!(items[0].score.is_sign_positive());
+        });
     }
 }
