@@ -1,35 +1,85 @@
-//! A bounded cache of key records (the `meta` table's rows) in front of the B-tree.
+//! A bounded cache of key records (the `meta` table's rows) in front of the B-tree, which also
+//! holds the `meta` writes of the open transaction until they are applied in key order.
 //!
-//! A GET on a disk-resident B-tree walks three or four pages, each through redb's page cache
+//! Why: a GET on a disk-resident B-tree walks three or four pages, each through redb's page cache
 //! (a lock, a hash lookup, a reference count) and a dozen key comparisons: measured here, that
 //! walk was about 40% of the server's CPU under pipelined GETs, where Redis pays one hash lookup.
-//! This cache answers a repeated lookup with one hash probe, absences included (a GET of a
-//! missing key is as common as a hit).
+//! A random-key write paid the same walk plus the leaf update, again about 40% of the CPU under
+//! pipelined SETs. This cache answers a repeated lookup with one hash probe (absences included: a
+//! GET of a missing key is as common as a hit), and takes a write with one probe: the written
+//! records wait here (*pending*) and go into the B-tree together, sorted, so consecutive inserts
+//! find their pages already in the CPU's cache, and a key written twice is inserted once.
 //!
-//! Invariant: an entry, present or absent, equals what the open write transaction's `meta` table
-//! holds for that key. Every write of `meta` goes through [`Keyspace`](super::Keyspace), which
-//! updates the entry after the B-tree accepted the write and forgets it if the write failed;
-//! anything that drops or rewrites the transaction's state wholesale (an aborted transaction,
-//! FLUSHDB) clears the cache. Entries need no expiry of their own: the record carries its
-//! deadline, checked on every read as for a B-tree row.
+//! Invariant: the transaction's `meta` table as the commands see it is the B-tree overlaid with
+//! the pending entries. A clean entry equals the B-tree row (or its absence); a pending entry is
+//! a write the B-tree has not received yet. So:
+//! - every write of `meta` goes through [`Keyspace`](super::Keyspace), into this cache or, for
+//!   an entry too large to cache, straight into the B-tree after forgetting the key here;
+//! - whatever reads the B-tree directly (a range walk: SCAN, FLUSHDB, the integrity check) and
+//!   whatever commits the transaction first [`flush`](MetaCache::flush)es the pending entries;
+//! - a failed flush leaves the transaction half-written, like any failed write: the engine
+//!   drops the transaction, and with it this cache ([`MetaCache::clear`]), as it does on abort,
+//!   failed replay and reopen.
 //!
-//! Eviction is quick_cache's S3-FIFO under a byte budget, so the cache is part of the memory the
-//! `cache-size` setting bounds.
+//! Entries need no expiry of their own: the record carries its deadline, checked on every read
+//! as for a B-tree row.
+//!
+//! Hand-written on hashbrown rather than a cache crate because one entry is one allocation (key
+//! and record together, one cache miss after the table's) and the pending flag must pin an entry
+//! against eviction. Eviction is CLOCK in sweeps: when the entries outweigh the byte budget, a
+//! sweep drops the clean entries not read since they were cached or since the previous sweep
+//! (and, if that is not enough, other clean entries), down to three quarters of the budget, so each entry costs a bounded number
+//! of visits. The budget is part of the memory the `cache-size` setting bounds.
 
-use quick_cache::{unsync, Weighter};
+use hashbrown::HashTable;
+use redb::Table;
 
-/// Records larger than this are not cached: their B-tree walk is small next to copying them.
-const MAX_RECORD: usize = 512;
+use crate::storage::StorageError;
 
-/// Bookkeeping per entry beyond its bytes (hash slot, vector headers), for the budget.
-const ENTRY_OVERHEAD: u64 = 64;
+/// Entries with more key and record bytes than this are not cached: their B-tree walk is small
+/// next to copying them.
+const MAX_ENTRY: usize = 512;
 
-#[derive(Clone)]
-struct ByteWeight;
+/// Bookkeeping per entry beyond its bytes (table slot, allocation header), for the budget.
+const ENTRY_OVERHEAD: u64 = 48;
 
-impl Weighter<Box<[u8]>, Option<Box<[u8]>>> for ByteWeight {
-    fn weight(&self, key: &Box<[u8]>, record: &Option<Box<[u8]>>) -> u64 {
-        (key.len() + record.as_ref().map_or(0, |r| r.len())) as u64 + ENTRY_OVERHEAD
+/// Read since the last sweep.
+const REFERENCED: u8 = 1;
+/// A write the B-tree has not received yet.
+const PENDING: u8 = 2;
+/// The key has a record (else the entry records its absence).
+const PRESENT: u8 = 4;
+
+/// One cached key: `data` is the `meta` key followed by its record.
+struct Slot {
+    data: Box<[u8]>,
+    key_len: u32,
+    flags: u8,
+}
+
+impl Slot {
+    fn key(&self) -> &[u8] {
+        &self.data[..self.key_len as usize]
+    }
+
+    fn record(&self) -> Option<&[u8]> {
+        (self.flags & PRESENT != 0).then(|| &self.data[self.key_len as usize..])
+    }
+
+    fn weight(&self) -> u64 {
+        self.data.len() as u64 + ENTRY_OVERHEAD
+    }
+
+    /// Makes this slot hold `record` for its key, reusing the allocation when the size allows.
+    fn set_record(&mut self, record: Option<&[u8]>) {
+        let key_len = self.key_len as usize;
+        let body = record.unwrap_or_default();
+        if self.data.len() == key_len + body.len() {
+            self.data[key_len..].copy_from_slice(body);
+        } else {
+            self.data = [&self.data[..key_len], body].concat().into_boxed_slice();
+        }
+        self.flags = (self.flags & !PRESENT) | if record.is_some() { PRESENT } else { 0 };
     }
 }
 
@@ -43,65 +93,234 @@ pub(crate) enum Cached<'a> {
     Record(&'a [u8]),
 }
 
-/// `meta` key → its record, or `None` for a key known to have none.
-type Entries = unsync::Cache<Box<[u8]>, Option<Box<[u8]>>, ByteWeight>;
-
-/// Key records by `meta` key (physical database, slot, key).
+/// Key records by `meta` key (physical database, slot, key), with the pending writes.
 pub struct MetaCache {
-    entries: Option<Entries>,
+    slots: HashTable<Slot>,
+    hasher: foldhash::fast::RandomState,
+    /// 0: disabled (nothing is cached, every write goes straight to the B-tree).
+    budget: u64,
+    weight: u64,
+    /// Hashes of the entries made pending since the last flush (an entry forgotten since may
+    /// have left its hash behind: a flush skips it).
+    pending: Vec<u64>,
+    /// How many pending entries make [`MetaCache::needs_flush`] say so.
+    pending_limit: usize,
 }
 
 impl MetaCache {
     /// A cache holding at most about `budget` bytes; 0 disables it.
     pub fn new(budget: usize) -> MetaCache {
-        let entries = (budget > 0).then(|| {
-            let estimated = (budget / 128).max(16);
-            unsync::Cache::with_weighter(estimated, budget as u64, ByteWeight)
-        });
-        MetaCache { entries }
+        MetaCache {
+            slots: HashTable::new(),
+            hasher: foldhash::fast::RandomState::default(),
+            budget: budget as u64,
+            weight: 0,
+            pending: Vec::new(),
+            // Pending entries are pinned: keep them to about a quarter of the budget (at most
+            // MAX_ENTRY + ENTRY_OVERHEAD bytes each), and their sorted batch a few MB at most.
+            pending_limit: (budget / 2048).clamp(1, 8192),
+        }
     }
 
-    pub(crate) fn lookup(&self, key: &[u8]) -> Cached<'_> {
-        match self.entries.as_ref().and_then(|c| c.get(key)) {
+    fn hash(&self, key: &[u8]) -> u64 {
+        use std::hash::BuildHasher;
+        self.hasher.hash_one(key)
+    }
+
+    /// Whether `key` with `record` may be cached.
+    pub(crate) fn admits(&self, key: &[u8], record: Option<&[u8]>) -> bool {
+        self.budget > 0 && key.len() + record.map_or(0, <[u8]>::len) <= MAX_ENTRY
+    }
+
+    pub(crate) fn lookup(&mut self, key: &[u8]) -> Cached<'_> {
+        if self.budget == 0 {
+            return Cached::Unknown;
+        }
+        let hash = self.hash(key);
+        match self.slots.find_mut(hash, |s| s.key() == key) {
             None => Cached::Unknown,
-            Some(None) => Cached::Absent,
-            Some(Some(record)) => Cached::Record(record),
-        }
-    }
-
-    /// Records what `meta` now holds for `key` (`None`: no record).
-    pub(crate) fn store(&mut self, key: &[u8], record: Option<&[u8]>) {
-        let Some(entries) = self.entries.as_mut() else {
-            return;
-        };
-        match record {
-            Some(r) if r.len() > MAX_RECORD => {
-                entries.remove(key);
+            Some(slot) => {
+                slot.flags |= REFERENCED;
+                match slot.record() {
+                    None => Cached::Absent,
+                    Some(record) => Cached::Record(record),
+                }
             }
-            _ => entries.insert(key.into(), record.map(Into::into)),
         }
     }
 
-    /// Drops what is known of `key` (a write of it failed half-way).
+    /// Records what the B-tree holds for `key` (`None`: no row), read after a miss.
+    pub(crate) fn store(&mut self, key: &[u8], record: Option<&[u8]>) {
+        if self.admits(key, record) {
+            // Not marked as read: an entry read once is the first to go (a scan does not
+            // flush the keys read again and again).
+            self.put(key, record, 0);
+        }
+    }
+
+    /// Takes a write of `key` (`None`: removal) that the B-tree receives at the next flush;
+    /// false if the entry is not cacheable ([`MetaCache::admits`]): the caller writes the
+    /// B-tree itself after [`forget`](MetaCache::forget)ting the key.
+    pub(crate) fn write(&mut self, key: &[u8], record: Option<&[u8]>) -> bool {
+        if !self.admits(key, record) {
+            return false;
+        }
+        self.put(key, record, PENDING);
+        true
+    }
+
+    fn put(&mut self, key: &[u8], record: Option<&[u8]>, flags: u8) {
+        let hash = self.hash(key);
+        let present = if record.is_some() { PRESENT } else { 0 };
+        let newly_pending = match self.slots.find_mut(hash, |s| s.key() == key) {
+            // A read never overwrites a pending write (a lookup would have found it first).
+            Some(slot) if flags & PENDING == 0 && slot.flags & PENDING != 0 => false,
+            Some(slot) => {
+                let was = slot.flags;
+                self.weight -= slot.weight();
+                slot.set_record(record);
+                slot.flags |= flags;
+                self.weight += slot.weight();
+                flags & PENDING != 0 && was & PENDING == 0
+            }
+            None => {
+                let slot = Slot {
+                    data: [key, record.unwrap_or_default()]
+                        .concat()
+                        .into_boxed_slice(),
+                    key_len: key.len() as u32,
+                    flags: flags | present,
+                };
+                self.weight += slot.weight();
+                let hasher = &self.hasher;
+                self.slots.insert_unique(hash, slot, |s| {
+                    use std::hash::BuildHasher;
+                    hasher.hash_one(s.key())
+                });
+                flags & PENDING != 0
+            }
+        };
+        if newly_pending {
+            self.pending.push(hash);
+        }
+        if self.weight > self.budget {
+            self.sweep();
+        }
+    }
+
+    /// Evicts clean entries down to three quarters of the budget (see the module comment).
+    fn sweep(&mut self) {
+        let target = self.budget / 4 * 3;
+        for pass in 0..2 {
+            let mut weight = self.weight;
+            self.slots.retain(|slot| {
+                if slot.flags & PENDING != 0 {
+                    return true;
+                }
+                if pass == 0 && slot.flags & REFERENCED != 0 {
+                    slot.flags &= !REFERENCED;
+                    return true;
+                }
+                if pass == 1 && weight <= target {
+                    return true;
+                }
+                weight -= slot.weight();
+                false
+            });
+            self.weight = weight;
+            if self.weight <= target {
+                break;
+            }
+        }
+    }
+
+    /// Drops what is known of `key` (it is about to be written in the B-tree directly, or a
+    /// write of it failed half-way).
     pub(crate) fn forget(&mut self, key: &[u8]) {
-        if let Some(entries) = self.entries.as_mut() {
-            entries.remove(key);
+        if self.budget == 0 {
+            return;
+        }
+        let hash = self.hash(key);
+        if let Ok(entry) = self.slots.find_entry(hash, |s| s.key() == key) {
+            let (slot, _) = entry.remove();
+            self.weight -= slot.weight();
         }
     }
 
-    /// Every entry: `meta` key and record (`None`: known absent). For integrity checks.
-    pub(crate) fn entries(&self) -> impl Iterator<Item = (&[u8], Option<&[u8]>)> {
-        self.entries
+    /// Whether enough writes are pending that they should go into the B-tree now.
+    pub(crate) fn needs_flush(&self) -> bool {
+        self.pending.len() >= self.pending_limit
+    }
+
+    /// Whether any write is pending.
+    pub(crate) fn needs_any_flush(&self) -> bool {
+        !self.pending.is_empty()
+    }
+
+    /// Applies the pending writes to `meta`, in key order. On `Err` the table is half-written
+    /// and the transaction must be dropped (with [`MetaCache::clear`]).
+    pub(crate) fn flush(
+        &mut self,
+        meta: &mut Table<'_, &'static [u8], &'static [u8]>,
+    ) -> Result<(), StorageError> {
+        if self.pending.is_empty() {
+            return Ok(());
+        }
+        let mut hashes = std::mem::take(&mut self.pending);
+        hashes.sort_unstable();
+        hashes.dedup();
+        // `iter_hash` may also yield other entries of the same table group: keep the pending
+        // ones, once each.
+        let mut writes: Vec<&Slot> = Vec::with_capacity(hashes.len());
+        for &hash in &hashes {
+            writes.extend(
+                self.slots
+                    .iter_hash(hash)
+                    .filter(|s| s.flags & PENDING != 0),
+            );
+        }
+        writes.sort_unstable_by(|a, b| a.key().cmp(b.key()));
+        writes.dedup_by(|a, b| a.key() == b.key());
+        for slot in &writes {
+            match slot.record() {
+                Some(record) => {
+                    meta.insert(slot.key(), record)?;
+                }
+                None => {
+                    meta.remove(slot.key())?;
+                }
+            }
+        }
+        for &hash in &hashes {
+            for slot in self.slots.iter_hash_mut(hash) {
+                slot.flags &= !PENDING;
+            }
+        }
+        Ok(())
+    }
+
+    /// Opens `meta` in `txn` and flushes into it (the engine, before a commit).
+    pub(crate) fn flush_txn(&mut self, txn: &redb::WriteTransaction) -> Result<(), StorageError> {
+        if self.pending.is_empty() {
+            return Ok(());
+        }
+        let mut meta = txn.open_table(super::META)?;
+        self.flush(&mut meta)
+    }
+
+    /// Every entry: `meta` key, record (`None`: known absent) and whether it is pending. For
+    /// integrity checks.
+    pub(crate) fn entries(&self) -> impl Iterator<Item = (&[u8], Option<&[u8]>, bool)> {
+        self.slots
             .iter()
-            .flat_map(|c| c.iter())
-            .map(|(k, v)| (&k[..], v.as_deref()))
+            .map(|s| (s.key(), s.record(), s.flags & PENDING != 0))
     }
 
-    /// Drops everything (the transaction's state was replaced).
+    /// Drops everything, pending writes included (the transaction's state was dropped).
     pub fn clear(&mut self) {
-        if let Some(entries) = self.entries.as_mut() {
-            entries.clear();
-        }
+        self.slots.clear();
+        self.pending.clear();
+        self.weight = 0;
     }
 }
 
@@ -110,27 +329,65 @@ mod tests {
     use super::*;
 
     #[test]
-    fn remembers_records_and_absences_and_skips_large_records() {
+    fn remembers_records_and_absences_and_skips_large_entries() {
         let mut cache = MetaCache::new(1 << 20);
         assert!(matches!(cache.lookup(b"a"), Cached::Unknown));
         cache.store(b"a", Some(b"rec"));
         cache.store(b"b", None);
         assert!(matches!(cache.lookup(b"a"), Cached::Record(b"rec")));
         assert!(matches!(cache.lookup(b"b"), Cached::Absent));
-        cache.store(b"a", Some(&[0u8; MAX_RECORD + 1]));
+        assert!(!cache.write(b"a", Some(&[0u8; MAX_ENTRY])));
+        cache.forget(b"a");
         assert!(matches!(cache.lookup(b"a"), Cached::Unknown));
         cache.forget(b"b");
         assert!(matches!(cache.lookup(b"b"), Cached::Unknown));
     }
 
     #[test]
-    fn stays_within_its_byte_budget() {
+    fn a_write_replaces_the_record_whatever_its_size() {
+        let mut cache = MetaCache::new(1 << 20);
+        cache.store(b"k", Some(b"one"));
+        for record in [&b"two"[..], b"three", b"", b"4"] {
+            assert!(cache.write(b"k", Some(record)));
+            assert!(matches!(cache.lookup(b"k"), Cached::Record(r) if r == record));
+        }
+        assert!(cache.write(b"k", None));
+        assert!(matches!(cache.lookup(b"k"), Cached::Absent));
+    }
+
+    #[test]
+    fn stays_within_its_byte_budget_and_keeps_what_is_read() {
         let mut cache = MetaCache::new(64 * 1024);
         for i in 0..100_000u32 {
             cache.store(&i.to_be_bytes(), Some(&[7u8; 100]));
+            // Key 0 is read all along: it survives every sweep.
+            assert!(matches!(
+                cache.lookup(&0u32.to_be_bytes()),
+                Cached::Record(_)
+            ));
+            assert!(cache.weight <= 64 * 1024, "{}", cache.weight);
         }
-        let entries = cache.entries.as_ref().expect("enabled");
-        assert!(entries.weight() <= 64 * 1024, "{}", entries.weight());
+        let counted: u64 = cache.slots.iter().map(Slot::weight).sum();
+        assert_eq!(counted, cache.weight);
+    }
+
+    #[test]
+    fn pending_writes_are_never_evicted() {
+        let mut cache = MetaCache::new(16 * 1024);
+        let limit = cache.pending_limit;
+        for i in 0..limit as u32 {
+            assert!(cache.write(&i.to_be_bytes(), Some(b"v")));
+        }
+        assert!(cache.needs_flush());
+        for i in limit as u32..10_000 {
+            cache.store(&i.to_be_bytes(), Some(&[1u8; 200]));
+        }
+        for i in 0..limit as u32 {
+            assert!(matches!(
+                cache.lookup(&i.to_be_bytes()),
+                Cached::Record(b"v")
+            ));
+        }
     }
 
     #[test]
@@ -138,5 +395,6 @@ mod tests {
         let mut cache = MetaCache::new(0);
         cache.store(b"a", Some(b"rec"));
         assert!(matches!(cache.lookup(b"a"), Cached::Unknown));
+        assert!(!cache.write(b"a", Some(b"rec")));
     }
 }

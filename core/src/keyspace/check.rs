@@ -82,12 +82,31 @@ impl Keyspace<'_> {
 
     /// Key records, counters and the expiry index.
     fn check_records(&mut self, problems: &mut Vec<String>) -> Result<Records, IntegrityError> {
+        // The rows as the commands see them: the B-tree overlaid with the record cache's pending
+        // writes. A clean cache entry must equal its row, absences included.
+        let mut rows = BTreeMap::new();
+        for item in opened(&mut self.meta, self.txn, META)?.iter()? {
+            let (k, v) = item?;
+            rows.insert(k.value().to_vec(), v.value().to_vec());
+        }
+        let mut pending = Vec::new();
+        for (k, cached, is_pending) in self.cache.entries() {
+            if is_pending {
+                pending.push((k.to_vec(), cached.map(<[u8]>::to_vec)));
+            } else if rows.get(k).map(Vec::as_slice) != cached {
+                problems.push(format!("the record cache disagrees with meta row {k:?}"));
+            }
+        }
+        for (k, row) in pending {
+            match row {
+                Some(row) => rows.insert(k, row),
+                None => rows.remove(&k),
+            };
+        }
         let mut records = Records::new();
         let mut per_db = [0u64; DATABASES];
         let mut deadlines = Vec::new();
-        for item in opened(&mut self.meta, self.txn, META)?.iter()? {
-            let (k, v) = item?;
-            let k = k.value();
+        for (k, v) in &rows {
             if k.len() < META_PREFIX || usize::from(k[0]) >= DATABASES {
                 problems.push(format!("meta row with a bad key {k:?}"));
                 continue;
@@ -96,7 +115,7 @@ impl Keyspace<'_> {
             if k[1..META_PREFIX] != slot_of(key).to_be_bytes() {
                 problems.push(format!("key {} is not under its slot", show(key)));
             }
-            match decode(v.value()) {
+            match decode(v) {
                 Ok(entry) => {
                     per_db[usize::from(phys)] += 1;
                     if let Some(at) = entry.expire_at {
@@ -105,19 +124,6 @@ impl Keyspace<'_> {
                     records.insert((phys, key.to_vec()), (entry.kind, entry.body));
                 }
                 Err(e) => problems.push(format!("key {}: {e}", show(key))),
-            }
-        }
-        // The record cache must agree with the table, absences included.
-        let cached: Vec<(Vec<u8>, Option<Vec<u8>>)> = self
-            .cache
-            .entries()
-            .map(|(k, v)| (k.to_vec(), v.map(<[u8]>::to_vec)))
-            .collect();
-        for (k, cached) in cached {
-            let table = opened(&mut self.meta, self.txn, META)?;
-            let stored = table.get(k.as_slice())?.map(|v| v.value().to_vec());
-            if stored != cached {
-                problems.push(format!("the record cache disagrees with meta row {k:?}"));
             }
         }
         if per_db != self.counters.keys {
@@ -422,6 +428,7 @@ mod tests {
     fn a_record_cache_entry_that_differs_from_the_table_is_reported() {
         let found = problems(|ks| {
             ks.put(0, b"s", Kind::String, None, b"v").unwrap();
+            ks.flush_meta().unwrap();
             meta_key(&mut ks.kbuf, 0, b"s");
             ks.cache.store(&ks.kbuf, None);
         });

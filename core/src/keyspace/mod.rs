@@ -205,6 +205,11 @@ fn decode(raw: &[u8]) -> Result<Entry, StorageError> {
     })
 }
 
+/// A `meta` row's deadline and tag byte.
+fn row_meta(row: &[u8]) -> (Option<i64>, u8) {
+    (expire_of(row), row.first().copied().unwrap_or(0))
+}
+
 fn expire_of(raw: &[u8]) -> Option<i64> {
     let at = i64::from_le_bytes(raw.get(1..9)?.try_into().ok()?);
     (at != 0).then_some(at)
@@ -536,32 +541,65 @@ impl<'t> Keyspace<'t> {
         Ok(())
     }
 
-    /// Writes (`Some`) or removes (`None`) the `meta` row at `kbuf`, keeping the record cache in
-    /// step with the table; returns the old row's deadline and tag byte.
+    /// Writes (`Some`) or removes (`None`) the `meta` row at `kbuf`: into the record cache,
+    /// which applies it to the B-tree at its next flush, or straight into the B-tree for an
+    /// entry too large to cache. Returns the old row's deadline and tag byte.
     fn write_meta(
         &mut self,
         record: Option<&[u8]>,
     ) -> Result<Option<(Option<i64>, u8)>, StorageError> {
-        let table = opened(&mut self.meta, self.txn, META)?;
-        let key = self.kbuf.as_slice();
-        let written = match record {
-            Some(record) => table.insert(key, record),
-            None => table.remove(key),
+        let cached = match self.cache.lookup(&self.kbuf) {
+            Cached::Record(row) => Some(Some(row_meta(row))),
+            Cached::Absent => Some(None),
+            Cached::Unknown => None,
         };
-        match written {
-            Ok(old) => {
-                let old = old.map(|g| {
-                    let row = g.value();
-                    (expire_of(row), row.first().copied().unwrap_or(0))
-                });
-                self.cache.store(&self.kbuf, record);
-                Ok(old)
+        let key = self.kbuf.as_slice();
+        if self.cache.admits(key, record) {
+            let old = match cached {
+                Some(old) => old,
+                None => opened(&mut self.meta, self.txn, META)?
+                    .get(key)?
+                    .map(|g| row_meta(g.value())),
+            };
+            if old.is_none() && record.is_none() {
+                // Nothing to remove: no write, so an unchanged group holds no pending entry.
+                return Ok(None);
             }
-            Err(err) => {
-                self.cache.forget(&self.kbuf);
-                Err(err.into())
+            self.cache.write(key, record);
+            if self.cache.needs_flush() {
+                self.flush_meta()?;
             }
+            return Ok(old);
         }
+        // Forgotten first: a pending write of this key must not reach the B-tree after this one.
+        self.cache.forget(key);
+        let table = opened(&mut self.meta, self.txn, META)?;
+        let stored = match record {
+            Some(record) => table.insert(key, record)?,
+            None => table.remove(key)?,
+        }
+        .map(|g| row_meta(g.value()));
+        Ok(cached.unwrap_or(stored))
+    }
+
+    /// Applies the record cache's pending writes to the `meta` B-tree (before walking it).
+    fn flush_meta(&mut self) -> Result<(), StorageError> {
+        if !self.cache.needs_any_flush() {
+            return Ok(());
+        }
+        let table = opened(&mut self.meta, self.txn, META)?;
+        self.cache.flush(table)
+    }
+
+    /// The deadline and tag byte of the `meta` row at `kbuf`, if any, without caching it.
+    fn meta_of_kbuf(&mut self) -> Result<Option<(Option<i64>, u8)>, StorageError> {
+        Ok(match self.cache.lookup(&self.kbuf) {
+            Cached::Record(row) => Some(row_meta(row)),
+            Cached::Absent => None,
+            Cached::Unknown => opened(&mut self.meta, self.txn, META)?
+                .get(self.kbuf.as_slice())?
+                .map(|g| row_meta(g.value())),
+        })
     }
 
     fn remove_phys(&mut self, phys: u8, key: &[u8]) -> Result<bool, StorageError> {
@@ -630,10 +668,7 @@ impl<'t> Keyspace<'t> {
         let mut removed = 0;
         for (at, phys, key) in &due {
             meta_key(&mut self.kbuf, *phys, key);
-            let current = match opened(&mut self.meta, self.txn, META)?.get(self.kbuf.as_slice())? {
-                Some(raw) => expire_of(raw.value()),
-                None => None,
-            };
+            let current = self.meta_of_kbuf()?.and_then(|(at, _)| at);
             if current == Some(*at) {
                 self.remove_phys(*phys, key)?;
                 self.counters.expired += 1;
@@ -663,6 +698,7 @@ impl<'t> Keyspace<'t> {
         let mut out = Vec::new();
         let mut expired = Vec::new();
         let mut next = 0;
+        self.flush_meta()?;
         for item in opened(&mut self.meta, self.txn, META)?
             .range::<&[u8]>(start.as_slice()..end.as_slice())?
         {
@@ -726,8 +762,9 @@ impl<'t> Keyspace<'t> {
         let phys = self.phys(db);
         let start = [phys];
         let end = [phys + 1];
-        // Cleared first: a failure half-way must not leave entries of removed rows behind.
-        // Cleared first: a failure half-way must not leave entries of removed rows behind.
+        // Pending writes of the other databases go into the B-tree first; the cache is then
+        // cleared before the removal, so a failure half-way leaves no entry of a removed row.
+        self.flush_meta()?;
         self.cache.clear();
         opened(&mut self.meta, self.txn, META)?
             .retain_in::<&[u8], _>(start.as_slice()..end.as_slice(), |_, _| false)?;
