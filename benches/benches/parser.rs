@@ -8,8 +8,8 @@
 use std::ffi::{c_char, c_int, c_longlong, c_void};
 
 use criterion::{black_box, criterion_group, criterion_main, Criterion, Throughput};
-use diskdb_benches::{parser_fixtures, ParserFixture};
-use diskdb_core::protocol::{parse_request_with, Limits, ParserKind};
+use diskdb_benches::{parse_diskdb, parse_redis_protocol, parser_fixtures, ParserFixture};
+use diskdb_core::protocol::{Limits, ParserKind};
 
 /// The parsers compared, in the order they appear in reports.
 #[derive(Clone, Copy, Debug)]
@@ -36,42 +36,6 @@ impl Parser {
             Parser::Hiredis => "hiredis",
         }
     }
-}
-
-/// DiskDB's parser: arguments are slices of `bytes`, the slice array is the per-thread arena.
-/// Returns the arguments seen (checked against the fixture; also keeps the work alive).
-fn parse_diskdb(kind: ParserKind, bytes: &[u8], limits: &Limits) -> usize {
-    let mut offset = 0;
-    let mut args = 0;
-    while offset < bytes.len() {
-        let request = parse_request_with(kind, &bytes[offset..], limits)
-            .expect("valid")
-            .expect("complete");
-        black_box(request.get(request.len() - 1));
-        args += request.len();
-        offset += request.consumed();
-    }
-    args
-}
-
-/// `redis-protocol`'s fastest entry point: `decode_range` is the zero-copy decoder its `Bytes`
-/// interfaces are built on; frames are byte ranges into the input (an array frame still costs it
-/// one `Vec` per request).
-fn parse_redis_protocol(bytes: &[u8]) -> usize {
-    use redis_protocol::resp2::{decode::decode_range, types::RangeFrame};
-    let mut offset = 0;
-    let mut args = 0;
-    while offset < bytes.len() {
-        let (frame, consumed) = decode_range(&bytes[offset..])
-            .expect("valid")
-            .expect("complete");
-        let RangeFrame::Array(items) = frame else {
-            panic!("a request is an array")
-        };
-        args += items.len();
-        offset += consumed;
-    }
-    args
 }
 
 // hiredis 0.14 (Debian's libhiredis-dev), linked by this crate's build.rs. Only what the benchmark

@@ -1,4 +1,8 @@
-//! Request fixtures shared by the benchmarks.
+//! Request fixtures and parser drivers shared by the benchmarks and `examples/parse_loop.rs`.
+
+use std::hint::black_box;
+
+use diskdb_core::protocol::{parse_request_with, Limits, ParserKind};
 
 /// Encodes a command as a RESP multibulk request, as clients send it.
 pub fn resp(args: &[&[u8]]) -> Vec<u8> {
@@ -99,4 +103,40 @@ pub fn parser_fixtures() -> Vec<ParserFixture> {
             args,
         },
     ]
+}
+
+/// DiskDB's parser: arguments are slices of `bytes`, the slice array is the per-thread arena.
+/// Returns the arguments seen (checked against the fixture; also keeps the work alive).
+pub fn parse_diskdb(kind: ParserKind, bytes: &[u8], limits: &Limits) -> usize {
+    let mut offset = 0;
+    let mut args = 0;
+    while offset < bytes.len() {
+        let request = parse_request_with(kind, &bytes[offset..], limits)
+            .expect("valid")
+            .expect("complete");
+        black_box(request.get(request.len() - 1));
+        args += request.len();
+        offset += request.consumed();
+    }
+    args
+}
+
+/// `redis-protocol`'s fastest entry point: `decode_range` is the zero-copy decoder its `Bytes`
+/// interfaces are built on; frames are byte ranges into the input (an array frame still costs it
+/// one `Vec` per request).
+pub fn parse_redis_protocol(bytes: &[u8]) -> usize {
+    use redis_protocol::resp2::{decode::decode_range, types::RangeFrame};
+    let mut offset = 0;
+    let mut args = 0;
+    while offset < bytes.len() {
+        let (frame, consumed) = decode_range(&bytes[offset..])
+            .expect("valid")
+            .expect("complete");
+        let RangeFrame::Array(items) = frame else {
+            panic!("a request is an array")
+        };
+        args += items.len();
+        offset += consumed;
+    }
+    args
 }
