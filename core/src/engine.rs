@@ -1019,7 +1019,9 @@ mod tests {
             &["GETDEL", "k"],
             &["SCAN", "0", "COUNT", "2"],
             &["KEYS", "*"],
-            &["DBSIZE"],
+            // Not DBSIZE: a key that expired and was reclaimed by a read (not logged) is back
+            // after a replay, expired, and counted until reclaimed again (docs/storage.md).
+            &["PTTL", "k"],
             &["SET", "k", "PX", "1"],
             &["UNLINK", "k", "k2"],
         ];

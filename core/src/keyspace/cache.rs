@@ -83,6 +83,15 @@ impl Slot {
     }
 }
 
+/// The first 8 bytes of `key` (zero-padded) as a big-endian integer: ordering by it, then by
+/// the whole key, is the keys' byte order.
+fn sort_prefix(key: &[u8]) -> u64 {
+    let mut head = [0u8; 8];
+    let n = key.len().min(8);
+    head[..n].copy_from_slice(&key[..n]);
+    u64::from_be_bytes(head)
+}
+
 /// What the cache knows of one `meta` key.
 pub(crate) enum Cached<'a> {
     /// Not cached: ask the B-tree.
@@ -103,9 +112,14 @@ pub struct MetaCache {
     /// Hashes of the entries made pending since the last flush (an entry forgotten since may
     /// have left its hash behind: a flush skips it).
     pending: Vec<u64>,
-    /// How many pending entries make [`MetaCache::needs_flush`] say so.
-    pending_limit: usize,
+    /// Bytes written into pending entries since the last flush (an over-estimate of what they
+    /// hold: a key rewritten while pending counts each time).
+    pending_weight: u64,
 }
+
+/// At most this many pending entries: a larger sorted batch finds more of its B-tree pages
+/// already in the CPU's cache and merges more rewrites of one key, but pins more memory.
+const PENDING_LIMIT: usize = 65_536;
 
 impl MetaCache {
     /// A cache holding at most about `budget` bytes; 0 disables it.
@@ -116,9 +130,7 @@ impl MetaCache {
             budget: budget as u64,
             weight: 0,
             pending: Vec::new(),
-            // Pending entries are pinned: keep them to about a quarter of the budget (at most
-            // MAX_ENTRY + ENTRY_OVERHEAD bytes each), and their sorted batch a few MB at most.
-            pending_limit: (budget / 2048).clamp(1, 8192),
+            pending_weight: 0,
         }
     }
 
@@ -203,6 +215,10 @@ impl MetaCache {
         if newly_pending {
             self.pending.push(hash);
         }
+        if flags & PENDING != 0 {
+            self.pending_weight +=
+                (key.len() + record.map_or(0, <[u8]>::len)) as u64 + ENTRY_OVERHEAD;
+        }
         if self.weight > self.budget {
             self.sweep();
         }
@@ -249,7 +265,8 @@ impl MetaCache {
 
     /// Whether enough writes are pending that they should go into the B-tree now.
     pub(crate) fn needs_flush(&self) -> bool {
-        self.pending.len() >= self.pending_limit
+        // Pending entries are pinned against eviction: keep them to a quarter of the budget.
+        self.pending.len() >= PENDING_LIMIT || self.pending_weight > self.budget / 4
     }
 
     /// Whether any write is pending.
@@ -267,21 +284,24 @@ impl MetaCache {
             return Ok(());
         }
         let mut hashes = std::mem::take(&mut self.pending);
+        self.pending_weight = 0;
         hashes.sort_unstable();
         hashes.dedup();
         // `iter_hash` may also yield other entries of the same table group: keep the pending
-        // ones, once each.
-        let mut writes: Vec<&Slot> = Vec::with_capacity(hashes.len());
+        // ones, once each. Sorted by the key's first 8 bytes as an integer first, so that most
+        // comparisons need not reach the entries' memory.
+        let mut writes: Vec<(u64, &Slot)> = Vec::with_capacity(hashes.len());
         for &hash in &hashes {
             writes.extend(
                 self.slots
                     .iter_hash(hash)
-                    .filter(|s| s.flags & PENDING != 0),
+                    .filter(|s| s.flags & PENDING != 0)
+                    .map(|s| (sort_prefix(s.key()), s)),
             );
         }
-        writes.sort_unstable_by(|a, b| a.key().cmp(b.key()));
-        writes.dedup_by(|a, b| a.key() == b.key());
-        for slot in &writes {
+        writes.sort_unstable_by(|(pa, a), (pb, b)| pa.cmp(pb).then_with(|| a.key().cmp(b.key())));
+        writes.dedup_by(|(_, a), (_, b)| a.key() == b.key());
+        for (_, slot) in &writes {
             match slot.record() {
                 Some(record) => {
                     meta.insert(slot.key(), record)?;
@@ -320,6 +340,7 @@ impl MetaCache {
     pub fn clear(&mut self) {
         self.slots.clear();
         self.pending.clear();
+        self.pending_weight = 0;
         self.weight = 0;
     }
 }
@@ -374,20 +395,39 @@ mod tests {
     #[test]
     fn pending_writes_are_never_evicted() {
         let mut cache = MetaCache::new(16 * 1024);
-        let limit = cache.pending_limit;
-        for i in 0..limit as u32 {
-            assert!(cache.write(&i.to_be_bytes(), Some(b"v")));
+        let mut limit = 0u32;
+        while !cache.needs_flush() {
+            assert!(cache.write(&limit.to_be_bytes(), Some(b"v")));
+            limit += 1;
         }
-        assert!(cache.needs_flush());
-        for i in limit as u32..10_000 {
+        for i in limit..10_000 {
             cache.store(&i.to_be_bytes(), Some(&[1u8; 200]));
         }
-        for i in 0..limit as u32 {
+        for i in 0..limit {
             assert!(matches!(
                 cache.lookup(&i.to_be_bytes()),
                 Cached::Record(b"v")
             ));
         }
+    }
+
+    #[test]
+    fn sorting_by_the_prefix_then_the_key_is_byte_order() {
+        let mut keys: Vec<&[u8]> = vec![
+            b"",
+            b"a",
+            b"ab\0",
+            b"ab",
+            b"abcdefgh",
+            b"abcdefgh\0",
+            b"abcdefg",
+            b"\xff",
+            b"abcdefgi",
+        ];
+        let mut by_prefix = keys.clone();
+        by_prefix.sort_by(|a, b| sort_prefix(a).cmp(&sort_prefix(b)).then_with(|| a.cmp(b)));
+        keys.sort();
+        assert_eq!(by_prefix, keys);
     }
 
     #[test]
