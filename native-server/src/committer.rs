@@ -223,9 +223,16 @@ pub async fn run(shared: Arc<Shared>, stop: Arc<Notify>) {
         tokio::select! {
             _ = shared.wake.notified() => {
                 // Normally the idle hook commits first; this only matters if the thread never
-                // idles (other clients keep it busy).
+                // idles (other clients keep it busy). Yield while more jobs keep joining the
+                // group (at most 4 times), so that one commit and one sync serve them all, but
+                // no longer than that: a lone client's write waits for no one.
                 for _ in 0..4 {
+                    let before = shared.waiters().len();
                     tokio::task::yield_now().await;
+                    let after = shared.waiters().len();
+                    if after == 0 || after == before {
+                        break;
+                    }
                 }
                 shared.commit_pending();
             }
