@@ -185,7 +185,7 @@ struct OpenGroup {
 /// How many logged writes one redb transaction may carry across groups before it commits. The
 /// log makes each group durable; committing redb less often spares re-copying the B-tree pages
 /// that consecutive groups touch (copy-on-write), the main cost of random-key writes.
-const SPAN_WRITES: u64 = 65536;
+const SPAN_WRITES: u64 = 8192;
 
 impl std::fmt::Debug for Engine {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -580,6 +580,7 @@ impl Engine {
     /// `everysec` log sync, and periodic checkpoints.
     pub fn tick(&mut self, now_ms: i64) -> Result<(), StorageError> {
         self.run_group(now_ms, |g| g.expire_due(EXPIRE_BUDGET))?;
+        self.commit_all()?;
         if self.durability == Durability::Everysec && now_ms - self.last_sync_ms >= 1000 {
             self.sync_log()?;
             self.last_sync_ms = now_ms;
@@ -588,11 +589,7 @@ impl Engine {
             .wal
             .as_ref()
             .is_some_and(|w| w.len() > CHECKPOINT_LOG_BYTES);
-        // The open transaction may carry logged groups: the checkpoint commits them (redb
-        // commits no more often than that or every SPAN_WRITES writes: each commit re-copies
-        // and writes out every page the transaction touched).
-        let carrying = self.open.as_ref().is_some_and(|o| o.spanned.is_some());
-        if (self.uncheckpointed || carrying)
+        if self.uncheckpointed
             && (now_ms - self.last_checkpoint_ms >= CHECKPOINT_EVERY_MS || log_big)
         {
             if let Err(err) = self.checkpoint(now_ms) {

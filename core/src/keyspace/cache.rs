@@ -118,8 +118,10 @@ pub struct MetaCache {
 }
 
 /// At most this many pending entries: a larger sorted batch finds more of its B-tree pages
-/// already in the CPU's cache and merges more rewrites of one key, but pins more memory.
-const PENDING_LIMIT: usize = 65_536;
+/// already in the CPU's cache and merges more rewrites of one key, but its flush is one pause
+/// (measured: 16 384 entries raised SET `-c 50 -P 16`'s p99 from 17 to 40-50 ms for no more
+/// throughput than 4096).
+const PENDING_LIMIT: usize = 4096;
 
 impl MetaCache {
     /// A cache holding at most about `budget` bytes; 0 disables it.
