@@ -646,7 +646,7 @@ impl Engine {
         if let Some(open) = self.open.take() {
             // An unchanged group is left open by `commit`; close it to write the checkpoint.
             // (It holds no pending record writes: any write marks the group changed.)
-            if self.cache.needs_any_flush() {
+            if self.cache.has_pending() {
                 self.cache.clear();
             }
             let _ = open.txn.abort();

@@ -172,20 +172,16 @@ impl MetaCache {
         }
     }
 
-    /// Takes a write of `key` (`None`: removal) that the B-tree receives at the next flush;
-    /// false if the entry is not cacheable ([`MetaCache::admits`]): the caller writes the
-    /// B-tree itself after [`forget`](MetaCache::forget)ting the key.
-    pub(crate) fn write(&mut self, key: &[u8], record: Option<&[u8]>) -> bool {
-        if !self.admits(key, record) {
-            return false;
-        }
+    /// Takes a write of `key` (`None`: removal) that the B-tree receives at the next flush.
+    /// The caller checked [`MetaCache::admits`]; an entry it does not admit is written to the
+    /// B-tree by the caller after [`forget`](MetaCache::forget)ting the key.
+    pub(crate) fn write(&mut self, key: &[u8], record: Option<&[u8]>) {
+        debug_assert!(self.admits(key, record));
         self.put(key, record, PENDING);
-        true
     }
 
     fn put(&mut self, key: &[u8], record: Option<&[u8]>, flags: u8) {
         let hash = self.hash(key);
-        let present = if record.is_some() { PRESENT } else { 0 };
         let newly_pending = match self.slots.find_mut(hash, |s| s.key() == key) {
             // A read never overwrites a pending write (a lookup would have found it first).
             Some(slot) if flags & PENDING == 0 && slot.flags & PENDING != 0 => false,
@@ -203,7 +199,7 @@ impl MetaCache {
                         .concat()
                         .into_boxed_slice(),
                     key_len: key.len() as u32,
-                    flags: flags | present,
+                    flags: flags | if record.is_some() { PRESENT } else { 0 },
                 };
                 self.weight += slot.weight();
                 let hasher = &self.hasher;
@@ -272,7 +268,7 @@ impl MetaCache {
     }
 
     /// Whether any write is pending.
-    pub(crate) fn needs_any_flush(&self) -> bool {
+    pub(crate) fn has_pending(&self) -> bool {
         !self.pending.is_empty()
     }
 
@@ -359,7 +355,7 @@ mod tests {
         cache.store(b"b", None);
         assert!(matches!(cache.lookup(b"a"), Cached::Record(b"rec")));
         assert!(matches!(cache.lookup(b"b"), Cached::Absent));
-        assert!(!cache.write(b"a", Some(&[0u8; MAX_ENTRY])));
+        assert!(!cache.admits(b"a", Some(&[0u8; MAX_ENTRY])));
         cache.forget(b"a");
         assert!(matches!(cache.lookup(b"a"), Cached::Unknown));
         cache.forget(b"b");
@@ -371,10 +367,10 @@ mod tests {
         let mut cache = MetaCache::new(1 << 20);
         cache.store(b"k", Some(b"one"));
         for record in [&b"two"[..], b"three", b"", b"4"] {
-            assert!(cache.write(b"k", Some(record)));
+            cache.write(b"k", Some(record));
             assert!(matches!(cache.lookup(b"k"), Cached::Record(r) if r == record));
         }
-        assert!(cache.write(b"k", None));
+        cache.write(b"k", None);
         assert!(matches!(cache.lookup(b"k"), Cached::Absent));
     }
 
@@ -399,7 +395,7 @@ mod tests {
         let mut cache = MetaCache::new(16 * 1024);
         let mut limit = 0u32;
         while !cache.needs_flush() {
-            assert!(cache.write(&limit.to_be_bytes(), Some(b"v")));
+            cache.write(&limit.to_be_bytes(), Some(b"v"));
             limit += 1;
         }
         for i in limit..10_000 {
@@ -437,6 +433,6 @@ mod tests {
         let mut cache = MetaCache::new(0);
         cache.store(b"a", Some(b"rec"));
         assert!(matches!(cache.lookup(b"a"), Cached::Unknown));
-        assert!(!cache.write(b"a", Some(b"rec")));
+        assert!(!cache.admits(b"a", Some(b"rec")));
     }
 }

@@ -548,31 +548,22 @@ impl<'t> Keyspace<'t> {
         &mut self,
         record: Option<&[u8]>,
     ) -> Result<Option<(Option<i64>, u8)>, StorageError> {
-        let cached = match self.cache.lookup(&self.kbuf) {
-            Cached::Record(row) => Some(Some(row_meta(row))),
-            Cached::Absent => Some(None),
-            Cached::Unknown => None,
-        };
-        let key = self.kbuf.as_slice();
-        if self.cache.admits(key, record) {
-            let old = match cached {
-                Some(old) => old,
-                None => opened(&mut self.meta, self.txn, META)?
-                    .get(key)?
-                    .map(|g| row_meta(g.value())),
-            };
+        if self.cache.admits(&self.kbuf, record) {
+            let old = self.meta_of_kbuf()?;
             if old.is_none() && record.is_none() {
                 // Nothing to remove: no write, so an unchanged group holds no pending entry.
                 return Ok(None);
             }
-            self.cache.write(key, record);
+            self.cache.write(&self.kbuf, record);
             if self.cache.needs_flush() {
                 self.flush_meta()?;
             }
             return Ok(old);
         }
+        let cached = self.cached_meta();
         // Forgotten first: a pending write of this key must not reach the B-tree after this one.
-        self.cache.forget(key);
+        self.cache.forget(&self.kbuf);
+        let key = self.kbuf.as_slice();
         let table = opened(&mut self.meta, self.txn, META)?;
         let stored = match record {
             Some(record) => table.insert(key, record)?,
@@ -584,22 +575,31 @@ impl<'t> Keyspace<'t> {
 
     /// Applies the record cache's pending writes to the `meta` B-tree (before walking it).
     fn flush_meta(&mut self) -> Result<(), StorageError> {
-        if !self.cache.needs_any_flush() {
+        if !self.cache.has_pending() {
             return Ok(());
         }
         let table = opened(&mut self.meta, self.txn, META)?;
         self.cache.flush(table)
     }
 
+    /// What the record cache knows of the `meta` row at `kbuf`: `None` if not cached, else
+    /// the row's deadline and tag byte if it has one.
+    fn cached_meta(&mut self) -> Option<Option<(Option<i64>, u8)>> {
+        match self.cache.lookup(&self.kbuf) {
+            Cached::Record(row) => Some(Some(row_meta(row))),
+            Cached::Absent => Some(None),
+            Cached::Unknown => None,
+        }
+    }
+
     /// The deadline and tag byte of the `meta` row at `kbuf`, if any, without caching it.
     fn meta_of_kbuf(&mut self) -> Result<Option<(Option<i64>, u8)>, StorageError> {
-        Ok(match self.cache.lookup(&self.kbuf) {
-            Cached::Record(row) => Some(row_meta(row)),
-            Cached::Absent => None,
-            Cached::Unknown => opened(&mut self.meta, self.txn, META)?
+        match self.cached_meta() {
+            Some(known) => Ok(known),
+            None => Ok(opened(&mut self.meta, self.txn, META)?
                 .get(self.kbuf.as_slice())?
-                .map(|g| row_meta(g.value())),
-        })
+                .map(|g| row_meta(g.value()))),
+        }
     }
 
     fn remove_phys(&mut self, phys: u8, key: &[u8]) -> Result<bool, StorageError> {
