@@ -248,6 +248,14 @@ pub async fn serve<S>(
     let mut read_closed = false;
     let mut soft_since: Option<Instant> = None;
     let mut last_interaction = Instant::now();
+    // The client did something since `last_interaction` was read: the clock is read again only
+    // when an idle timeout needs it, not on every read and write.
+    let mut interacted = false;
+    // Made once, not per turn of the loop: each `notified()` polled joins a waiter list and
+    // leaves it when dropped.
+    let killed = signals.kill.clone();
+    let mut killed = std::pin::pin!(killed.notified());
+    let mut stopped = std::pin::pin!(shutdown.changed());
 
     loop {
         // CONFIG SET (from any client) applies from this client's next request on.
@@ -284,6 +292,35 @@ pub async fn serve<S>(
             if outcome.more {
                 // A long pipeline runs in slices; let the other clients in between.
                 tokio::task::yield_now().await;
+            }
+        }
+        if reply.len() > sent {
+            // The reply usually fits in the socket at once: write it now rather than on the
+            // event loop's next turn.
+            let now = std::future::poll_fn(|cx| {
+                std::task::Poll::Ready(
+                    match std::pin::Pin::new(&mut wr).poll_write(cx, &reply.as_bytes()[sent..]) {
+                        std::task::Poll::Ready(result) => Some(result),
+                        std::task::Poll::Pending => None,
+                    },
+                )
+            })
+            .await;
+            match now {
+                Some(Ok(0) | Err(_)) => return,
+                Some(Ok(n)) => {
+                    interacted = true;
+                    advance_output(&mut reply, &mut sent, n);
+                }
+                None => {}
+            }
+            if input_ready
+                && !closing
+                && blocked.is_none()
+                && reply.len() - sent < OUTPUT_HIGH_WATER
+            {
+                // The write made room for the rest of a long pipeline.
+                continue;
             }
         }
         let pending = reply.len() - sent;
@@ -325,14 +362,17 @@ pub async fn serve<S>(
             && session.channels.is_empty()
             && session.patterns.is_empty())
         .then(|| {
+            if std::mem::take(&mut interacted) {
+                last_interaction = Instant::now();
+            }
             tokio::time::Instant::from_std(last_interaction) + Duration::from_secs(limits.timeout_s)
         });
         let event = tokio::select! {
             read = rd.read_buf(&mut input), if can_read => Event::Read(read),
             wrote = wr.write(&reply.as_bytes()[sent..]), if pending > 0 => Event::Wrote(wrote),
             Some(message) = signals.inbox.recv() => Event::Message(message),
-            _ = signals.kill.notified() => Event::Close,
-            _ = shutdown.changed() => Event::Close,
+            _ = &mut killed => Event::Close,
+            _ = &mut stopped => Event::Close,
             _ = signals.wake.notified(), if blocked.is_some() => Event::Wake,
             _ = sleep_until(block_deadline), if block_deadline.is_some() => Event::BlockTimeout,
             _ = sleep_until(idle_deadline), if idle_deadline.is_some() => Event::Idle,
@@ -342,7 +382,7 @@ pub async fn serve<S>(
             Event::Read(Ok(0)) if blocked.is_none() => read_closed = true,
             Event::Read(Ok(0) | Err(_)) | Event::Wrote(Ok(0) | Err(_)) | Event::Close => return,
             Event::Read(Ok(_)) => {
-                last_interaction = Instant::now();
+                interacted = true;
                 if input.len() > limits.query_buffer_limit {
                     tracing::warn!(
                         "Closing client that reached max query buffer length: id={id} addr={addr} qbuf={}",
@@ -353,21 +393,8 @@ pub async fn serve<S>(
                 input_ready = true;
             }
             Event::Wrote(Ok(n)) => {
-                last_interaction = Instant::now();
-                sent += n;
-                if sent == reply.len() {
-                    if reply.len() > KEEP_OUTPUT_CAPACITY {
-                        drop(reply.take());
-                    } else {
-                        reply.truncate(0);
-                    }
-                    sent = 0;
-                } else if sent >= KEEP_OUTPUT_CAPACITY && sent * 2 >= reply.len() {
-                    // Compact now and then so a client that reads slowly but steadily does not
-                    // make the buffer grow.
-                    reply.consume(sent);
-                    sent = 0;
-                }
+                interacted = true;
+                advance_output(&mut reply, &mut sent, n);
             }
             Event::Message(message) => reply.raw(&message),
             Event::Wake => {
@@ -394,7 +421,7 @@ pub async fn serve<S>(
                 closing = finish_job(&shared, &mut reply, job_start, &outcome).await;
                 input_ready = true;
                 // Its idle time counts from when it was served.
-                last_interaction = Instant::now();
+                interacted = true;
             }
             Event::BlockTimeout => {
                 let Some(block) = session.block.take() else {
@@ -408,13 +435,31 @@ pub async fn serve<S>(
                     reply.null();
                 }
                 input_ready = true;
-                last_interaction = Instant::now();
+                interacted = true;
             }
             Event::Idle => {
                 tracing::debug!("Closing idle client id={id} addr={addr}");
                 return;
             }
         }
+    }
+}
+
+/// Marks `n` more bytes of `reply` as written.
+fn advance_output(reply: &mut Reply, sent: &mut usize, n: usize) {
+    *sent += n;
+    if *sent == reply.len() {
+        if reply.len() > KEEP_OUTPUT_CAPACITY {
+            drop(reply.take());
+        } else {
+            reply.truncate(0);
+        }
+        *sent = 0;
+    } else if *sent >= KEEP_OUTPUT_CAPACITY && *sent * 2 >= reply.len() {
+        // Compact now and then so a client that reads slowly but steadily does not make the
+        // buffer grow.
+        reply.consume(*sent);
+        *sent = 0;
     }
 }
 

@@ -439,6 +439,26 @@ fn a_pipelining_client_that_never_reads_is_held_back_then_cut_by_the_normal_limi
 }
 
 #[test]
+fn a_pipeline_past_the_output_high_water_mark_is_answered_while_the_client_waits() {
+    let server = Server::start(&["--storage", "memory"]);
+    let mut s = server.raw();
+    // The replies outgrow the high-water mark several times over; the client sends nothing
+    // more until it has read every one of them.
+    let value = "v".repeat(10_000);
+    s.write_all(format!("SET k {value}\r\n").as_bytes())
+        .unwrap();
+    s.write_all(&b"GET k\r\n".repeat(500)).unwrap();
+    let one = format!("$10000\r\n{value}\r\n");
+    let mut out = vec![0u8; 5 + 500 * one.len()];
+    s.read_exact(&mut out).unwrap();
+    assert!(out.ends_with(one.as_bytes()));
+    s.write_all(b"PING\r\n").unwrap();
+    let mut pong = [0u8; 7];
+    s.read_exact(&mut pong).unwrap();
+    assert_eq!(&pong, b"+PONG\r\n");
+}
+
+#[test]
 fn a_client_that_shuts_its_sending_side_still_gets_every_reply() {
     let server = Server::start(&["--storage", "memory"]);
     let mut s = server.raw();

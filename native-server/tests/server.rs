@@ -123,10 +123,7 @@ fn sigterm_shuts_down_gracefully() {
 #[test]
 fn a_config_file_sets_the_port() {
     let dir = common::temp_dir("conf");
-    let port = {
-        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        l.local_addr().unwrap().port()
-    };
+    let port = common::free_port();
     let conf = dir.join("diskdb.conf");
     std::fs::write(
         &conf,

@@ -16,11 +16,28 @@ pub struct Server {
     pub owns_dir: bool,
 }
 
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("a free port")
+/// A port no other server of this test process was given, free when probed.
+///
+/// Not the kernel's pick (bind to port 0): tests run in parallel, and the kernel may hand the
+/// same port to two probes once the first is closed, or give it to a client socket as its local
+/// port before the server binds it; either way a test ends up talking to another test's server
+/// or to none. These ports come from a counter below Linux's ephemeral range (32768 up), started
+/// at an offset taken from the process id so that test processes running side by side rarely
+/// meet.
+pub fn free_port() -> u16 {
+    use std::sync::atomic::{AtomicU32, Ordering};
+    const FIRST: u32 = 10_000;
+    const COUNT: u32 = 22_000;
+    static NEXT: AtomicU32 = AtomicU32::new(0);
+    let start = std::process::id().wrapping_mul(97) % COUNT;
+    for _ in 0..COUNT {
+        let n = NEXT.fetch_add(1, Ordering::Relaxed);
+        let port = (FIRST + (start + n) % COUNT) as u16;
+        if TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            return port;
+        }
+    }
+    panic!("no free port")
 }
 
 pub fn temp_dir(tag: &str) -> PathBuf {
