@@ -8,7 +8,7 @@ use redb::Database;
 
 use crate::commands::{self, Access, Args, Ctx};
 use crate::error::CommandError;
-use crate::keyspace::{Counters, IntegrityError, Keyspace, MetaCache, DATABASES};
+use crate::keyspace::{Counters, IntegrityError, Keyspace, RowCache, DATABASES};
 use crate::protocol::{Argv, Reply};
 use crate::state::ServerState;
 use crate::storage::{self, StorageError, Store, SYSTEM};
@@ -47,7 +47,7 @@ pub struct EngineConfig {
     pub store: Store,
     pub durability: Durability,
     /// Memory for cached pages and key records, in bytes: a quarter goes to the key-record
-    /// cache ([`MetaCache`]), the rest to redb's page cache.
+    /// cache ([`RowCache`]), the rest to redb's page cache.
     pub cache_bytes: usize,
 }
 
@@ -158,7 +158,7 @@ pub struct Engine {
     applied_lsn: u64,
     counters: Counters,
     /// Key records of the open transaction's state; cleared whenever that state is dropped.
-    cache: MetaCache,
+    cache: RowCache,
     state: ServerState,
     last_checkpoint_ms: i64,
     last_sync_ms: i64,
@@ -254,7 +254,7 @@ impl Engine {
             next_lsn: applied_lsn + 1,
             applied_lsn,
             counters,
-            cache: MetaCache::new(record_cache),
+            cache: RowCache::new(record_cache),
             state: ServerState::new(0),
             last_checkpoint_ms: 0,
             last_sync_ms: 0,
@@ -1021,6 +1021,26 @@ mod tests {
             &["PTTL", "k"],
             &["SET", "k", "PX", "1"],
             &["UNLINK", "k", "k2"],
+            // Element rows, which the cache holds too.
+            &["SREM", "k", "1"],
+            &["SISMEMBER", "k", "2"],
+            &["SMEMBERS", "k"],
+            &["SMOVE", "k", "k2", "1"],
+            &["SINTERSTORE", "k2", "k"],
+            &["HSET", "k", "g", "1", "f", "2"],
+            &["HDEL", "k", "f"],
+            &["HINCRBY", "k", "g", "1"],
+            &["HGETALL", "k"],
+            &["RPUSH", "k", "a", "b"],
+            &["RPOP", "k"],
+            &["LRANGE", "k", "0", "-1"],
+            &["LTRIM", "k", "1", "-1"],
+            &["LSET", "k", "0", "x"],
+            &["LREM", "k", "0", "1"],
+            &["ZREM", "k", "1"],
+            &["ZSCORE", "k", "2"],
+            &["ZINCRBY", "k", "1", "2"],
+            &["ZRANGE", "k", "0", "-1", "WITHSCORES"],
         ];
 
         fn argv(op: usize, key: u8, value: u8) -> Vec<String> {
@@ -1050,10 +1070,10 @@ mod tests {
             /// changes, database moves and swaps, key walks, reopen and log replay) give the same
             /// replies on a file store with the cache (large, or small enough that its pending
             /// writes flush every other write and its sweeps evict) as on a memory store without
-            /// it, and the keyspace's invariants hold after every command.
+            /// it, and the keyspace's invariants hold throughout.
             #[test]
             fn the_record_cache_never_changes_a_reply(
-                ops in proptest::collection::vec((0usize..64, any::<u8>(), any::<u8>(), 0i64..3), 1..80),
+                ops in proptest::collection::vec((0usize..256, any::<u8>(), any::<u8>(), 0i64..3), 1..80),
                 reopen_at in 0usize..80,
                 small in any::<bool>(),
             ) {
@@ -1089,8 +1109,12 @@ mod tests {
                         String::from_utf8_lossy(&b2),
                         "{:?}", args
                     );
-                    let checked = cached.check_integrity();
-                    prop_assert!(checked.is_ok(), "{:?}: {:?}", args, checked);
+                    // Not after every command: the check applies the pending element writes,
+                    // which must also be seen while they wait.
+                    if value % 4 == 0 {
+                        let checked = cached.check_integrity();
+                        prop_assert!(checked.is_ok(), "{:?}: {:?}", args, checked);
+                    }
                 }
                 drop(cached);
                 let _ = std::fs::remove_dir_all(&dir);

@@ -1,40 +1,53 @@
-//! A bounded cache of key records (the `meta` table's rows) in front of the B-tree, which also
-//! holds the `meta` writes of the open transaction until they are applied in key order.
+//! A bounded cache of rows in front of the B-trees — the `meta` table's key records and the
+//! element rows of hashes, sets and sorted-set members — which also holds the open
+//! transaction's writes of those rows until they are applied in key order.
 //!
 //! Why: a GET on a disk-resident B-tree walks three or four pages, each through redb's page cache
 //! (a lock, a hash lookup, a reference count) and a dozen key comparisons: measured here, that
 //! walk was about 40% of the server's CPU under pipelined GETs, where Redis pays one hash lookup.
 //! A random-key write paid the same walk plus the leaf update, again about 40% of the CPU under
-//! pipelined SETs. This cache answers a repeated lookup with one hash probe (absences included: a
-//! GET of a missing key is as common as a hit), and takes a write with one probe: the written
-//! records wait here (*pending*) and go into the B-tree together, sorted, so consecutive inserts
-//! find their pages already in the CPU's cache, and a key written twice is inserted once.
+//! pipelined SETs, and an SADD or HSET the same for its element row. This cache answers a
+//! repeated lookup with one hash probe (absences included: a GET of a missing key, or an SADD of
+//! a new member, is as common as a hit), and takes a write with one probe: the written rows wait
+//! here (*pending*) and go into their B-tree together, sorted, so consecutive inserts find their
+//! pages already in the CPU's cache, a row written twice is inserted once, and a write that
+//! changes nothing (SADD of a member already there) is not made at all.
 //!
-//! Invariant: the transaction's `meta` table as the commands see it is the B-tree overlaid with
-//! the pending entries. A clean entry equals the B-tree row (or its absence); a pending entry is
-//! a write the B-tree has not received yet. So:
-//! - every write of `meta` goes through [`Keyspace`](super::Keyspace), into this cache or, for
-//!   an entry too large to cache, straight into the B-tree after forgetting the key here;
-//! - whatever reads the B-tree directly (a range walk: SCAN, FLUSHDB, the integrity check) and
-//!   whatever commits the transaction first [`flush`](MetaCache::flush)es the pending entries;
+//! Each row is cached under its table's *tag* ([`META_TAG`] or an element table's, see
+//! `Keyspace`) and its B-tree key. Invariant: each cached table as the commands see it is its
+//! B-tree overlaid with its pending entries. A clean entry equals the B-tree row (or its
+//! absence); a pending entry is a write the B-tree has not received yet. So:
+//! - every write of a cached table goes through [`Keyspace`](super::Keyspace), into this cache
+//!   or, for an entry too large to cache, straight into the B-tree after forgetting the row here;
+//! - whatever reads a cached B-tree directly (a range walk: SCAN, SMEMBERS, HGETALL, FLUSHDB, the
+//!   integrity check) first [`flush`](RowCache::flush)es that table's pending entries, and
+//!   whatever commits the transaction first flushes them all;
+//! - whatever removes rows of a cached table by range (DEL of a collection) forgets each
+//!   removed row here;
 //! - a failed flush leaves the transaction half-written, like any failed write: the engine
-//!   drops the transaction, and with it this cache ([`MetaCache::clear`]), as it does on abort,
+//!   drops the transaction, and with it this cache ([`RowCache::clear`]), as it does on abort,
 //!   failed replay and reopen.
 //!
-//! Entries need no expiry of their own: the record carries its deadline, checked on every read
-//! as for a B-tree row.
+//! Entries need no expiry of their own: a key record carries its deadline, checked on every read
+//! as for a B-tree row, and an element is only read after its key's record.
 //!
 //! Hand-written on hashbrown rather than a cache crate because one entry is one allocation (key
-//! and record together, one cache miss after the table's) and the pending flag must pin an entry
+//! and row together, one cache miss after the table's) and the pending flag must pin an entry
 //! against eviction. Eviction is CLOCK in sweeps: when the entries outweigh the byte budget, a
 //! sweep drops the clean entries not read since they were cached or since the previous sweep
-//! (and, if that is not enough, other clean entries), down to three quarters of the budget, so each entry costs a bounded number
-//! of visits. The budget is part of the memory the `cache-size` setting bounds.
+//! (and, if that is not enough, other clean entries), down to three quarters of the budget, so
+//! each entry costs a bounded number of visits. The budget is part of the memory the
+//! `cache-size` setting bounds.
 
 use hashbrown::HashTable;
 use redb::Table;
 
 use crate::storage::StorageError;
+
+/// How many tables the cache serves: `meta` and the element tables `Keyspace` caches.
+pub(crate) const TAGS: usize = 4;
+/// The tag of the `meta` table's rows.
+pub(crate) const META_TAG: u8 = 0;
 
 /// Entries with more key and record bytes than this are not cached: their B-tree walk is small
 /// next to copying them.
@@ -50,10 +63,12 @@ const PENDING: u8 = 2;
 /// The key has a record (else the entry records its absence).
 const PRESENT: u8 = 4;
 
-/// One cached key: `data` is the `meta` key followed by its record.
+/// One cached row: `data` is its B-tree key followed by its value (a key record, an element's
+/// value).
 struct Slot {
     data: Box<[u8]>,
     key_len: u32,
+    tag: u8,
     flags: u8,
 }
 
@@ -83,6 +98,12 @@ impl Slot {
     }
 }
 
+/// The hash of a row: its key's, told apart per table.
+fn hash_row(hasher: &foldhash::fast::RandomState, tag: u8, key: &[u8]) -> u64 {
+    use std::hash::BuildHasher;
+    hasher.hash_one(key) ^ u64::from(tag).wrapping_mul(0x9e37_79b9_7f4a_7c15)
+}
+
 /// The first 8 bytes of `key` (zero-padded) as a big-endian integer: ordering by it, then by
 /// the whole key, is the keys' byte order.
 fn sort_prefix(key: &[u8]) -> u64 {
@@ -92,28 +113,28 @@ fn sort_prefix(key: &[u8]) -> u64 {
     u64::from_be_bytes(head)
 }
 
-/// What the cache knows of one `meta` key.
+/// What the cache knows of one row.
 pub(crate) enum Cached<'a> {
     /// Not cached: ask the B-tree.
     Unknown,
-    /// The key has no record.
+    /// There is no such row.
     Absent,
-    /// The key's record.
+    /// The row's value.
     Record(&'a [u8]),
 }
 
-/// Key records by `meta` key (physical database, slot, key), with the pending writes.
-pub struct MetaCache {
+/// Rows by table tag and B-tree key, with the pending writes.
+pub struct RowCache {
     slots: HashTable<Slot>,
     hasher: foldhash::fast::RandomState,
     /// 0: disabled (nothing is cached, every write goes straight to the B-tree).
     budget: u64,
     weight: u64,
-    /// Hashes of the entries made pending since the last flush (an entry forgotten since may
-    /// have left its hash behind: a flush skips it).
-    pending: Vec<u64>,
+    /// Per tag, the hashes of the entries made pending since its last flush (an entry
+    /// forgotten since may have left its hash behind: a flush skips it).
+    pending: [Vec<u64>; TAGS],
     /// Bytes written into pending entries since the last flush (an over-estimate of what they
-    /// hold: a key rewritten while pending counts each time).
+    /// hold: a row rewritten while pending counts each time).
     pending_weight: u64,
 }
 
@@ -123,22 +144,21 @@ pub struct MetaCache {
 /// throughput than 4096).
 const PENDING_LIMIT: usize = 4096;
 
-impl MetaCache {
+impl RowCache {
     /// A cache holding at most about `budget` bytes; 0 disables it.
-    pub fn new(budget: usize) -> MetaCache {
-        MetaCache {
+    pub fn new(budget: usize) -> RowCache {
+        RowCache {
             slots: HashTable::new(),
             hasher: foldhash::fast::RandomState::default(),
             budget: budget as u64,
             weight: 0,
-            pending: Vec::new(),
+            pending: Default::default(),
             pending_weight: 0,
         }
     }
 
-    fn hash(&self, key: &[u8]) -> u64 {
-        use std::hash::BuildHasher;
-        self.hasher.hash_one(key)
+    fn hash(&self, tag: u8, key: &[u8]) -> u64 {
+        hash_row(&self.hasher, tag, key)
     }
 
     /// Whether `key` with `record` may be cached.
@@ -146,12 +166,15 @@ impl MetaCache {
         self.budget > 0 && key.len() + record.map_or(0, <[u8]>::len) <= MAX_ENTRY
     }
 
-    pub(crate) fn lookup(&mut self, key: &[u8]) -> Cached<'_> {
+    pub(crate) fn lookup(&mut self, tag: u8, key: &[u8]) -> Cached<'_> {
         if self.budget == 0 {
             return Cached::Unknown;
         }
-        let hash = self.hash(key);
-        match self.slots.find_mut(hash, |s| s.key() == key) {
+        let hash = self.hash(tag, key);
+        match self
+            .slots
+            .find_mut(hash, |s| s.tag == tag && s.key() == key)
+        {
             None => Cached::Unknown,
             Some(slot) => {
                 slot.flags |= REFERENCED;
@@ -164,25 +187,28 @@ impl MetaCache {
     }
 
     /// Records what the B-tree holds for `key` (`None`: no row), read after a miss.
-    pub(crate) fn store(&mut self, key: &[u8], record: Option<&[u8]>) {
+    pub(crate) fn store(&mut self, tag: u8, key: &[u8], record: Option<&[u8]>) {
         if self.admits(key, record) {
             // Not marked as read: an entry read once is the first to go (a scan does not
             // flush the keys read again and again).
-            self.put(key, record, 0);
+            self.put(tag, key, record, 0);
         }
     }
 
     /// Takes a write of `key` (`None`: removal) that the B-tree receives at the next flush.
-    /// The caller checked [`MetaCache::admits`]; an entry it does not admit is written to the
-    /// B-tree by the caller after [`forget`](MetaCache::forget)ting the key.
-    pub(crate) fn write(&mut self, key: &[u8], record: Option<&[u8]>) {
+    /// The caller checked [`RowCache::admits`]; an entry it does not admit is written to the
+    /// B-tree by the caller after [`forget`](RowCache::forget)ting the key.
+    pub(crate) fn write(&mut self, tag: u8, key: &[u8], record: Option<&[u8]>) {
         debug_assert!(self.admits(key, record));
-        self.put(key, record, PENDING);
+        self.put(tag, key, record, PENDING);
     }
 
-    fn put(&mut self, key: &[u8], record: Option<&[u8]>, flags: u8) {
-        let hash = self.hash(key);
-        let newly_pending = match self.slots.find_mut(hash, |s| s.key() == key) {
+    fn put(&mut self, tag: u8, key: &[u8], record: Option<&[u8]>, flags: u8) {
+        let hash = self.hash(tag, key);
+        let newly_pending = match self
+            .slots
+            .find_mut(hash, |s| s.tag == tag && s.key() == key)
+        {
             // A read never overwrites a pending write (a lookup would have found it first).
             Some(slot) if flags & PENDING == 0 && slot.flags & PENDING != 0 => false,
             Some(slot) => {
@@ -199,19 +225,18 @@ impl MetaCache {
                         .concat()
                         .into_boxed_slice(),
                     key_len: key.len() as u32,
+                    tag,
                     flags: flags | if record.is_some() { PRESENT } else { 0 },
                 };
                 self.weight += slot.weight();
                 let hasher = &self.hasher;
-                self.slots.insert_unique(hash, slot, |s| {
-                    use std::hash::BuildHasher;
-                    hasher.hash_one(s.key())
-                });
+                self.slots
+                    .insert_unique(hash, slot, |s| hash_row(hasher, s.tag, s.key()));
                 flags & PENDING != 0
             }
         };
         if newly_pending {
-            self.pending.push(hash);
+            self.pending[usize::from(tag)].push(hash);
         }
         if flags & PENDING != 0 {
             self.pending_weight +=
@@ -250,12 +275,15 @@ impl MetaCache {
 
     /// Drops what is known of `key` (it is about to be written in the B-tree directly, or a
     /// write of it failed half-way).
-    pub(crate) fn forget(&mut self, key: &[u8]) {
+    pub(crate) fn forget(&mut self, tag: u8, key: &[u8]) {
         if self.budget == 0 {
             return;
         }
-        let hash = self.hash(key);
-        if let Ok(entry) = self.slots.find_entry(hash, |s| s.key() == key) {
+        let hash = self.hash(tag, key);
+        if let Ok(entry) = self
+            .slots
+            .find_entry(hash, |s| s.tag == tag && s.key() == key)
+        {
             let (slot, _) = entry.remove();
             self.weight -= slot.weight();
         }
@@ -264,25 +292,34 @@ impl MetaCache {
     /// Whether enough writes are pending that they should go into the B-tree now.
     pub(crate) fn needs_flush(&self) -> bool {
         // Pending entries are pinned against eviction: keep them to a quarter of the budget.
-        self.pending.len() >= PENDING_LIMIT || self.pending_weight > self.budget / 4
+        self.pending.iter().map(Vec::len).sum::<usize>() >= PENDING_LIMIT
+            || self.pending_weight > self.budget / 4
     }
 
     /// Whether any write is pending.
     pub(crate) fn has_pending(&self) -> bool {
-        !self.pending.is_empty()
+        self.pending.iter().any(|p| !p.is_empty())
     }
 
-    /// Applies the pending writes to `meta`, in key order. On `Err` the table is half-written
-    /// and the transaction must be dropped (with [`MetaCache::clear`]).
+    /// Whether a write of the table tagged `tag` is pending.
+    pub(crate) fn has_pending_in(&self, tag: u8) -> bool {
+        !self.pending[usize::from(tag)].is_empty()
+    }
+
+    /// Applies the pending writes of the table tagged `tag` to it, in key order. On `Err` the
+    /// table is half-written and the transaction must be dropped (with [`RowCache::clear`]).
     pub(crate) fn flush(
         &mut self,
-        meta: &mut Table<'_, &'static [u8], &'static [u8]>,
+        tag: u8,
+        table: &mut Table<'_, &'static [u8], &'static [u8]>,
     ) -> Result<(), StorageError> {
-        if self.pending.is_empty() {
+        let mut hashes = std::mem::take(&mut self.pending[usize::from(tag)]);
+        if hashes.is_empty() {
             return Ok(());
         }
-        let mut hashes = std::mem::take(&mut self.pending);
-        self.pending_weight = 0;
+        if !self.has_pending() {
+            self.pending_weight = 0;
+        }
         hashes.sort_unstable();
         hashes.dedup();
         // `iter_hash` may also yield other entries of the same table group: keep the pending
@@ -293,7 +330,7 @@ impl MetaCache {
             writes.extend(
                 self.slots
                     .iter_hash(hash)
-                    .filter(|s| s.flags & PENDING != 0)
+                    .filter(|s| s.tag == tag && s.flags & PENDING != 0)
                     .map(|s| (sort_prefix(s.key()), s)),
             );
         }
@@ -302,42 +339,47 @@ impl MetaCache {
         for (_, slot) in &writes {
             match slot.record() {
                 Some(record) => {
-                    meta.insert(slot.key(), record)?;
+                    table.insert(slot.key(), record)?;
                 }
                 None => {
-                    meta.remove(slot.key())?;
+                    table.remove(slot.key())?;
                 }
             }
         }
         for &hash in &hashes {
             for slot in self.slots.iter_hash_mut(hash) {
-                slot.flags &= !PENDING;
+                if slot.tag == tag {
+                    slot.flags &= !PENDING;
+                }
             }
         }
         Ok(())
     }
 
-    /// Opens `meta` in `txn` and flushes into it (the engine, before a commit).
+    /// Opens each table with pending writes in `txn` and flushes into it (the engine, before a
+    /// commit, when no table of the transaction is open).
     pub(crate) fn flush_txn(&mut self, txn: &redb::WriteTransaction) -> Result<(), StorageError> {
-        if self.pending.is_empty() {
-            return Ok(());
+        for tag in 0..TAGS as u8 {
+            if self.has_pending_in(tag) {
+                let mut table = txn.open_table(super::table_of_tag(tag))?;
+                self.flush(tag, &mut table)?;
+            }
         }
-        let mut meta = txn.open_table(super::META)?;
-        self.flush(&mut meta)
+        Ok(())
     }
 
-    /// Every entry: `meta` key, record (`None`: known absent) and whether it is pending. For
+    /// Every entry: tag, B-tree key, value (`None`: known absent) and whether it is pending. For
     /// integrity checks.
-    pub(crate) fn entries(&self) -> impl Iterator<Item = (&[u8], Option<&[u8]>, bool)> {
+    pub(crate) fn entries(&self) -> impl Iterator<Item = (u8, &[u8], Option<&[u8]>, bool)> {
         self.slots
             .iter()
-            .map(|s| (s.key(), s.record(), s.flags & PENDING != 0))
+            .map(|s| (s.tag, s.key(), s.record(), s.flags & PENDING != 0))
     }
 
     /// Drops everything, pending writes included (the transaction's state was dropped).
     pub fn clear(&mut self) {
         self.slots.clear();
-        self.pending.clear();
+        self.pending.iter_mut().for_each(Vec::clear);
         self.pending_weight = 0;
         self.weight = 0;
     }
@@ -349,39 +391,39 @@ mod tests {
 
     #[test]
     fn remembers_records_and_absences_and_skips_large_entries() {
-        let mut cache = MetaCache::new(1 << 20);
-        assert!(matches!(cache.lookup(b"a"), Cached::Unknown));
-        cache.store(b"a", Some(b"rec"));
-        cache.store(b"b", None);
-        assert!(matches!(cache.lookup(b"a"), Cached::Record(b"rec")));
-        assert!(matches!(cache.lookup(b"b"), Cached::Absent));
+        let mut cache = RowCache::new(1 << 20);
+        assert!(matches!(cache.lookup(0, b"a"), Cached::Unknown));
+        cache.store(0, b"a", Some(b"rec"));
+        cache.store(0, b"b", None);
+        assert!(matches!(cache.lookup(0, b"a"), Cached::Record(b"rec")));
+        assert!(matches!(cache.lookup(0, b"b"), Cached::Absent));
         assert!(!cache.admits(b"a", Some(&[0u8; MAX_ENTRY])));
-        cache.forget(b"a");
-        assert!(matches!(cache.lookup(b"a"), Cached::Unknown));
-        cache.forget(b"b");
-        assert!(matches!(cache.lookup(b"b"), Cached::Unknown));
+        cache.forget(0, b"a");
+        assert!(matches!(cache.lookup(0, b"a"), Cached::Unknown));
+        cache.forget(0, b"b");
+        assert!(matches!(cache.lookup(0, b"b"), Cached::Unknown));
     }
 
     #[test]
     fn a_write_replaces_the_record_whatever_its_size() {
-        let mut cache = MetaCache::new(1 << 20);
-        cache.store(b"k", Some(b"one"));
+        let mut cache = RowCache::new(1 << 20);
+        cache.store(0, b"k", Some(b"one"));
         for record in [&b"two"[..], b"three", b"", b"4"] {
-            cache.write(b"k", Some(record));
-            assert!(matches!(cache.lookup(b"k"), Cached::Record(r) if r == record));
+            cache.write(0, b"k", Some(record));
+            assert!(matches!(cache.lookup(0, b"k"), Cached::Record(r) if r == record));
         }
-        cache.write(b"k", None);
-        assert!(matches!(cache.lookup(b"k"), Cached::Absent));
+        cache.write(0, b"k", None);
+        assert!(matches!(cache.lookup(0, b"k"), Cached::Absent));
     }
 
     #[test]
     fn stays_within_its_byte_budget_and_keeps_what_is_read() {
-        let mut cache = MetaCache::new(64 * 1024);
+        let mut cache = RowCache::new(64 * 1024);
         for i in 0..100_000u32 {
-            cache.store(&i.to_be_bytes(), Some(&[7u8; 100]));
+            cache.store(0, &i.to_be_bytes(), Some(&[7u8; 100]));
             // Key 0 is read all along: it survives every sweep.
             assert!(matches!(
-                cache.lookup(&0u32.to_be_bytes()),
+                cache.lookup(0, &0u32.to_be_bytes()),
                 Cached::Record(_)
             ));
             assert!(cache.weight <= 64 * 1024, "{}", cache.weight);
@@ -392,18 +434,18 @@ mod tests {
 
     #[test]
     fn pending_writes_are_never_evicted() {
-        let mut cache = MetaCache::new(16 * 1024);
+        let mut cache = RowCache::new(16 * 1024);
         let mut limit = 0u32;
         while !cache.needs_flush() {
-            cache.write(&limit.to_be_bytes(), Some(b"v"));
+            cache.write(0, &limit.to_be_bytes(), Some(b"v"));
             limit += 1;
         }
         for i in limit..10_000 {
-            cache.store(&i.to_be_bytes(), Some(&[1u8; 200]));
+            cache.store(0, &i.to_be_bytes(), Some(&[1u8; 200]));
         }
         for i in 0..limit {
             assert!(matches!(
-                cache.lookup(&i.to_be_bytes()),
+                cache.lookup(0, &i.to_be_bytes()),
                 Cached::Record(b"v")
             ));
         }
@@ -430,9 +472,9 @@ mod tests {
 
     #[test]
     fn a_zero_budget_disables_the_cache() {
-        let mut cache = MetaCache::new(0);
-        cache.store(b"a", Some(b"rec"));
-        assert!(matches!(cache.lookup(b"a"), Cached::Unknown));
+        let mut cache = RowCache::new(0);
+        cache.store(0, b"a", Some(b"rec"));
+        assert!(matches!(cache.lookup(0, b"a"), Cached::Unknown));
         assert!(!cache.admits(b"a", Some(b"rec")));
     }
 }

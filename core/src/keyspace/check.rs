@@ -19,8 +19,8 @@ use redb::{ReadableTable, ReadableTableMetadata};
 
 use super::zset::{count_of_block, position, BLOCK_MAX, NEG_ZERO};
 use super::{
-    decode, elem_prefix, expire_key, opened, prefix_end, slot_of, ElemRow, ElemTable, Keyspace,
-    Kind, DATABASES, EXPIRES, META, META_PREFIX,
+    decode, elem_prefix, elem_table_of_tag, expire_key, opened, prefix_end, slot_of, ElemRow,
+    ElemTable, Keyspace, Kind, DATABASES, EXPIRES, META, META_PREFIX, META_TAG,
 };
 use crate::storage::StorageError;
 
@@ -68,6 +68,12 @@ impl Keyspace<'_> {
     /// Checks every invariant listed in this module's documentation; `Ok` when all hold.
     pub fn check_integrity(&mut self) -> Result<(), IntegrityError> {
         let mut problems = Vec::new();
+        // Element rows are checked in their B-trees: the pending ones go there first, and the
+        // clean ones must equal theirs.
+        for table in ElemTable::ALL {
+            self.flush_elems(table)?;
+        }
+        self.check_cached_elements(&mut problems)?;
         let records = self.check_records(&mut problems)?;
         for ((phys, key), (kind, body)) in &records {
             self.check_collection(*phys, key, *kind, body, &mut problems)?;
@@ -80,6 +86,31 @@ impl Keyspace<'_> {
         }
     }
 
+    /// Every clean record-cache entry of an element table equals its row.
+    fn check_cached_elements(&mut self, problems: &mut Vec<String>) -> Result<(), IntegrityError> {
+        let cached: Vec<(u8, Vec<u8>, Option<Vec<u8>>)> = self
+            .cache
+            .entries()
+            .filter(|(tag, ..)| *tag != META_TAG)
+            .map(|(tag, k, v, _)| (tag, k.to_vec(), v.map(<[u8]>::to_vec)))
+            .collect();
+        for (tag, row, value) in cached {
+            let Some(table) = elem_table_of_tag(tag) else {
+                continue;
+            };
+            let stored = self
+                .elem_table(table)?
+                .get(row.as_slice())?
+                .map(|v| v.value().to_vec());
+            if stored != value {
+                problems.push(format!(
+                    "the record cache disagrees with {table:?} row {row:?}"
+                ));
+            }
+        }
+        Ok(())
+    }
+
     /// Key records, counters and the expiry index.
     fn check_records(&mut self, problems: &mut Vec<String>) -> Result<Records, IntegrityError> {
         // The rows as the commands see them: the B-tree overlaid with the record cache's pending
@@ -90,7 +121,10 @@ impl Keyspace<'_> {
             rows.insert(k.value().to_vec(), v.value().to_vec());
         }
         let mut pending = Vec::new();
-        for (k, cached, is_pending) in self.cache.entries() {
+        for (tag, k, cached, is_pending) in self.cache.entries() {
+            if tag != META_TAG {
+                continue;
+            }
             if is_pending {
                 pending.push((k.to_vec(), cached.map(<[u8]>::to_vec)));
             } else if rows.get(k).map(Vec::as_slice) != cached {
@@ -430,7 +464,7 @@ mod tests {
             ks.put(0, b"s", Kind::String, None, b"v").unwrap();
             ks.flush_meta().unwrap();
             meta_key(&mut ks.kbuf, 0, b"s");
-            ks.cache.store(&ks.kbuf, None);
+            ks.cache.store(META_TAG, &ks.kbuf, None);
         });
         assert_eq!(found.len(), 1, "{found:?}");
         assert!(

@@ -1,0 +1,65 @@
+//! Runs one redis-benchmark-like workload through the engine, in groups of 800 commands (50
+//! clients × 16 pipelined), on the file store: for instruction counts under callgrind
+//! (`valgrind --tool=callgrind target/release/examples/engine_loop ZADD 50000`), which other
+//! load on the machine cannot move, unlike timings.
+
+use diskdb_core::protocol::Reply;
+use diskdb_core::{Durability, Engine, EngineConfig, Session, Store};
+
+fn main() {
+    let mut args = std::env::args().skip(1);
+    let command = args.next().unwrap_or_else(|| "SET".into()).to_uppercase();
+    let n: u64 = args.next().and_then(|a| a.parse().ok()).unwrap_or(50_000);
+    let dir = std::env::temp_dir().join(format!("diskdb-engine-loop-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let mut engine = Engine::open(EngineConfig {
+        store: Store::Dir(dir.clone()),
+        durability: Durability::No,
+        cache_bytes: 64 * 1024 * 1024,
+    })
+    .expect("open the file store");
+    let mut session = Session::default();
+    let mut reply = Reply::new();
+    // A fixed sequence of "random" ints in 0..100 000, as redis-benchmark's -r 100000.
+    let mut seed = 0x2545_f491_4f6c_dd1du64;
+    let mut rand = move || {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        seed % 100_000
+    };
+    let mut now = 1_700_000_000_000i64;
+    let mut done = 0;
+    while done < n {
+        let group = (n - done).min(800);
+        let argvs: Vec<Vec<Vec<u8>>> = (0..group)
+            .map(|_| {
+                let r = format!("{:012}", rand()).into_bytes();
+                let e = [b"element:".as_slice(), &r].concat();
+                let k = [b"key:".as_slice(), &r].concat();
+                match command.as_str() {
+                    "SET" => vec![b"SET".to_vec(), k, b"xxx".to_vec()],
+                    "GET" => vec![b"GET".to_vec(), k],
+                    "SADD" => vec![b"SADD".to_vec(), b"myset".to_vec(), e],
+                    "HSET" => vec![b"HSET".to_vec(), b"myhash".to_vec(), e, b"xxx".to_vec()],
+                    "ZADD" => vec![b"ZADD".to_vec(), b"myzset".to_vec(), r, e],
+                    "LPUSH" => vec![b"LPUSH".to_vec(), b"mylist".to_vec(), b"xxx".to_vec()],
+                    other => panic!("unknown workload {other}"),
+                }
+            })
+            .collect();
+        now += 1;
+        engine
+            .execute_job(now, |g| {
+                for argv in &argvs {
+                    g.execute(&mut session, argv, &mut reply);
+                }
+            })
+            .expect("the group runs");
+        engine.commit().expect("the group commits");
+        reply.truncate(0);
+        done += group;
+    }
+    drop(engine);
+    let _ = std::fs::remove_dir_all(&dir);
+}
