@@ -438,17 +438,22 @@ fn a_pipelining_client_that_never_reads_is_held_back_then_cut_by_the_normal_limi
     assert_eq!(got.len(), value.len());
 }
 
-#[test]
-fn a_pipeline_past_the_output_high_water_mark_is_answered_while_the_client_waits() {
-    let server = Server::start(&["--storage", "memory"]);
-    let mut s = server.raw();
-    // The replies outgrow the high-water mark several times over; the client sends nothing
-    // more until it has read every one of them.
+/// Sends a SET of a 10 KB value and 500 GETs of it: replies that outgrow the output high-water
+/// mark several times over, so some wait for the client to read. Returns one GET's reply.
+fn send_large_replies(s: &mut std::net::TcpStream) -> String {
     let value = "v".repeat(10_000);
     s.write_all(format!("SET k {value}\r\n").as_bytes())
         .unwrap();
     s.write_all(&b"GET k\r\n".repeat(500)).unwrap();
-    let one = format!("$10000\r\n{value}\r\n");
+    format!("$10000\r\n{value}\r\n")
+}
+
+#[test]
+fn a_pipeline_past_the_output_high_water_mark_is_answered_while_the_client_waits() {
+    let server = Server::start(&["--storage", "memory"]);
+    let mut s = server.raw();
+    // The client sends nothing more until it has read every reply.
+    let one = send_large_replies(&mut s);
     let mut out = vec![0u8; 5 + 500 * one.len()];
     s.read_exact(&mut out).unwrap();
     assert!(out.ends_with(one.as_bytes()));
@@ -462,15 +467,10 @@ fn a_pipeline_past_the_output_high_water_mark_is_answered_while_the_client_waits
 fn a_client_that_shuts_its_sending_side_still_gets_every_reply() {
     let server = Server::start(&["--storage", "memory"]);
     let mut s = server.raw();
-    // Enough replies to pass the output high-water mark, so some wait for the client to read.
-    let value = "v".repeat(10_000);
-    s.write_all(format!("SET k {value}\r\n").as_bytes())
-        .unwrap();
-    s.write_all(&b"GET k\r\n".repeat(500)).unwrap();
+    let one = send_large_replies(&mut s);
     s.shutdown(std::net::Shutdown::Write).unwrap();
     let mut out = Vec::new();
     s.read_to_end(&mut out).unwrap();
-    let one = format!("$10000\r\n{value}\r\n");
     assert_eq!(out.len(), 5 + 500 * one.len());
     assert!(out.ends_with(one.as_bytes()));
 }

@@ -931,19 +931,8 @@ impl<'t> Keyspace<'t> {
         elem: &[u8],
         value: &[u8],
     ) -> Result<Option<Vec<u8>>, StorageError> {
-        self.changed = true;
-        self.touch(self.phys(db), Some(key));
         let row = self.elem_key(db, key, elem);
-        if cache_tag(table).is_none() {
-            // One walk of the B-tree both writes the row and finds the old one.
-            let old = self.elem_table(table)?.insert(row.as_slice(), value)?;
-            return Ok(old.map(|v| v.value().to_vec()));
-        }
-        let old = self.elem_row(table, &row)?;
-        if old.as_deref() != Some(value) {
-            self.write_elem(table, &row, Some(value))?;
-        }
-        Ok(old)
+        self.put_row(table, db, key, &row, value, true)
     }
 
     /// Sets element `elem` of `key` in `table`, when the caller needs no old value (a list's
@@ -956,15 +945,40 @@ impl<'t> Keyspace<'t> {
         elem: &[u8],
         value: &[u8],
     ) -> Result<(), StorageError> {
+        let row = self.elem_key(db, key, elem);
+        self.put_row(table, db, key, &row, value, false).map(drop)
+    }
+
+    /// Writes `value` at `row` (an element of `key`); returns the old value if `want_old`.
+    fn put_row(
+        &mut self,
+        table: ElemTable,
+        db: usize,
+        key: &[u8],
+        row: &[u8],
+        value: &[u8],
+        want_old: bool,
+    ) -> Result<Option<Vec<u8>>, StorageError> {
         self.changed = true;
         self.touch(self.phys(db), Some(key));
-        let row = self.elem_key(db, key, elem);
-        if let Some(tag) = cache_tag(table) {
-            if matches!(self.cache.lookup(tag, &row), Cached::Record(v) if v == value) {
-                return Ok(());
+        let Some(tag) = cache_tag(table) else {
+            // One walk of the B-tree both writes the row and finds the old one.
+            let old = self.elem_table(table)?.insert(row, value)?;
+            return Ok(old.map(|v| v.value().to_vec()));
+        };
+        let old = if want_old {
+            self.elem_row(table, row)?
+        } else {
+            match self.cache.lookup(tag, row) {
+                Cached::Record(v) => Some(v.to_vec()),
+                Cached::Absent | Cached::Unknown => None,
             }
+        };
+        // A write that changes nothing is not made.
+        if old.as_deref() != Some(value) {
+            self.write_elem(table, row, Some(value))?;
         }
-        self.write_elem(table, &row, Some(value))
+        Ok(old.filter(|_| want_old))
     }
 
     /// Removes element `elem` of `key` in `table`; returns its value.
