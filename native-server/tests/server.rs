@@ -141,6 +141,7 @@ fn a_config_file_sets_the_port() {
     let server = Server {
         child,
         port,
+        log: dir.join("no-log"),
         dir,
         owns_dir: true,
     };

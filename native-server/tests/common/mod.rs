@@ -14,6 +14,8 @@ pub struct Server {
     pub dir: PathBuf,
     /// Remove `dir` when dropped (false for servers restarted on the same data).
     pub owns_dir: bool,
+    /// The server's log, shown if the test fails.
+    pub log: PathBuf,
 }
 
 /// A port no other server of this test process was given, free when probed.
@@ -61,11 +63,13 @@ impl Server {
     /// Starts the server on an existing data directory, which it leaves in place.
     pub fn start_in(dir: &std::path::Path, extra: &[&str]) -> Server {
         let port = free_port();
+        let log =
+            std::env::temp_dir().join(format!("diskdb-test-{}-{port}.log", std::process::id()));
         let child = Command::new(env!("CARGO_BIN_EXE_diskdb-server"))
             .args(["--port", &port.to_string(), "--dir", dir.to_str().unwrap()])
             .args(extra)
             .stdout(Stdio::null())
-            .stderr(Stdio::null())
+            .stderr(std::fs::File::create(&log).expect("create the server log"))
             .spawn()
             .expect("spawn diskdb-server");
         let server = Server {
@@ -73,6 +77,7 @@ impl Server {
             port,
             dir: dir.to_path_buf(),
             owns_dir: false,
+            log,
         };
         server.wait_ready();
         server
@@ -146,7 +151,15 @@ impl Server {
 impl Drop for Server {
     fn drop(&mut self) {
         let _ = self.child.kill();
-        let _ = self.child.wait();
+        let status = self.child.wait();
+        if std::thread::panicking() {
+            let log = std::fs::read_to_string(&self.log).unwrap_or_default();
+            eprintln!(
+                "diskdb-server on port {} ({status:?}) logged:\n{log}",
+                self.port
+            );
+        }
+        let _ = std::fs::remove_file(&self.log);
         if self.owns_dir {
             let _ = std::fs::remove_dir_all(&self.dir);
         }
