@@ -578,10 +578,20 @@ impl<'t> Keyspace<'t> {
         record: Option<&[u8]>,
     ) -> Result<Option<(Option<i64>, u8)>, StorageError> {
         if self.cache.admits(&self.kbuf, record) {
-            let old = self.meta_of_kbuf()?;
-            if old.is_none() && record.is_none() {
-                // Nothing to remove: no write, so an unchanged group holds no pending entry.
-                return Ok(None);
+            let (old, unchanged) = match self.cache.lookup(META_TAG, &self.kbuf) {
+                Cached::Record(row) => (Some(row_meta(row)), record == Some(row)),
+                Cached::Absent => (None, record.is_none()),
+                Cached::Unknown => {
+                    let table = opened(&mut self.meta, self.txn, META)?;
+                    let row = table.get(self.kbuf.as_slice())?;
+                    let row = row.as_ref().map(|g| g.value());
+                    (row.map(row_meta), record == row)
+                }
+            };
+            if unchanged {
+                // A write that changes nothing (the same value SET again, a removal of nothing)
+                // is not made, so an unchanged group holds no pending entry either.
+                return Ok(old);
             }
             self.cache.write(META_TAG, &self.kbuf, record);
             if self.cache.needs_flush() {
