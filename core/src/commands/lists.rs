@@ -252,7 +252,7 @@ impl<'k> List<'k> {
 
     fn put(&self, ctx: &mut Ctx<'_, '_>, pos: i64, item: &[u8]) -> CommandResult {
         ctx.ks
-            .elem_set(T, ctx.session.db, self.key, &pos_key(pos), item)?;
+            .elem_put(T, ctx.session.db, self.key, &pos_key(pos), item)?;
         Ok(())
     }
 

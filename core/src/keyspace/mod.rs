@@ -874,14 +874,10 @@ impl<'t> Keyspace<'t> {
     /// The value of the row `row` of `table`: from the record cache if it knows it (else read
     /// and remembered there), or from the B-tree for a table it does not cache.
     fn elem_row(&mut self, table: ElemTable, row: &[u8]) -> Result<Option<Vec<u8>>, StorageError> {
-        let tag = cache_tag(table);
-        if let Some(tag) = tag {
-            match self.cache.lookup(tag, row) {
-                Cached::Record(value) => return Ok(Some(value.to_vec())),
-                Cached::Absent => return Ok(None),
-                Cached::Unknown => {}
-            }
+        if let Some(known) = self.cached_elem(table, row) {
+            return Ok(known);
         }
+        let tag = cache_tag(table);
         let value = self
             .elem_table(table)?
             .get(row)?
@@ -890,6 +886,16 @@ impl<'t> Keyspace<'t> {
             self.cache.store(tag, row, value.as_deref());
         }
         Ok(value)
+    }
+
+    /// What the record cache knows of the row `row` of `table` (`Some(None)`: no such row);
+    /// `None` if it does not know or does not cache that table.
+    fn cached_elem(&mut self, table: ElemTable, row: &[u8]) -> Option<Option<Vec<u8>>> {
+        match self.cache.lookup(cache_tag(table)?, row) {
+            Cached::Record(value) => Some(Some(value.to_vec())),
+            Cached::Absent => Some(None),
+            Cached::Unknown => None,
+        }
     }
 
     /// Writes (`Some`) or removes (`None`) the row `row` of `table`: into the record cache if it
@@ -941,54 +947,27 @@ impl<'t> Keyspace<'t> {
         elem: &[u8],
         value: &[u8],
     ) -> Result<Option<Vec<u8>>, StorageError> {
-        let row = self.elem_key(db, key, elem);
-        self.put_row(table, db, key, &row, value, true)
-    }
-
-    /// Sets element `elem` of `key` in `table`, when the caller needs no old value (a list's
-    /// new end): the row is not read first.
-    pub fn elem_set(
-        &mut self,
-        table: ElemTable,
-        db: usize,
-        key: &[u8],
-        elem: &[u8],
-        value: &[u8],
-    ) -> Result<(), StorageError> {
-        let row = self.elem_key(db, key, elem);
-        self.put_row(table, db, key, &row, value, false).map(drop)
-    }
-
-    /// Writes `value` at `row` (an element of `key`); returns the old value if `want_old`.
-    fn put_row(
-        &mut self,
-        table: ElemTable,
-        db: usize,
-        key: &[u8],
-        row: &[u8],
-        value: &[u8],
-        want_old: bool,
-    ) -> Result<Option<Vec<u8>>, StorageError> {
         self.changed = true;
         self.touch(self.phys(db), Some(key));
-        let Some(tag) = cache_tag(table) else {
-            // One walk of the B-tree both writes the row and finds the old one.
-            let old = self.elem_table(table)?.insert(row, value)?;
-            return Ok(old.map(|v| v.value().to_vec()));
-        };
-        let old = if want_old {
-            self.elem_row(table, row)?
-        } else {
-            match self.cache.lookup(tag, row) {
-                Cached::Record(v) => Some(v.to_vec()),
-                Cached::Absent | Cached::Unknown => None,
+        let row = self.elem_key(db, key, elem);
+        let tag = cache_tag(table);
+        let known = self.cached_elem(table, &row);
+        let Some(old) = known else {
+            // Not known: one walk of the B-tree both writes the row and finds the old one (a
+            // read first, then a pending write, would walk it twice), and the cache learns the
+            // row as it now is.
+            let old = self.elem_table(table)?.insert(row.as_slice(), value)?;
+            let old = old.map(|v| v.value().to_vec());
+            if let Some(tag) = tag {
+                self.cache.store(tag, &row, Some(value));
             }
+            return Ok(old);
         };
         // A write that changes nothing is not made.
         if old.as_deref() != Some(value) {
-            self.write_elem(table, row, Some(value))?;
+            self.write_elem(table, &row, Some(value))?;
         }
-        Ok(old.filter(|_| want_old))
+        Ok(old)
     }
 
     /// Removes element `elem` of `key` in `table`; returns its value.
@@ -1000,15 +979,24 @@ impl<'t> Keyspace<'t> {
         elem: &[u8],
     ) -> Result<Option<Vec<u8>>, StorageError> {
         let row = self.elem_key(db, key, elem);
-        let old = if cache_tag(table).is_none() {
-            let old = self.elem_table(table)?.remove(row.as_slice())?;
-            old.map(|v| v.value().to_vec())
-        } else {
-            let old = self.elem_row(table, &row)?;
-            if old.is_some() {
-                self.write_elem(table, &row, None)?;
+        let tag = cache_tag(table);
+        let known = self.cached_elem(table, &row);
+        let old = match known {
+            Some(old) => {
+                if old.is_some() {
+                    self.write_elem(table, &row, None)?;
+                }
+                old
             }
-            old
+            // As in `elem_put`: one walk removes the row and finds it.
+            None => {
+                let old = self.elem_table(table)?.remove(row.as_slice())?;
+                let old = old.map(|v| v.value().to_vec());
+                if let Some(tag) = tag {
+                    self.cache.store(tag, &row, None);
+                }
+                old
+            }
         };
         if old.is_some() {
             self.changed = true;
@@ -1198,20 +1186,31 @@ mod tests {
     fn element_writes_wait_in_the_cache_and_range_removals_forget_them() {
         with_test_keyspace(|ks| {
             let t = ElemTable::SetMembers;
+            let tag = cache_tag(t).unwrap();
+            // Rows the cache does not know are written straight into the B-tree, and known.
             for m in [&b"a"[..], b"b", b"c"] {
                 assert_eq!(ks.elem_put(t, 0, b"s", m, b"").unwrap(), None);
             }
-            // Pending: not in the B-tree yet, but every read sees them.
-            assert!(ks.cache.has_pending_in(cache_tag(t).unwrap()));
-            assert_eq!(ks.elem_get(t, 0, b"s", b"b").unwrap(), Some(vec![]));
+            assert!(!ks.cache.has_pending_in(tag));
+            // A known row's change waits in the cache; every read sees it.
+            assert_eq!(ks.elem_remove(t, 0, b"s", b"b").unwrap(), Some(vec![]));
+            assert!(ks.cache.has_pending_in(tag));
+            assert_eq!(ks.elem_get(t, 0, b"s", b"b").unwrap(), None);
             assert_eq!(
                 ks.elem_range(t, 0, b"s", ElemRange::all(10)).unwrap().len(),
-                3
+                2
             );
-            assert!(!ks.cache.has_pending_in(cache_tag(t).unwrap()));
-            // A removal of the range drops the clean entries too.
+            assert!(!ks.cache.has_pending_in(tag));
+            // An unchanged write is not made.
+            assert_eq!(ks.elem_put(t, 0, b"s", b"a", b"").unwrap(), Some(vec![]));
+            assert!(!ks.cache.has_pending_in(tag));
+            // A removal of the range drops the pending and clean entries too.
+            assert_eq!(ks.elem_put(t, 0, b"s", b"b", b"").unwrap(), None);
+            assert!(ks.cache.has_pending_in(tag));
             ks.clear_rows(t, 0, b"s").unwrap();
-            assert_eq!(ks.elem_get(t, 0, b"s", b"b").unwrap(), None);
+            for m in [&b"a"[..], b"b", b"c"] {
+                assert_eq!(ks.elem_get(t, 0, b"s", m).unwrap(), None);
+            }
             assert_eq!(ks.elem_put(t, 0, b"s", b"b", b"").unwrap(), None);
             ks.elem_remove_range(t, 0, b"s", b"a", b"c").unwrap();
             assert_eq!(ks.elem_get(t, 0, b"s", b"b").unwrap(), None);
