@@ -1,5 +1,5 @@
 //! A bounded cache of rows in front of the B-trees — the `meta` table's key records and the
-//! element rows of hashes, sets and sorted-set members — which also holds the open
+//! element rows of hashes and sets — which also holds the open
 //! transaction's writes of those rows until they are applied in key order.
 //!
 //! Why: a GET on a disk-resident B-tree walks three or four pages, each through redb's page cache
@@ -45,7 +45,7 @@ use redb::Table;
 use crate::storage::StorageError;
 
 /// How many tables the cache serves: `meta` and the element tables `Keyspace` caches.
-pub(crate) const TAGS: usize = 4;
+pub(crate) const TAGS: usize = 3;
 /// The tag of the `meta` table's rows.
 pub(crate) const META_TAG: u8 = 0;
 
