@@ -265,8 +265,7 @@ pub async fn serve<S>(
             ..Limits::default()
         };
         // Execute what is complete, unless the client is blocked or its output is backed up.
-        while input_ready && !closing && blocked.is_none() && reply.len() - sent < OUTPUT_HIGH_WATER
-        {
+        while may_execute(input_ready, closing, blocked.is_some(), reply.len() - sent) {
             let job_start = reply.len();
             let outcome = match run_job(
                 &shared,
@@ -314,11 +313,7 @@ pub async fn serve<S>(
                 }
                 None => {}
             }
-            if input_ready
-                && !closing
-                && blocked.is_none()
-                && reply.len() - sent < OUTPUT_HIGH_WATER
-            {
+            if may_execute(input_ready, closing, blocked.is_some(), reply.len() - sent) {
                 // The write made room for the rest of a long pipeline.
                 continue;
             }
@@ -443,6 +438,12 @@ pub async fn serve<S>(
             }
         }
     }
+}
+
+/// Whether the connection may execute requests now: complete ones wait in the input, and the
+/// client is not closing, not blocked, and has read enough of its replies.
+fn may_execute(input_ready: bool, closing: bool, blocked: bool, unsent: usize) -> bool {
+    input_ready && !closing && !blocked && unsent < OUTPUT_HIGH_WATER
 }
 
 /// Marks `n` more bytes of `reply` as written.

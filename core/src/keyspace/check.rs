@@ -19,8 +19,8 @@ use redb::{ReadableTable, ReadableTableMetadata};
 
 use super::zset::{count_of_block, position, BLOCK_MAX, NEG_ZERO};
 use super::{
-    decode, elem_prefix, elem_table_of_tag, expire_key, opened, prefix_end, slot_of, ElemRow,
-    ElemTable, Keyspace, Kind, DATABASES, EXPIRES, META, META_PREFIX, META_TAG,
+    decode, elem_table_of_tag, expire_key, key_rows, opened, slot_of, ElemRow, ElemTable, Keyspace,
+    Kind, DATABASES, EXPIRES, META, META_PREFIX, META_TAG,
 };
 use crate::storage::StorageError;
 
@@ -188,10 +188,7 @@ impl Keyspace<'_> {
         phys: u8,
         key: &[u8],
     ) -> Result<Vec<ElemRow>, IntegrityError> {
-        let mut prefix = Vec::new();
-        elem_prefix(&mut prefix, phys, key);
-        // The prefix starts with a database number below 16, so it always has an end.
-        let end = prefix_end(&prefix).unwrap_or_else(|| vec![0xff; prefix.len() + 1]);
+        let (prefix, end) = key_rows(phys, key);
         let t = self.elem_table(table)?;
         let mut out = Vec::new();
         for item in t.range::<&[u8]>(prefix.as_slice()..end.as_slice())? {

@@ -149,6 +149,15 @@ fn elem_prefix(buf: &mut Vec<u8>, phys: u8, key: &[u8]) {
     buf.extend_from_slice(key);
 }
 
+/// `[start, end)` of every row of `key` in physical database `phys`, in any element table.
+fn key_rows(phys: u8, key: &[u8]) -> (Vec<u8>, Vec<u8>) {
+    let mut prefix = Vec::with_capacity(5 + key.len());
+    elem_prefix(&mut prefix, phys, key);
+    // Always `Some`: the prefix starts with a database number below 16, never 0xff.
+    let end = prefix_end(&prefix).unwrap_or_else(|| vec![0xff; prefix.len() + 1]);
+    (prefix, end)
+}
+
 /// The smallest byte string greater than every string that starts with `prefix`, if any.
 fn prefix_end(prefix: &[u8]) -> Option<Vec<u8>> {
     let mut end = prefix.to_vec();
@@ -1095,11 +1104,8 @@ impl<'t> Keyspace<'t> {
 
     /// Removes every row of `key` in `table`.
     fn clear_rows(&mut self, table: ElemTable, phys: u8, key: &[u8]) -> Result<(), StorageError> {
-        let mut prefix = Vec::new();
-        elem_prefix(&mut prefix, phys, key);
-        // The prefix starts with a database number below 16, so it always has an end.
-        let end = prefix_end(&prefix).unwrap_or_else(|| vec![0xff; prefix.len() + 1]);
-        self.remove_rows(table, prefix.as_slice()..end.as_slice())?;
+        let (start, end) = key_rows(phys, key);
+        self.remove_rows(table, start.as_slice()..end.as_slice())?;
         self.changed = true;
         Ok(())
     }

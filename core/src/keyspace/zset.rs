@@ -13,7 +13,7 @@
 
 use redb::ReadableTable;
 
-use super::{elem_prefix, slot_of, ElemRange, ElemTable, Keyspace};
+use super::{slot_of, ElemRange, ElemTable, Keyspace};
 use crate::storage::StorageError;
 
 // Small blocks in unit tests and fuzz builds (cargo-fuzz sets `cfg(fuzzing)`), so a few dozen
@@ -295,11 +295,7 @@ impl Keyspace<'_> {
 
     /// `[prefix, prefix end)` of `key`'s rows in any element table.
     fn key_bounds(&self, db: usize, key: &[u8]) -> (Vec<u8>, Vec<u8>) {
-        let mut prefix = Vec::with_capacity(5 + key.len());
-        elem_prefix(&mut prefix, self.phys(db), key);
-        // Always `Some`: the prefix starts with a database number, never 0xff.
-        let end = super::prefix_end(&prefix).unwrap_or_else(|| vec![0xff; prefix.len() + 1]);
-        (prefix, end)
+        super::key_rows(self.phys(db), key)
     }
 
     /// The block holding `pos`: the last block starting at or before it (`inclusive`), or
