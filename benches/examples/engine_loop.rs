@@ -29,6 +29,17 @@ fn main() {
         seed % 100_000
     };
     let mut now = 1_700_000_000_000i64;
+    if command == "LRANGE_100" {
+        engine
+            .execute_job(now, |g| {
+                for _ in 0..1000 {
+                    let argv = vec![b"LPUSH".to_vec(), b"mylist".to_vec(), b"xxx".to_vec()];
+                    g.execute(&mut session, &argv, &mut reply);
+                }
+            })
+            .expect("the list fills");
+        reply.truncate(0);
+    }
     let mut done = 0;
     while done < n {
         let group = (n - done).min(800);
@@ -44,6 +55,14 @@ fn main() {
                     "HSET" => vec![b"HSET".to_vec(), b"myhash".to_vec(), e, b"xxx".to_vec()],
                     "ZADD" => vec![b"ZADD".to_vec(), b"myzset".to_vec(), r, e],
                     "LPUSH" => vec![b"LPUSH".to_vec(), b"mylist".to_vec(), b"xxx".to_vec()],
+                    "INCR" => vec![b"INCR".to_vec(), [b"counter:".as_slice(), &r].concat()],
+                    // redis-benchmark's LRANGE_100 reads a list its LPUSH test filled first.
+                    "LRANGE_100" => vec![
+                        b"LRANGE".to_vec(),
+                        b"mylist".to_vec(),
+                        b"0".to_vec(),
+                        b"99".to_vec(),
+                    ],
                     other => panic!("unknown workload {other}"),
                 }
             })

@@ -1041,6 +1041,15 @@ mod tests {
             &["ZSCORE", "k", "2"],
             &["ZINCRBY", "k", "1", "2"],
             &["ZRANGE", "k", "0", "-1", "WITHSCORES"],
+            // Enough members for the rank index's blocks to split and merge (tiny in tests).
+            &[
+                "ZADD", "k", "3", "m1", "1", "m2", "2", "m3", "0", "m4", "4", "m5", "2", "m6", "5",
+                "m7", "1", "m8", "6",
+            ],
+            &["ZREM", "k", "m1", "m3", "m5", "m7"],
+            &["ZRANK", "k", "m4"],
+            &["ZRANGE", "k", "2", "5"],
+            &["ZREMRANGEBYRANK", "k", "1", "2"],
         ];
 
         fn argv(op: usize, key: u8, value: u8) -> Vec<String> {

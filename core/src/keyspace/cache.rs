@@ -42,6 +42,8 @@
 use hashbrown::HashTable;
 use redb::Table;
 
+use super::ranks::RankIndex;
+use super::ElemTable;
 use crate::storage::StorageError;
 
 /// How many tables the cache serves: `meta` and the element tables `Keyspace` caches.
@@ -136,6 +138,9 @@ pub struct RowCache {
     /// Bytes written into pending entries since the last flush (an over-estimate of what they
     /// hold: a row rewritten while pending counts each time).
     pending_weight: u64,
+    /// The sorted sets' rank index, which lives and dies with the rest of the transaction's
+    /// cached state.
+    pub(super) ranks: RankIndex,
 }
 
 /// At most this many pending entries: a larger sorted batch finds more of its B-tree pages
@@ -154,6 +159,7 @@ impl RowCache {
             weight: 0,
             pending: Default::default(),
             pending_weight: 0,
+            ranks: RankIndex::new(budget > 0),
         }
     }
 
@@ -296,8 +302,12 @@ impl RowCache {
             || self.pending_weight > self.budget / 4
     }
 
-    /// Whether any write is pending.
+    /// Whether any write is pending (the rank index's included).
     pub(crate) fn has_pending(&self) -> bool {
+        self.has_pending_rows() || self.ranks.is_dirty()
+    }
+
+    fn has_pending_rows(&self) -> bool {
         self.pending.iter().any(|p| !p.is_empty())
     }
 
@@ -317,7 +327,7 @@ impl RowCache {
         if hashes.is_empty() {
             return Ok(());
         }
-        if !self.has_pending() {
+        if !self.has_pending_rows() {
             self.pending_weight = 0;
         }
         hashes.sort_unstable();
@@ -365,6 +375,10 @@ impl RowCache {
                 self.flush(tag, &mut table)?;
             }
         }
+        if self.ranks.is_dirty() {
+            let mut table = txn.open_table(super::ELEM_TABLES[ElemTable::ZBlocks as usize])?;
+            self.ranks.write_back(&mut table)?;
+        }
         Ok(())
     }
 
@@ -382,6 +396,7 @@ impl RowCache {
         self.pending.iter_mut().for_each(Vec::clear);
         self.pending_weight = 0;
         self.weight = 0;
+        self.ranks.clear();
     }
 }
 

@@ -20,6 +20,7 @@ use crate::storage::StorageError;
 
 mod cache;
 mod check;
+mod ranks;
 mod zset;
 pub use cache::RowCache;
 use cache::{Cached, META_TAG};
@@ -633,8 +634,12 @@ impl<'t> Keyspace<'t> {
     }
 
     /// Applies the record cache's pending writes of `table` to its B-tree (before walking it or
-    /// removing a range of it).
+    /// removing a range of it); for `ZBlocks`, writes the rank index back and drops it (see
+    /// `ranks.rs`).
     fn flush_elems(&mut self, table: ElemTable) -> Result<(), StorageError> {
+        if table == ElemTable::ZBlocks {
+            return self.flush_ranks(true);
+        }
         let Some(tag) = cache_tag(table) else {
             return Ok(());
         };
@@ -649,11 +654,29 @@ impl<'t> Keyspace<'t> {
         self.cache.flush(tag, t)
     }
 
-    /// Applies every pending write of the record cache.
+    /// Applies every pending write of the record cache (the rank index stays, written back).
     pub(crate) fn flush_all(&mut self) -> Result<(), StorageError> {
         self.flush_meta()?;
         for table in ElemTable::ALL {
-            self.flush_elems(table)?;
+            if table != ElemTable::ZBlocks {
+                self.flush_elems(table)?;
+            }
+        }
+        self.flush_ranks(false)
+    }
+
+    /// Writes the rank index's changed blocks into `ZBlocks`; with `drop`, forgets the index.
+    fn flush_ranks(&mut self, drop: bool) -> Result<(), StorageError> {
+        if self.cache.ranks.is_dirty() {
+            let t = opened(
+                &mut self.elems[ElemTable::ZBlocks as usize],
+                self.txn,
+                ELEM_TABLES[ElemTable::ZBlocks as usize],
+            )?;
+            self.cache.ranks.write_back(t)?;
+        }
+        if drop {
+            self.cache.ranks.clear();
         }
         Ok(())
     }
@@ -945,8 +968,18 @@ impl<'t> Keyspace<'t> {
         key: &[u8],
         elem: &[u8],
     ) -> Result<Option<Vec<u8>>, StorageError> {
+        self.bypass_ranks(table)?;
         let row = self.elem_key(db, key, elem);
         self.elem_row(table, &row)
+    }
+
+    /// Before `table` is read or written other than through the rank index: if it is the
+    /// index's table, writes the index back and drops it.
+    fn bypass_ranks(&mut self, table: ElemTable) -> Result<(), StorageError> {
+        if table == ElemTable::ZBlocks {
+            self.flush_ranks(true)?;
+        }
+        Ok(())
     }
 
     /// Sets element `elem` of `key` in `table`; returns the previous value.
@@ -958,6 +991,7 @@ impl<'t> Keyspace<'t> {
         elem: &[u8],
         value: &[u8],
     ) -> Result<Option<Vec<u8>>, StorageError> {
+        self.bypass_ranks(table)?;
         self.changed = true;
         self.touch(self.phys(db), Some(key));
         let row = self.elem_key(db, key, elem);
@@ -989,6 +1023,7 @@ impl<'t> Keyspace<'t> {
         key: &[u8],
         elem: &[u8],
     ) -> Result<Option<Vec<u8>>, StorageError> {
+        self.bypass_ranks(table)?;
         let row = self.elem_key(db, key, elem);
         let tag = cache_tag(table);
         let known = self.cached_elem(table, &row);
