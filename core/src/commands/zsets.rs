@@ -617,8 +617,24 @@ fn zadd_generic(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>, zincrby: bool) -> Co
     let mut fresh: Option<HashMap<&[u8], f64>> = old.is_none().then(HashMap::new);
     let (mut added, mut updated, mut processed) = (0u64, 0u64, 0u64);
     let mut last = 0.0;
+    // Without options, a set past the listpack's limits stores each score as given: one walk
+    // of the member table both finds and writes it.
+    let plain = !(nx || xx || gt || lt || incr);
     for (pair, &score) in pairs.chunks(2).zip(&scores) {
         let member = pair[1];
+        if plain && !compact && fresh.is_none() {
+            match ctx.ks.zset_upsert(d, key, member, score)? {
+                None => {
+                    count += 1;
+                    added += 1;
+                }
+                Some(current) if current != score => updated += 1,
+                Some(_) => {}
+            }
+            processed += 1;
+            last = score;
+            continue;
+        }
         let current = match &fresh {
             Some(map) => map.get(member).copied(),
             None => score_of(ctx, key, member)?,

@@ -105,6 +105,13 @@ fn block_count(value: &[u8]) -> u32 {
     value.try_into().map(u32::from_le_bytes).unwrap_or(0)
 }
 
+/// The score a `ZMembers` row holds.
+fn score_of_row(raw: &[u8]) -> Result<f64, StorageError> {
+    <[u8; 8]>::try_from(raw)
+        .map(|b| f64::from_bits(u64::from_be_bytes(b)))
+        .map_err(|_| corrupt())
+}
+
 fn corrupt() -> StorageError {
     StorageError::Redb("corrupt sorted-set rank index".into())
 }
@@ -150,10 +157,68 @@ impl Keyspace<'_> {
                 self.elem_put(ElemTable::ZScores, db, key, &new_pos, stored)?;
                 return Ok(());
             }
+        }
+        self.elem_put(ElemTable::ZMembers, db, key, &member_elem(member), &raw)?;
+        self.zset_place(db, key, member, score, old)
+    }
+
+    /// Sets `member`'s score unless it equals the current one (as numbers: 0 and -0 are
+    /// equal, and the current one stays); returns the current one. One walk of the member table
+    /// both writes the score and finds the old one, where [`Keyspace::zset_score`] then
+    /// [`Keyspace::zset_insert`] walk it twice (ZADD without options on a large set).
+    pub fn zset_upsert(
+        &mut self,
+        db: usize,
+        key: &[u8],
+        member: &[u8],
+        score: f64,
+    ) -> Result<Option<f64>, StorageError> {
+        let elem = member_elem(member);
+        let raw = score.to_bits().to_be_bytes();
+        let old = match self.elem_put(ElemTable::ZMembers, db, key, &elem, &raw)? {
+            Some(v) => Some(score_of_row(&v)?),
+            None => None,
+        };
+        if let Some(old) = old {
+            if old == score {
+                if old.to_bits() != score.to_bits() {
+                    self.elem_put(
+                        ElemTable::ZMembers,
+                        db,
+                        key,
+                        &elem,
+                        &old.to_bits().to_be_bytes(),
+                    )?;
+                }
+                return Ok(Some(old));
+            }
+        }
+        self.zset_place(db, key, member, score, old)?;
+        Ok(old)
+    }
+
+    /// Moves `member` from its `old` place in the score order (if any) to `score`'s, its
+    /// `ZMembers` row being written already; the two places differ.
+    fn zset_place(
+        &mut self,
+        db: usize,
+        key: &[u8],
+        member: &[u8],
+        score: f64,
+        old: Option<f64>,
+    ) -> Result<(), StorageError> {
+        if let Some(old) = old {
+            let old_pos = position(old, member);
             self.elem_remove(ElemTable::ZScores, db, key, &old_pos)?;
             self.block_remove(db, key, &old_pos)?;
         }
-        self.elem_put(ElemTable::ZMembers, db, key, &member_elem(member), &raw)?;
+        let new_pos = position(score, member);
+        let raw = score.to_bits().to_be_bytes();
+        let stored = if score.to_bits() == NEG_ZERO {
+            &raw[..]
+        } else {
+            &[][..]
+        };
         self.elem_put(ElemTable::ZScores, db, key, &new_pos, stored)?;
         self.block_insert(db, key, &new_pos)
     }
@@ -215,9 +280,7 @@ impl Keyspace<'_> {
         else {
             return Ok(None);
         };
-        let score = <[u8; 8]>::try_from(raw.as_slice())
-            .map(|b| f64::from_bits(u64::from_be_bytes(b)))
-            .map_err(|_| corrupt())?;
+        let score = score_of_row(&raw)?;
         let pos = position(score, member);
         self.elem_remove(ElemTable::ZScores, db, key, &pos)?;
         self.block_remove(db, key, &pos)?;
