@@ -185,7 +185,7 @@ struct OpenGroup {
 /// How many logged writes one redb transaction may carry across groups before it commits. The
 /// log makes each group durable; committing redb less often spares re-copying the B-tree pages
 /// that consecutive groups touch (copy-on-write), the main cost of random-key writes.
-const SPAN_WRITES: u64 = 8192;
+const SPAN_WRITES: u64 = 32768;
 
 impl std::fmt::Debug for Engine {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
