@@ -8,17 +8,20 @@
 //! A random-key write paid the same walk plus the leaf update, again about 40% of the CPU under
 //! pipelined SETs, and an SADD or HSET the same for its element row. This cache answers a
 //! repeated lookup with one hash probe (absences included: a GET of a missing key, or an SADD of
-//! a new member, is as common as a hit), and takes a write with one probe: the written rows wait
-//! here (*pending*) and go into their B-tree together, sorted, so consecutive inserts find their
-//! pages already in the CPU's cache, a row written twice is inserted once, and a write that
-//! changes nothing (SADD of a member already there) is not made at all.
+//! a new member, is as common as a hit), and takes a write of a row it knows with one probe: the
+//! written rows wait here (*pending*) and go into their B-tree together, sorted, so consecutive
+//! inserts find their pages already in the CPU's cache, a row written twice is inserted once,
+//! and a write that changes nothing (SADD of a member already there) is not made at all. A row
+//! it does not know is written straight into its B-tree by `Keyspace` (one walk finds the old
+//! row and writes the new one) and then stored here as clean.
 //!
 //! Each row is cached under its table's *tag* ([`META_TAG`] or an element table's, see
 //! `Keyspace`) and its B-tree key. Invariant: each cached table as the commands see it is its
 //! B-tree overlaid with its pending entries. A clean entry equals the B-tree row (or its
 //! absence); a pending entry is a write the B-tree has not received yet. So:
-//! - every write of a cached table goes through [`Keyspace`](super::Keyspace), into this cache
-//!   or, for an entry too large to cache, straight into the B-tree after forgetting the row here;
+//! - every write of a cached table goes through [`Keyspace`](super::Keyspace): into this cache
+//!   if it knows the row; else straight into the B-tree, then stored here as clean; or, for an
+//!   entry too large to cache, straight into the B-tree after forgetting the row here;
 //! - whatever reads a cached B-tree directly (a range walk: SCAN, SMEMBERS, HGETALL, FLUSHDB, the
 //!   integrity check) first [`flush`](RowCache::flush)es that table's pending entries, and
 //!   whatever commits the transaction first flushes them all;

@@ -594,10 +594,17 @@ impl<'t> Keyspace<'t> {
                 Cached::Record(row) => (Some(row_meta(row)), record == Some(row)),
                 Cached::Absent => (None, record.is_none()),
                 Cached::Unknown => {
+                    // One walk both writes the row and finds the old one (a read, then a
+                    // pending write, would walk the B-tree twice); the cache then knows it.
                     let table = opened(&mut self.meta, self.txn, META)?;
-                    let row = table.get(self.kbuf.as_slice())?;
-                    let row = row.as_ref().map(|g| g.value());
-                    (row.map(row_meta), record == row)
+                    let key = self.kbuf.as_slice();
+                    let old = match record {
+                        Some(record) => table.insert(key, record)?,
+                        None => table.remove(key)?,
+                    }
+                    .map(|g| row_meta(g.value()));
+                    self.cache.store(META_TAG, &self.kbuf, record);
+                    return Ok(old);
                 }
             };
             if unchanged {
