@@ -223,10 +223,18 @@ pub async fn run(shared: Arc<Shared>, stop: Arc<Notify>) {
         tokio::select! {
             _ = shared.wake.notified() => {
                 // Normally the idle hook commits first; this only matters if the thread never
-                // idles (other clients keep it busy). Yield while more jobs keep joining the
-                // group (at most 4 times), so that one commit and one sync serve them all, but
-                // no longer than that: a lone client's write waits for no one.
-                for _ in 0..4 {
+                // idles (other clients keep it busy). In `always` mode, yield while more jobs
+                // keep joining the group (at most 4 times), so that one commit and one sync
+                // serve them all, but no longer than that: a lone client's write waits for no
+                // one. Without a sync to share, commit at once: the jobs already queued ran
+                // before this task, and a yield costs a lone client's write a turn of the
+                // event loop (an `epoll_wait`).
+                let rounds = if shared.engine().durability() == Durability::Always {
+                    4
+                } else {
+                    0
+                };
+                for _ in 0..rounds {
                     let before = shared.waiters().len();
                     tokio::task::yield_now().await;
                     let after = shared.waiters().len();
