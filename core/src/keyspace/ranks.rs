@@ -25,8 +25,12 @@ use redb::Table;
 use crate::storage::StorageError;
 
 /// At most this many blocks are held (about 100 bytes each, one per ~512 members); past it,
-/// the index is written back and dropped before another sorted set is loaded.
+/// the index is written back and dropped before another sorted set is loaded. Tiny in tests
+/// and fuzz builds (where blocks are tiny too), so that the drop happens there.
+#[cfg(not(any(test, fuzzing)))]
 pub(super) const RANK_BLOCKS_LIMIT: usize = 1 << 16;
+#[cfg(any(test, fuzzing))]
+pub(super) const RANK_BLOCKS_LIMIT: usize = 3;
 
 /// One sorted set's blocks: first position → element count.
 #[derive(Debug, Default)]

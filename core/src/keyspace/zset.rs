@@ -723,6 +723,30 @@ mod tests {
     }
 
     #[test]
+    fn sets_past_the_index_bound_are_written_back_when_the_index_drops_them() {
+        with_test_keyspace(|ks| {
+            let keys: [&[u8]; 3] = [b"a", b"b", b"c"];
+            let mut models = vec![BTreeSet::new(); keys.len()];
+            for round in 0..40u8 {
+                for (key, model) in keys.iter().zip(&mut models) {
+                    let member = [b'm', round];
+                    let score = f64::from(round % 7);
+                    ks.zset_insert(0, key, &member, score, None).unwrap();
+                    model.insert(position(score, &member));
+                }
+                // Reading the table drops the index; the next inserts reload one set after the
+                // other, and with a few blocks each they pass the bound, so loading one drops
+                // the others, changed blocks included.
+                let i = usize::from(round) % keys.len();
+                check_blocks(ks, keys[i], &models[i]);
+            }
+            for (key, model) in keys.iter().zip(&models) {
+                check_blocks(ks, key, model);
+            }
+        });
+    }
+
+    #[test]
     fn negative_zero_keeps_its_sign_but_not_its_place() {
         with_test_keyspace(|ks| {
             ks.zset_insert(0, b"z", b"a", -0.0, None).unwrap();
