@@ -32,6 +32,9 @@ pub(super) const RANK_BLOCKS_LIMIT: usize = 1 << 16;
 #[cfg(any(test, fuzzing))]
 pub(super) const RANK_BLOCKS_LIMIT: usize = 3;
 
+/// Blocks as rows: first position and element count, in order.
+pub(super) type BlockRows = Vec<(Vec<u8>, u64)>;
+
 /// One sorted set's blocks: first position → element count.
 #[derive(Debug, Default)]
 pub(crate) struct Blocks {
@@ -164,6 +167,18 @@ impl RankIndex {
 
     pub(super) fn get(&self, prefix: &[u8]) -> Option<&Blocks> {
         self.sets.get(prefix)
+    }
+
+    /// Every held set: its rows' prefix and its blocks in order (start, count). For the
+    /// integrity check.
+    pub(super) fn snapshot(&self) -> Vec<(Vec<u8>, BlockRows)> {
+        self.sets
+            .iter()
+            .map(|(prefix, blocks)| {
+                let rows = blocks.iter(false).map(|(s, c)| (s.to_vec(), c)).collect();
+                (prefix.clone(), rows)
+            })
+            .collect()
     }
 
     /// Whether any block changed since the last write-back.
