@@ -105,6 +105,16 @@ fn block_count(value: &[u8]) -> u32 {
     value.try_into().map(u32::from_le_bytes).unwrap_or(0)
 }
 
+/// The value of a `ZScores` row for the raw score `raw`: empty, or the score itself when it is
+/// -0.0 (its position says 0.0).
+fn stored_score(raw: &[u8; 8]) -> &[u8] {
+    if u64::from_be_bytes(*raw) == NEG_ZERO {
+        raw
+    } else {
+        &[]
+    }
+}
+
 /// The score a `ZMembers` row holds.
 fn score_of_row(raw: &[u8]) -> Result<f64, StorageError> {
     <[u8; 8]>::try_from(raw)
@@ -139,27 +149,12 @@ impl Keyspace<'_> {
         score: f64,
         old: Option<f64>,
     ) -> Result<(), StorageError> {
-        let raw = score.to_bits().to_be_bytes();
-        let new_pos = position(score, member);
-        let stored = if score.to_bits() == NEG_ZERO {
-            &raw[..]
-        } else {
-            &[][..]
-        };
-        if let Some(old) = old {
-            if old.to_bits() == score.to_bits() {
-                return Ok(());
-            }
-            let old_pos = position(old, member);
-            if old_pos == new_pos {
-                // 0.0 and -0.0: same place in the order, only the stored score changes.
-                self.elem_put(ElemTable::ZMembers, db, key, &member_elem(member), &raw)?;
-                self.elem_put(ElemTable::ZScores, db, key, &new_pos, stored)?;
-                return Ok(());
-            }
+        if old.is_some_and(|old| old.to_bits() == score.to_bits()) {
+            return Ok(());
         }
+        let raw = score.to_bits().to_be_bytes();
         self.elem_put(ElemTable::ZMembers, db, key, &member_elem(member), &raw)?;
-        self.zset_place(db, key, member, score, old)
+        self.zset_place(db, key, member, old, score)
     }
 
     /// Sets `member`'s score unless it equals the current one (as numbers: 0 and -0 are
@@ -193,34 +188,37 @@ impl Keyspace<'_> {
                 return Ok(Some(old));
             }
         }
-        self.zset_place(db, key, member, score, old)?;
+        self.zset_place(db, key, member, old, score)?;
         Ok(old)
     }
 
-    /// Moves `member` from its `old` place in the score order (if any) to `score`'s, its
-    /// `ZMembers` row being written already; the two places differ.
+    /// Moves `member` from its place in the score order for score `from` (if any) to its place
+    /// for `to`, its `ZMembers` row being written already. 0 and -0 share a place: then only
+    /// the stored score changes.
     fn zset_place(
         &mut self,
         db: usize,
         key: &[u8],
         member: &[u8],
-        score: f64,
-        old: Option<f64>,
+        from: Option<f64>,
+        to: f64,
     ) -> Result<(), StorageError> {
-        if let Some(old) = old {
-            let old_pos = position(old, member);
-            self.elem_remove(ElemTable::ZScores, db, key, &old_pos)?;
-            self.block_remove(db, key, &old_pos)?;
-        }
-        let new_pos = position(score, member);
-        let raw = score.to_bits().to_be_bytes();
-        let stored = if score.to_bits() == NEG_ZERO {
-            &raw[..]
-        } else {
-            &[][..]
+        let new_pos = position(to, member);
+        let raw = to.to_bits().to_be_bytes();
+        let moved = match from.map(|old| position(old, member)) {
+            Some(old_pos) if old_pos == new_pos => false,
+            Some(old_pos) => {
+                self.elem_remove(ElemTable::ZScores, db, key, &old_pos)?;
+                self.block_remove(db, key, &old_pos)?;
+                true
+            }
+            None => true,
         };
-        self.elem_put(ElemTable::ZScores, db, key, &new_pos, stored)?;
-        self.block_insert(db, key, &new_pos)
+        self.elem_put(ElemTable::ZScores, db, key, &new_pos, stored_score(&raw))?;
+        if moved {
+            self.block_insert(db, key, &new_pos)?;
+        }
+        Ok(())
     }
 
     /// Writes a new sorted set at `key`, which must have no elements yet, from distinct
@@ -246,12 +244,7 @@ impl Keyspace<'_> {
                 &member_elem(&item.member),
                 &raw,
             )?;
-            let stored = if item.score.to_bits() == NEG_ZERO {
-                &raw[..]
-            } else {
-                &[][..]
-            };
-            self.elem_put(ElemTable::ZScores, db, key, pos, stored)?;
+            self.elem_put(ElemTable::ZScores, db, key, pos, stored_score(&raw))?;
         }
         let n = rows.len();
         let prefix = self.ranked(db, key)?;
