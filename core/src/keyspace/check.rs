@@ -19,8 +19,8 @@ use redb::{ReadableTable, ReadableTableMetadata};
 
 use super::zset::{count_of_block, position, BLOCK_MAX, NEG_ZERO};
 use super::{
-    decode, elem_table_of_tag, expire_key, key_rows, opened, slot_of, ElemRow, ElemTable, Keyspace,
-    Kind, DATABASES, EXPIRES, META, META_PREFIX, META_TAG,
+    decode, elem_table_of_tag, expire_key, key_rows, opened, rows_end, slot_of, ElemRow, ElemTable,
+    Keyspace, Kind, DATABASES, EXPIRES, META, META_PREFIX, META_TAG,
 };
 use crate::storage::StorageError;
 
@@ -71,12 +71,7 @@ impl Keyspace<'_> {
         // Element rows are checked in their B-trees: the pending ones go there first, and the
         // clean ones must equal theirs. The rank index is written back but kept (so that what
         // it holds is checked, and goes on being used as it would be without the check).
-        for table in ElemTable::ALL {
-            if table != ElemTable::ZBlocks {
-                self.flush_elems(table)?;
-            }
-        }
-        self.flush_ranks(false)?;
+        self.flush_elem_tables()?;
         self.check_cached_elements(&mut problems)?;
         self.check_held_ranks(&mut problems)?;
         let records = self.check_records(&mut problems)?;
@@ -120,7 +115,7 @@ impl Keyspace<'_> {
     /// `ZBlocks` rows.
     fn check_held_ranks(&mut self, problems: &mut Vec<String>) -> Result<(), IntegrityError> {
         for (prefix, held) in self.cache.ranks.snapshot() {
-            let end = super::prefix_end(&prefix).unwrap_or_else(|| vec![0xff; prefix.len() + 1]);
+            let end = rows_end(&prefix);
             let mut stored = Vec::new();
             for item in self
                 .elem_table(ElemTable::ZBlocks)?

@@ -154,9 +154,14 @@ fn elem_prefix(buf: &mut Vec<u8>, phys: u8, key: &[u8]) {
 fn key_rows(phys: u8, key: &[u8]) -> (Vec<u8>, Vec<u8>) {
     let mut prefix = Vec::with_capacity(5 + key.len());
     elem_prefix(&mut prefix, phys, key);
-    // Always `Some`: the prefix starts with a database number below 16, never 0xff.
-    let end = prefix_end(&prefix).unwrap_or_else(|| vec![0xff; prefix.len() + 1]);
+    let end = rows_end(&prefix);
     (prefix, end)
+}
+
+/// The end of the rows starting with a key's row prefix (from [`elem_prefix`]).
+fn rows_end(prefix: &[u8]) -> Vec<u8> {
+    // Always `Some`: the prefix starts with a database number below 16, never 0xff.
+    prefix_end(prefix).unwrap_or_else(|| vec![0xff; prefix.len() + 1])
 }
 
 /// The smallest byte string greater than every string that starts with `prefix`, if any.
@@ -377,6 +382,16 @@ fn opened<'a, 't, K: redb::Key + 'static, V: redb::Value + 'static>(
     Ok(slot.as_mut().expect("opened above"))
 }
 
+/// The element table `table`, opened from its slot in `elems` if not yet (a free function for
+/// the same reason as [`opened`]).
+fn opened_elem<'a, 't>(
+    elems: &'a mut [Option<Table<'t, &'static [u8], &'static [u8]>>; 6],
+    txn: &'t WriteTransaction,
+    table: ElemTable,
+) -> Result<&'a mut Table<'t, &'static [u8], &'static [u8]>, StorageError> {
+    opened(&mut elems[table as usize], txn, ELEM_TABLES[table as usize])
+}
+
 fn meta_key(buf: &mut Vec<u8>, phys: u8, key: &[u8]) {
     buf.clear();
     buf.push(phys);
@@ -582,53 +597,88 @@ impl<'t> Keyspace<'t> {
         Ok(())
     }
 
-    /// Writes (`Some`) or removes (`None`) the `meta` row at `kbuf`: into the record cache,
-    /// which applies it to the B-tree at its next flush, or straight into the B-tree for an
-    /// entry too large to cache. Returns the old row's deadline and tag byte.
+    /// Writes (`Some`) or removes (`None`) the `meta` row at `kbuf` (see [`Keyspace::write_row`]).
+    /// Returns the old row's deadline and tag byte.
     fn write_meta(
         &mut self,
         record: Option<&[u8]>,
     ) -> Result<Option<(Option<i64>, u8)>, StorageError> {
-        if self.cache.admits(&self.kbuf, record) {
-            let (old, unchanged) = match self.cache.lookup(META_TAG, &self.kbuf) {
-                Cached::Record(row) => (Some(row_meta(row)), record == Some(row)),
-                Cached::Absent => (None, record.is_none()),
-                Cached::Unknown => {
-                    // One walk both writes the row and finds the old one (a read, then a
-                    // pending write, would walk the B-tree twice); the cache then knows it.
-                    let table = opened(&mut self.meta, self.txn, META)?;
-                    let key = self.kbuf.as_slice();
-                    let old = match record {
-                        Some(record) => table.insert(key, record)?,
-                        None => table.remove(key)?,
-                    }
-                    .map(|g| row_meta(g.value()));
-                    self.cache.store(META_TAG, &self.kbuf, record);
-                    return Ok(old);
-                }
+        let key = std::mem::take(&mut self.kbuf);
+        let old = self.write_row(None, &key, record, |row| row.map(row_meta));
+        self.kbuf = key;
+        old
+    }
+
+    /// `meta` (`None`) or an element table, opened.
+    fn row_table(
+        &mut self,
+        table: Option<ElemTable>,
+    ) -> Result<&mut Table<'t, &'static [u8], &'static [u8]>, StorageError> {
+        match table {
+            None => opened(&mut self.meta, self.txn, META),
+            Some(table) => self.elem_table(table),
+        }
+    }
+
+    /// Writes (`Some`) or removes (`None`) the row `row` of `meta` (`table` `None`) or of an
+    /// element table, and returns what `old` makes of the row it replaces.
+    /// - A row the record cache knows is written into the cache, as a pending entry, unless the
+    ///   write changes nothing (the same value SET again, SADD of a member already there):
+    ///   then nothing is written, so an unchanged group holds no pending entry either.
+    /// - A row it does not know is written straight into the B-tree, where one walk both writes
+    ///   it and finds the old one (a read, then a pending write, would walk it twice); the
+    ///   cache then knows it.
+    /// - A row of a table the cache does not serve, or too large for it, goes straight into the
+    ///   B-tree, after the cache forgets it (a pending write of it must not reach the B-tree
+    ///   after this one).
+    fn write_row<T>(
+        &mut self,
+        table: Option<ElemTable>,
+        row: &[u8],
+        value: Option<&[u8]>,
+        old: impl Fn(Option<&[u8]>) -> T,
+    ) -> Result<T, StorageError> {
+        let tag = match table {
+            None => Some(META_TAG),
+            Some(table) => cache_tag(table),
+        };
+        let mut known = None;
+        if let Some(tag) = tag {
+            let admitted = self.cache.admits(row, value);
+            let (was, unchanged) = match self.cache.lookup(tag, row) {
+                Cached::Record(prev) => (Some(old(Some(prev))), value == Some(prev)),
+                Cached::Absent => (Some(old(None)), value.is_none()),
+                Cached::Unknown => (None, false),
             };
-            if unchanged {
-                // A write that changes nothing (the same value SET again, a removal of nothing)
-                // is not made, so an unchanged group holds no pending entry either.
-                return Ok(old);
+            match was {
+                Some(was) if admitted => {
+                    if !unchanged {
+                        self.cache.write(tag, row, value);
+                        if self.cache.needs_flush() {
+                            self.flush_all()?;
+                        }
+                    }
+                    return Ok(was);
+                }
+                Some(was) => {
+                    self.cache.forget(tag, row);
+                    known = Some(was);
+                }
+                None => {}
             }
-            self.cache.write(META_TAG, &self.kbuf, record);
-            if self.cache.needs_flush() {
-                self.flush_all()?;
-            }
-            return Ok(old);
         }
-        let cached = self.cached_meta();
-        // Forgotten first: a pending write of this key must not reach the B-tree after this one.
-        self.cache.forget(META_TAG, &self.kbuf);
-        let key = self.kbuf.as_slice();
-        let table = opened(&mut self.meta, self.txn, META)?;
-        let stored = match record {
-            Some(record) => table.insert(key, record)?,
-            None => table.remove(key)?,
+        let stored = {
+            let t = self.row_table(table)?;
+            let prev = match value {
+                Some(value) => t.insert(row, value)?,
+                None => t.remove(row)?,
+            };
+            old(prev.as_ref().map(|g| g.value()))
+        };
+        if let Some(tag) = tag {
+            self.cache.store(tag, row, value);
         }
-        .map(|g| row_meta(g.value()));
-        Ok(cached.unwrap_or(stored))
+        Ok(known.unwrap_or(stored))
     }
 
     /// Applies the record cache's pending writes to the `meta` B-tree (before walking it).
@@ -653,17 +703,19 @@ impl<'t> Keyspace<'t> {
         if !self.cache.has_pending_in(tag) {
             return Ok(());
         }
-        let t = opened(
-            &mut self.elems[table as usize],
-            self.txn,
-            ELEM_TABLES[table as usize],
-        )?;
+        let t = opened_elem(&mut self.elems, self.txn, table)?;
         self.cache.flush(tag, t)
     }
 
     /// Applies every pending write of the record cache (the rank index stays, written back).
     pub(crate) fn flush_all(&mut self) -> Result<(), StorageError> {
         self.flush_meta()?;
+        self.flush_elem_tables()
+    }
+
+    /// Applies the pending writes of every element table, and writes the rank index back
+    /// without dropping it.
+    fn flush_elem_tables(&mut self) -> Result<(), StorageError> {
         for table in ElemTable::ALL {
             if table != ElemTable::ZBlocks {
                 self.flush_elems(table)?;
@@ -675,11 +727,7 @@ impl<'t> Keyspace<'t> {
     /// Writes the rank index's changed blocks into `ZBlocks`; with `drop`, forgets the index.
     fn flush_ranks(&mut self, drop: bool) -> Result<(), StorageError> {
         if self.cache.ranks.is_dirty() {
-            let t = opened(
-                &mut self.elems[ElemTable::ZBlocks as usize],
-                self.txn,
-                ELEM_TABLES[ElemTable::ZBlocks as usize],
-            )?;
+            let t = opened_elem(&mut self.elems, self.txn, ElemTable::ZBlocks)?;
             self.cache.ranks.write_back(t)?;
         }
         if drop {
@@ -898,11 +946,7 @@ impl<'t> Keyspace<'t> {
         &mut self,
         table: ElemTable,
     ) -> Result<&mut Table<'t, &'static [u8], &'static [u8]>, StorageError> {
-        opened(
-            &mut self.elems[table as usize],
-            self.txn,
-            ELEM_TABLES[table as usize],
-        )
+        opened_elem(&mut self.elems, self.txn, table)
     }
 
     fn elem_key(&self, db: usize, key: &[u8], elem: &[u8]) -> Vec<u8> {
@@ -937,34 +981,6 @@ impl<'t> Keyspace<'t> {
             Cached::Absent => Some(None),
             Cached::Unknown => None,
         }
-    }
-
-    /// Writes (`Some`) or removes (`None`) the row `row` of `table`: into the record cache if it
-    /// takes it, else straight into the B-tree.
-    fn write_elem(
-        &mut self,
-        table: ElemTable,
-        row: &[u8],
-        value: Option<&[u8]>,
-    ) -> Result<(), StorageError> {
-        if let Some(tag) = cache_tag(table) {
-            if self.cache.admits(row, value) {
-                self.cache.write(tag, row, value);
-                if self.cache.needs_flush() {
-                    self.flush_all()?;
-                }
-                return Ok(());
-            }
-            // Forgotten first: a pending write of this row must not reach the B-tree after
-            // this one.
-            self.cache.forget(tag, row);
-        }
-        let t = self.elem_table(table)?;
-        match value {
-            Some(value) => drop(t.insert(row, value)?),
-            None => drop(t.remove(row)?),
-        }
-        Ok(())
     }
 
     /// The value of element `elem` of `key` in `table`.
@@ -1002,24 +1018,9 @@ impl<'t> Keyspace<'t> {
         self.changed = true;
         self.touch(self.phys(db), Some(key));
         let row = self.elem_key(db, key, elem);
-        let tag = cache_tag(table);
-        let known = self.cached_elem(table, &row);
-        let Some(old) = known else {
-            // Not known: one walk of the B-tree both writes the row and finds the old one (a
-            // read first, then a pending write, would walk it twice), and the cache learns the
-            // row as it now is.
-            let old = self.elem_table(table)?.insert(row.as_slice(), value)?;
-            let old = old.map(|v| v.value().to_vec());
-            if let Some(tag) = tag {
-                self.cache.store(tag, &row, Some(value));
-            }
-            return Ok(old);
-        };
-        // A write that changes nothing is not made.
-        if old.as_deref() != Some(value) {
-            self.write_elem(table, &row, Some(value))?;
-        }
-        Ok(old)
+        self.write_row(Some(table), &row, Some(value), |old| {
+            old.map(<[u8]>::to_vec)
+        })
     }
 
     /// Removes element `elem` of `key` in `table`; returns its value.
@@ -1032,25 +1033,7 @@ impl<'t> Keyspace<'t> {
     ) -> Result<Option<Vec<u8>>, StorageError> {
         self.bypass_ranks(table)?;
         let row = self.elem_key(db, key, elem);
-        let tag = cache_tag(table);
-        let known = self.cached_elem(table, &row);
-        let old = match known {
-            Some(old) => {
-                if old.is_some() {
-                    self.write_elem(table, &row, None)?;
-                }
-                old
-            }
-            // As in `elem_put`: one walk removes the row and finds it.
-            None => {
-                let old = self.elem_table(table)?.remove(row.as_slice())?;
-                let old = old.map(|v| v.value().to_vec());
-                if let Some(tag) = tag {
-                    self.cache.store(tag, &row, None);
-                }
-                old
-            }
-        };
+        let old = self.write_row(Some(table), &row, None, |old| old.map(<[u8]>::to_vec))?;
         if old.is_some() {
             self.changed = true;
             self.touch(self.phys(db), Some(key));
@@ -1162,11 +1145,7 @@ impl<'t> Keyspace<'t> {
         self.flush_elems(table)?;
         let tag = cache_tag(table);
         let cache = &mut *self.cache;
-        let t = opened(
-            &mut self.elems[table as usize],
-            self.txn,
-            ELEM_TABLES[table as usize],
-        )?;
+        let t = opened_elem(&mut self.elems, self.txn, table)?;
         t.retain_in::<&[u8], _>(range, |row, _| {
             if let Some(tag) = tag {
                 cache.forget(tag, row);

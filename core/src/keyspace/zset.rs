@@ -360,7 +360,7 @@ impl Keyspace<'_> {
         if self.cache.ranks.is_full() {
             self.flush_ranks(true)?;
         }
-        let (_, end) = self.key_bounds(db, key);
+        let end = super::rows_end(&prefix);
         let n = prefix.len();
         let mut blocks = Blocks::default();
         for item in self
