@@ -1037,6 +1037,9 @@ mod tests {
             &["LTRIM", "k", "1", "-1"],
             &["LSET", "k", "0", "x"],
             &["LREM", "k", "0", "1"],
+            &["LINSERT", "k", "AFTER", "1", "2"],
+            &["LINDEX", "k", "-1"],
+            &["LRANGE", "k", "1", "2"],
             &["ZREM", "k"],
             &["ZSCORE", "k", "2"],
             &["ZINCRBY", "k", "1", "2"],
@@ -1081,7 +1084,8 @@ mod tests {
         }
 
         /// Changes of known element rows wait in the cache across commands; range reads of
-        /// each cached table (and of the key after a removal) must see them.
+        /// each cached table (and of the key after a removal) must see them, and list reads
+        /// answered from the cache must see every write since.
         #[test]
         fn range_reads_see_the_element_changes_waiting_in_the_cache() {
             let dir = temp_dir("cache-elems");
@@ -1112,6 +1116,26 @@ mod tests {
                 &["SREM", "s", "b"],
                 &["COPY", "s", "s2"],
                 &["SMEMBERS", "s2"],
+                // List items are cached when read and forgotten when written.
+                &["RPUSH", "l", "a", "b", "c", "d"],
+                &["LRANGE", "l", "0", "-1"],
+                &["LSET", "l", "1", "x"],
+                &["LRANGE", "l", "0", "-1"],
+                &["LINSERT", "l", "BEFORE", "c", "y"],
+                &["LRANGE", "l", "1", "3"],
+                &["LINDEX", "l", "2"],
+                &["LREM", "l", "0", "a"],
+                &["LRANGE", "l", "0", "-1"],
+                &["LPUSH", "l", "z"],
+                &["RPOP", "l"],
+                &["LRANGE", "l", "0", "-1"],
+                &["LTRIM", "l", "1", "2"],
+                &["LRANGE", "l", "0", "-1"],
+                &["LMOVE", "l", "l2", "LEFT", "RIGHT"],
+                &["LRANGE", "l", "0", "-1"],
+                &["DEL", "l"],
+                &["RPUSH", "l", "n"],
+                &["LRANGE", "l", "0", "-1"],
             ];
             for argv in script {
                 let argv: Vec<&[u8]> = argv.iter().map(|a| a.as_bytes()).collect();

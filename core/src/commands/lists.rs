@@ -662,24 +662,19 @@ pub fn lrange(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>) -> CommandResult {
         ctx.reply.array(0);
         return Ok(());
     };
-    // Items go straight from the B-tree into the reply; a short read fails the command, which
-    // discards what was written.
+    // Items go straight from the record cache or the B-tree into the reply; a short read fails
+    // the command, which discards what was written.
     ctx.reply.array(usize::try_from(n).unwrap_or(usize::MAX));
-    let (lo, hi) = (pos_key(list.at(from)), pos_key(list.at(from + n)));
-    let range = ElemRange {
-        from: Some(&lo),
-        to: Some(&hi),
-        reverse: false,
-        limit: usize::try_from(n).unwrap_or(usize::MAX),
-    };
     let reply = &mut *ctx.reply;
-    let sent = ctx
-        .ks
-        .elem_visit(T, ctx.session.db, list.key, range, |_, item| {
-            reply.bulk(item);
-            true
-        })?;
-    if sent as u64 != n {
+    let sent = ctx.ks.elem_visit_run(
+        T,
+        ctx.session.db,
+        list.key,
+        n,
+        |i| pos_key(list.at(from + i)),
+        |item| reply.bulk(item),
+    )?;
+    if sent != n {
         return Err(corrupt());
     }
     Ok(())

@@ -1,6 +1,7 @@
-//! A bounded cache of rows in front of the B-trees — the `meta` table's key records and the
-//! element rows of hashes and sets — which also holds the open
-//! transaction's writes of those rows until they are applied in key order.
+//! A bounded cache of rows in front of the B-trees — the `meta` table's key records, the
+//! element rows of hashes and sets, and the list items that were read — which also holds the
+//! open transaction's writes of those rows (but not of list items) until they are applied in key
+//! order.
 //!
 //! Why: a GET on a disk-resident B-tree walks three or four pages, each through redb's page cache
 //! (a lock, a hash lookup, a reference count) and a dozen key comparisons: measured here, that
@@ -50,7 +51,7 @@ use super::ElemTable;
 use crate::storage::StorageError;
 
 /// How many tables the cache serves: `meta` and the element tables `Keyspace` caches.
-pub(crate) const TAGS: usize = 3;
+pub(crate) const TAGS: usize = 4;
 /// The tag of the `meta` table's rows.
 pub(crate) const META_TAG: u8 = 0;
 

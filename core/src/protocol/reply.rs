@@ -65,10 +65,26 @@ impl Reply {
     }
 
     fn header(&mut self, prefix: u8, n: i64) {
-        self.buf.push(prefix);
-        self.buf
-            .extend_from_slice(itoa::Buffer::new().format(n).as_bytes());
-        self.buf.extend_from_slice(b"\r\n");
+        // Short lengths and counts (most bulk items, LRANGE's) are written in one append:
+        // formatting and three appends cost 80 instructions per item (callgrind).
+        match n {
+            0..=9 => self
+                .buf
+                .extend_from_slice(&[prefix, b'0' + n as u8, b'\r', b'\n']),
+            10..=99 => self.buf.extend_from_slice(&[
+                prefix,
+                b'0' + (n / 10) as u8,
+                b'0' + (n % 10) as u8,
+                b'\r',
+                b'\n',
+            ]),
+            _ => {
+                self.buf.push(prefix);
+                self.buf
+                    .extend_from_slice(itoa::Buffer::new().format(n).as_bytes());
+                self.buf.extend_from_slice(b"\r\n");
+            }
+        }
     }
 
     /// `+text`. The text must not contain CR or LF.
