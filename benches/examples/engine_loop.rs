@@ -40,9 +40,14 @@ fn main() {
             .expect("the list fills");
         reply.truncate(0);
     }
+    // Commands per job: 800 by default; `ENGINE_LOOP_GROUP=1` is one client without pipelining.
+    let per_job: u64 = std::env::var("ENGINE_LOOP_GROUP")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(800);
     let mut done = 0;
     while done < n {
-        let group = (n - done).min(800);
+        let group = (n - done).min(per_job);
         let argvs: Vec<Vec<Vec<u8>>> = (0..group)
             .map(|_| {
                 let r = format!("{:012}", rand()).into_bytes();

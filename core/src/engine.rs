@@ -8,7 +8,7 @@ use redb::Database;
 
 use crate::commands::{self, Access, Args, Ctx};
 use crate::error::CommandError;
-use crate::keyspace::{Counters, IntegrityError, Keyspace, RowCache, DATABASES};
+use crate::keyspace::{Counters, IntegrityError, Keyspace, RowCache, Tables, DATABASES};
 use crate::protocol::{Argv, Reply};
 use crate::state::ServerState;
 use crate::storage::{self, StorageError, Store, SYSTEM};
@@ -171,8 +171,25 @@ pub struct Engine {
     broken: bool,
 }
 
+self_cell::self_cell!(
+    /// A redb write transaction and the tables its jobs opened, kept open across the jobs it
+    /// carries (see [`Tables`]).
+    struct TxnTables {
+        owner: redb::WriteTransaction,
+        #[not_covariant]
+        dependent: Tables,
+    }
+);
+
+impl TxnTables {
+    /// The transaction, its tables closed (before it commits or aborts).
+    fn into_txn(self) -> redb::WriteTransaction {
+        self.into_owner()
+    }
+}
+
 struct OpenGroup {
-    txn: redb::WriteTransaction,
+    txn: TxnTables,
     /// Counters as they were when the transaction opened, restored if it fails.
     counters_before: Counters,
     changed: bool,
@@ -318,7 +335,7 @@ impl Engine {
             })();
             let txn = self.watch(txn)?;
             self.open = Some(OpenGroup {
-                txn,
+                txn: TxnTables::new(txn, |_| Tables::default()),
                 counters_before: self.counters.clone(),
                 changed: false,
                 failure: None,
@@ -326,19 +343,25 @@ impl Engine {
             });
         }
         let open = self.open.as_mut().expect("opened above");
-        let keyspace = Keyspace::open(&open.txn, now_ms, &mut self.counters, &mut self.cache)?;
-        let mut group = Group {
-            keyspace,
-            record: &mut self.record,
-            state: &mut self.state,
-            failure: open.failure.take(),
-            replaying: false,
-            now_ms,
-        };
-        let result = f(&mut group);
-        open.changed |= group.keyspace.changed();
-        open.failure = group.failure.take();
-        Ok(result)
+        let (counters, cache) = (&mut self.counters, &mut self.cache);
+        let (record, state) = (&mut self.record, &mut self.state);
+        let failure = &mut open.failure;
+        let changed = &mut open.changed;
+        open.txn.with_dependent_mut(|txn, tables| {
+            let keyspace = Keyspace::open(txn, tables, now_ms, counters, cache)?;
+            let mut group = Group {
+                keyspace,
+                record,
+                state,
+                failure: failure.take(),
+                replaying: false,
+                now_ms,
+            };
+            let result = f(&mut group);
+            *changed |= group.keyspace.changed();
+            *failure = group.failure.take();
+            Ok(result)
+        })
     }
 
     /// Closes the open group: appends its writes to the log (without syncing) and, unless the
@@ -412,10 +435,11 @@ impl Engine {
             None => self.applied_lsn,
         };
         let OpenGroup {
-            mut txn,
+            txn,
             counters_before,
             ..
         } = open;
+        let mut txn = txn.into_txn();
         let durable_now =
             self.wal.is_none() && self.durable_backend && self.durability == Durability::Always;
         let committed = (|| {
@@ -469,7 +493,7 @@ impl Engine {
         self.counters = counters_before;
         self.cache.clear();
         self.record.begin(self.next_lsn);
-        let _ = txn.abort();
+        let _ = txn.into_txn().abort();
         if spanned.is_some() {
             self.recover_from_log()?;
         }
@@ -520,7 +544,7 @@ impl Engine {
             return Ok(());
         };
         if let Some(open) = self.open.take() {
-            let _ = open.txn.abort();
+            let _ = open.txn.into_txn().abort();
         }
         self.cache.clear();
         self.record.begin(self.next_lsn);
@@ -592,7 +616,10 @@ impl Engine {
         // `SPAN_WRITES`) commits it: committing it at every tick instead made a slow writer's
         // writes (a single client's SETs) copy a fresh B-tree page nearly every time, 20 000
         // instructions of a SET's 41 000 (callgrind, `-c 1`).
-        let carrying = self.open.as_ref().is_some_and(|open| open.spanned.is_some());
+        let carrying = self
+            .open
+            .as_ref()
+            .is_some_and(|open| open.spanned.is_some());
         if (self.uncheckpointed || carrying)
             && (now_ms - self.last_checkpoint_ms >= CHECKPOINT_EVERY_MS || log_big)
         {
@@ -653,7 +680,7 @@ impl Engine {
             if self.cache.has_pending() {
                 self.cache.clear();
             }
-            let _ = open.txn.abort();
+            let _ = open.txn.into_txn().abort();
         }
         let mut txn = self.db.begin_write()?;
         write_system(&txn, self.applied_lsn, &self.counters)?;
@@ -684,8 +711,15 @@ impl Engine {
 
     fn replay_inner(&mut self, record: &WalRecord) -> Result<(), StorageError> {
         let mut txn = self.db.begin_write()?;
+        let mut tables = Tables::default();
         for cmd in &record.commands {
-            let keyspace = Keyspace::open(&txn, cmd.time_ms, &mut self.counters, &mut self.cache)?;
+            let keyspace = Keyspace::open(
+                &txn,
+                &mut tables,
+                cmd.time_ms,
+                &mut self.counters,
+                &mut self.cache,
+            )?;
             let mut group = Group {
                 keyspace,
                 record: &mut self.record,
@@ -705,6 +739,7 @@ impl Engine {
                 return Err(err);
             }
         }
+        drop(tables);
         self.cache.flush_txn(&txn)?;
         write_system(&txn, record.lsn, &self.counters)?;
         txn.set_durability(redb::Durability::None)?;
@@ -744,7 +779,7 @@ fn write_system(
 
 /// The commands of one group, sharing one redb write transaction.
 pub struct Group<'g, 't> {
-    keyspace: Keyspace<'t>,
+    keyspace: Keyspace<'g, 't>,
     record: &'g mut RecordBuilder,
     state: &'g mut ServerState,
     failure: Option<StorageError>,

@@ -46,7 +46,7 @@ pub(crate) fn parse_timeout(arg: &[u8], now_ms: i64) -> Result<Option<i64>, Comm
 
 /// Blocks on `keys`, or answers the timeout's null at once where blocking is not possible.
 pub(crate) fn block_or_null(
-    ctx: &mut Ctx<'_, '_>,
+    ctx: &mut Ctx<'_, '_, '_>,
     keys: Vec<Vec<u8>>,
     deadline: Option<i64>,
     null_array: bool,
@@ -72,7 +72,7 @@ pub(crate) fn block_or_null(
     });
 }
 
-fn bpop(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>, end: End) -> CommandResult {
+fn bpop(ctx: &mut Ctx<'_, '_, '_>, args: &mut Args<'_>, end: End) -> CommandResult {
     let mut rest: Vec<&[u8]> = std::iter::from_fn(|| args.try_next()).collect();
     let timeout = rest.pop().ok_or(CommandError::WrongArity(args.name()))?;
     let deadline = parse_timeout(timeout, ctx.ks.now_ms())?;
@@ -92,17 +92,17 @@ fn bpop(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>, end: End) -> CommandResult {
 }
 
 /// `BLPOP key [key ...] timeout`
-pub fn blpop(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>) -> CommandResult {
+pub fn blpop(ctx: &mut Ctx<'_, '_, '_>, args: &mut Args<'_>) -> CommandResult {
     bpop(ctx, args, End::Left)
 }
 
 /// `BRPOP key [key ...] timeout`
-pub fn brpop(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>) -> CommandResult {
+pub fn brpop(ctx: &mut Ctx<'_, '_, '_>, args: &mut Args<'_>) -> CommandResult {
     bpop(ctx, args, End::Right)
 }
 
 fn bmove(
-    ctx: &mut Ctx<'_, '_>,
+    ctx: &mut Ctx<'_, '_, '_>,
     src: &[u8],
     dst: &[u8],
     from: End,
@@ -118,7 +118,7 @@ fn bmove(
 }
 
 /// `BRPOPLPUSH source destination timeout`
-pub fn brpoplpush(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>) -> CommandResult {
+pub fn brpoplpush(ctx: &mut Ctx<'_, '_, '_>, args: &mut Args<'_>) -> CommandResult {
     let src = args.next_bytes()?;
     let dst = args.next_bytes()?;
     let timeout = args.next_bytes()?;
@@ -126,7 +126,7 @@ pub fn brpoplpush(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>) -> CommandResult {
 }
 
 /// `BLMOVE source destination LEFT|RIGHT LEFT|RIGHT timeout`
-pub fn blmove(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>) -> CommandResult {
+pub fn blmove(ctx: &mut Ctx<'_, '_, '_>, args: &mut Args<'_>) -> CommandResult {
     let src = args.next_bytes()?;
     let dst = args.next_bytes()?;
     let from = lists::parse_end(args.next_bytes()?)?;
@@ -136,7 +136,7 @@ pub fn blmove(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>) -> CommandResult {
 }
 
 /// `BLMPOP timeout numkeys key [key ...] LEFT|RIGHT [COUNT count]`
-pub fn blmpop(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>) -> CommandResult {
+pub fn blmpop(ctx: &mut Ctx<'_, '_, '_>, args: &mut Args<'_>) -> CommandResult {
     let timeout = args.next_bytes()?;
     let deadline = parse_timeout(timeout, ctx.ks.now_ms())?;
     let (keys, end, count) = lists::parse_mpop(args)?;

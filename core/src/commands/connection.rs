@@ -17,7 +17,7 @@ pub static COMMANDS: &[CommandSpec] = &[
 ];
 
 /// `PING [message]`
-pub fn ping(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>) -> CommandResult {
+pub fn ping(ctx: &mut Ctx<'_, '_, '_>, args: &mut Args<'_>) -> CommandResult {
     if ctx.session.subscribed() && ctx.reply.protocol() == Protocol::Resp2 {
         // In subscribed mode Redis answers with a pub/sub-shaped array.
         let message = args.try_next().unwrap_or_default();
@@ -38,14 +38,14 @@ pub fn ping(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>) -> CommandResult {
 }
 
 /// `ECHO message`
-pub fn echo(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>) -> CommandResult {
+pub fn echo(ctx: &mut Ctx<'_, '_, '_>, args: &mut Args<'_>) -> CommandResult {
     let message = args.next_bytes()?;
     ctx.reply.bulk(message);
     Ok(())
 }
 
 /// `QUIT`: replies OK, then the server closes the connection once the reply is sent.
-pub fn quit(ctx: &mut Ctx<'_, '_>, _args: &mut Args<'_>) -> CommandResult {
+pub fn quit(ctx: &mut Ctx<'_, '_, '_>, _args: &mut Args<'_>) -> CommandResult {
     ctx.reply.ok();
     ctx.session.close_after_reply = true;
     Ok(())
@@ -74,7 +74,7 @@ fn client_info_line(info: &ClientInfo, now_ms: i64) -> String {
 }
 
 /// This client's registry entry, created on demand for hosts that keep no registry.
-fn me<'c>(ctx: &'c mut Ctx<'_, '_>) -> &'c mut ClientInfo {
+fn me<'c>(ctx: &'c mut Ctx<'_, '_, '_>) -> &'c mut ClientInfo {
     let id = ctx.session.id;
     let resp = if ctx.reply.protocol() == Protocol::Resp3 {
         3
@@ -90,7 +90,7 @@ fn me<'c>(ctx: &'c mut Ctx<'_, '_>) -> &'c mut ClientInfo {
     entry
 }
 
-fn sync_me(ctx: &mut Ctx<'_, '_>) {
+fn sync_me(ctx: &mut Ctx<'_, '_, '_>) {
     let db = ctx.session.db;
     let multi = ctx.session.multi.as_ref().map(Vec::len);
     let me = me(ctx);
@@ -111,7 +111,7 @@ fn valid_name(name: &[u8]) -> Result<(), CommandError> {
 
 /// Checks a password for a user; DiskDB has only the `default` user, with no password unless
 /// `requirepass` is set.
-fn check_auth(ctx: &Ctx<'_, '_>, user: &[u8], pass: &[u8]) -> CommandResult {
+fn check_auth(ctx: &Ctx<'_, '_, '_>, user: &[u8], pass: &[u8]) -> CommandResult {
     let required = ctx.state.param("requirepass").unwrap_or_default();
     let ok = user == b"default" && (required.is_empty() || required == pass);
     if ok {
@@ -124,7 +124,7 @@ fn check_auth(ctx: &Ctx<'_, '_>, user: &[u8], pass: &[u8]) -> CommandResult {
 }
 
 /// `AUTH [username] password`
-pub fn auth(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>) -> CommandResult {
+pub fn auth(ctx: &mut Ctx<'_, '_, '_>, args: &mut Args<'_>) -> CommandResult {
     let first = args.next_bytes()?;
     let (user, pass) = match args.try_next() {
         Some(pass) => {
@@ -152,7 +152,7 @@ pub fn auth(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>) -> CommandResult {
 }
 
 /// `HELLO [protover [AUTH username password] [SETNAME clientname]]`
-pub fn hello(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>) -> CommandResult {
+pub fn hello(ctx: &mut Ctx<'_, '_, '_>, args: &mut Args<'_>) -> CommandResult {
     let mut proto = None;
     if let Some(v) = args.try_next() {
         let n = crate::protocol::string2ll(v).ok_or(CommandError::Static(
@@ -224,7 +224,7 @@ pub fn hello(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>) -> CommandResult {
 }
 
 /// `RESET`: back to a fresh connection's state.
-pub fn reset(ctx: &mut Ctx<'_, '_>, _args: &mut Args<'_>) -> CommandResult {
+pub fn reset(ctx: &mut Ctx<'_, '_, '_>, _args: &mut Args<'_>) -> CommandResult {
     let id = ctx.session.id;
     ctx.session.channels.clear();
     ctx.session.patterns.clear();
@@ -254,7 +254,7 @@ pub fn reset(ctx: &mut Ctx<'_, '_>, _args: &mut Args<'_>) -> CommandResult {
 }
 
 /// `CLIENT ID|SETNAME|GETNAME|INFO|LIST|KILL|SETINFO|NO-EVICT|HELP`
-pub fn client(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>) -> CommandResult {
+pub fn client(ctx: &mut Ctx<'_, '_, '_>, args: &mut Args<'_>) -> CommandResult {
     let sub = args.next_bytes()?;
     let lower = sub.to_ascii_lowercase();
     let arity = |args: &Args<'_>, n: usize, name: &'static str| {

@@ -56,7 +56,7 @@ fn parse_conditions(args: &mut Args<'_>) -> Result<Conditions, CommandError> {
 }
 
 fn expire_generic(
-    ctx: &mut Ctx<'_, '_>,
+    ctx: &mut Ctx<'_, '_, '_>,
     args: &mut Args<'_>,
     unit: Unit,
     relative: bool,
@@ -97,27 +97,27 @@ fn expire_generic(
 }
 
 /// `EXPIRE key seconds [NX|XX|GT|LT]`
-pub fn expire(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>) -> CommandResult {
+pub fn expire(ctx: &mut Ctx<'_, '_, '_>, args: &mut Args<'_>) -> CommandResult {
     expire_generic(ctx, args, Unit::Seconds, true)
 }
 
 /// `PEXPIRE key milliseconds [NX|XX|GT|LT]`
-pub fn pexpire(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>) -> CommandResult {
+pub fn pexpire(ctx: &mut Ctx<'_, '_, '_>, args: &mut Args<'_>) -> CommandResult {
     expire_generic(ctx, args, Unit::Millis, true)
 }
 
 /// `EXPIREAT key unix-time-seconds [NX|XX|GT|LT]`
-pub fn expireat(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>) -> CommandResult {
+pub fn expireat(ctx: &mut Ctx<'_, '_, '_>, args: &mut Args<'_>) -> CommandResult {
     expire_generic(ctx, args, Unit::Seconds, false)
 }
 
 /// `PEXPIREAT key unix-time-milliseconds [NX|XX|GT|LT]`
-pub fn pexpireat(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>) -> CommandResult {
+pub fn pexpireat(ctx: &mut Ctx<'_, '_, '_>, args: &mut Args<'_>) -> CommandResult {
     expire_generic(ctx, args, Unit::Millis, false)
 }
 
 fn ttl_generic(
-    ctx: &mut Ctx<'_, '_>,
+    ctx: &mut Ctx<'_, '_, '_>,
     args: &mut Args<'_>,
     millis: bool,
     absolute: bool,
@@ -147,27 +147,27 @@ fn ttl_generic(
 }
 
 /// `TTL key`
-pub fn ttl(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>) -> CommandResult {
+pub fn ttl(ctx: &mut Ctx<'_, '_, '_>, args: &mut Args<'_>) -> CommandResult {
     ttl_generic(ctx, args, false, false)
 }
 
 /// `PTTL key`
-pub fn pttl(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>) -> CommandResult {
+pub fn pttl(ctx: &mut Ctx<'_, '_, '_>, args: &mut Args<'_>) -> CommandResult {
     ttl_generic(ctx, args, true, false)
 }
 
 /// `EXPIRETIME key`
-pub fn expiretime(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>) -> CommandResult {
+pub fn expiretime(ctx: &mut Ctx<'_, '_, '_>, args: &mut Args<'_>) -> CommandResult {
     ttl_generic(ctx, args, false, true)
 }
 
 /// `PEXPIRETIME key`
-pub fn pexpiretime(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>) -> CommandResult {
+pub fn pexpiretime(ctx: &mut Ctx<'_, '_, '_>, args: &mut Args<'_>) -> CommandResult {
     ttl_generic(ctx, args, true, true)
 }
 
 /// `PERSIST key`
-pub fn persist(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>) -> CommandResult {
+pub fn persist(ctx: &mut Ctx<'_, '_, '_>, args: &mut Args<'_>) -> CommandResult {
     let key = args.next_bytes()?;
     let db = ctx.session.db;
     let removed = match ctx.ks.get(db, key)? {

@@ -33,14 +33,14 @@ pub static COMMANDS: &[CommandSpec] = &[
 const T: ElemTable = ElemTable::HashFields;
 
 fn field_value(
-    ctx: &mut Ctx<'_, '_>,
+    ctx: &mut Ctx<'_, '_, '_>,
     key: &[u8],
     field: &[u8],
 ) -> Result<Option<Vec<u8>>, CommandError> {
     Ok(ctx.ks.elem_get(T, ctx.session.db, key, &slotted(field))?)
 }
 
-fn set_fields(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>) -> Result<i64, CommandError> {
+fn set_fields(ctx: &mut Ctx<'_, '_, '_>, args: &mut Args<'_>) -> Result<i64, CommandError> {
     let key = args.next_bytes()?;
     if !args.remaining().is_multiple_of(2) {
         return Err(CommandError::WrongArity(args.name()));
@@ -65,21 +65,21 @@ fn set_fields(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>) -> Result<i64, Command
 }
 
 /// `HSET key field value [field value ...]`
-pub fn hset(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>) -> CommandResult {
+pub fn hset(ctx: &mut Ctx<'_, '_, '_>, args: &mut Args<'_>) -> CommandResult {
     let added = set_fields(ctx, args)?;
     ctx.reply.integer(added);
     Ok(())
 }
 
 /// `HMSET key field value [field value ...]`
-pub fn hmset(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>) -> CommandResult {
+pub fn hmset(ctx: &mut Ctx<'_, '_, '_>, args: &mut Args<'_>) -> CommandResult {
     set_fields(ctx, args)?;
     ctx.reply.ok();
     Ok(())
 }
 
 /// `HSETNX key field value`
-pub fn hsetnx(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>) -> CommandResult {
+pub fn hsetnx(ctx: &mut Ctx<'_, '_, '_>, args: &mut Args<'_>) -> CommandResult {
     let key = args.next_bytes()?;
     let field = args.next_bytes()?;
     let value = args.next_bytes()?;
@@ -97,7 +97,7 @@ pub fn hsetnx(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>) -> CommandResult {
 }
 
 /// `HGET key field`
-pub fn hget(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>) -> CommandResult {
+pub fn hget(ctx: &mut Ctx<'_, '_, '_>, args: &mut Args<'_>) -> CommandResult {
     let key = args.next_bytes()?;
     let field = args.next_bytes()?;
     let value = match lookup_kind(ctx, key, Kind::Hash)? {
@@ -112,7 +112,7 @@ pub fn hget(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>) -> CommandResult {
 }
 
 /// `HMGET key field [field ...]`
-pub fn hmget(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>) -> CommandResult {
+pub fn hmget(ctx: &mut Ctx<'_, '_, '_>, args: &mut Args<'_>) -> CommandResult {
     let key = args.next_bytes()?;
     let exists = lookup_kind(ctx, key, Kind::Hash)?.is_some();
     let mut values = Vec::with_capacity(args.remaining());
@@ -134,7 +134,7 @@ pub fn hmget(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>) -> CommandResult {
 }
 
 /// `HDEL key field [field ...]`
-pub fn hdel(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>) -> CommandResult {
+pub fn hdel(ctx: &mut Ctx<'_, '_, '_>, args: &mut Args<'_>) -> CommandResult {
     let key = args.next_bytes()?;
     let Some(old) = lookup_kind(ctx, key, Kind::Hash)? else {
         ctx.reply.integer(0);
@@ -154,7 +154,7 @@ pub fn hdel(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>) -> CommandResult {
 }
 
 /// `HLEN key`
-pub fn hlen(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>) -> CommandResult {
+pub fn hlen(ctx: &mut Ctx<'_, '_, '_>, args: &mut Args<'_>) -> CommandResult {
     let key = args.next_bytes()?;
     let n = lookup_kind(ctx, key, Kind::Hash)?
         .as_ref()
@@ -164,7 +164,7 @@ pub fn hlen(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>) -> CommandResult {
 }
 
 /// `HSTRLEN key field`
-pub fn hstrlen(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>) -> CommandResult {
+pub fn hstrlen(ctx: &mut Ctx<'_, '_, '_>, args: &mut Args<'_>) -> CommandResult {
     let key = args.next_bytes()?;
     let field = args.next_bytes()?;
     let len = match lookup_kind(ctx, key, Kind::Hash)? {
@@ -176,7 +176,7 @@ pub fn hstrlen(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>) -> CommandResult {
 }
 
 /// `HEXISTS key field`
-pub fn hexists(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>) -> CommandResult {
+pub fn hexists(ctx: &mut Ctx<'_, '_, '_>, args: &mut Args<'_>) -> CommandResult {
     let key = args.next_bytes()?;
     let field = args.next_bytes()?;
     let found = match lookup_kind(ctx, key, Kind::Hash)? {
@@ -194,7 +194,7 @@ enum Part {
     Both,
 }
 
-fn all_fields(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>, part: Part) -> CommandResult {
+fn all_fields(ctx: &mut Ctx<'_, '_, '_>, args: &mut Args<'_>, part: Part) -> CommandResult {
     let key = args.next_bytes()?;
     let rows = match lookup_kind(ctx, key, Kind::Hash)? {
         Some(_) => ctx
@@ -218,22 +218,22 @@ fn all_fields(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>, part: Part) -> Command
 }
 
 /// `HKEYS key`
-pub fn hkeys(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>) -> CommandResult {
+pub fn hkeys(ctx: &mut Ctx<'_, '_, '_>, args: &mut Args<'_>) -> CommandResult {
     all_fields(ctx, args, Part::Keys)
 }
 
 /// `HVALS key`
-pub fn hvals(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>) -> CommandResult {
+pub fn hvals(ctx: &mut Ctx<'_, '_, '_>, args: &mut Args<'_>) -> CommandResult {
     all_fields(ctx, args, Part::Values)
 }
 
 /// `HGETALL key`
-pub fn hgetall(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>) -> CommandResult {
+pub fn hgetall(ctx: &mut Ctx<'_, '_, '_>, args: &mut Args<'_>) -> CommandResult {
     all_fields(ctx, args, Part::Both)
 }
 
 /// `HINCRBY key field increment`
-pub fn hincrby(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>) -> CommandResult {
+pub fn hincrby(ctx: &mut Ctx<'_, '_, '_>, args: &mut Args<'_>) -> CommandResult {
     let key = args.next_bytes()?;
     let field = args.next_bytes()?;
     let delta = parse_i64(args.next_bytes()?)?;
@@ -264,7 +264,7 @@ pub fn hincrby(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>) -> CommandResult {
 /// `HINCRBYFLOAT key field increment`: in x87 `long double` like INCRBYFLOAT (see
 /// [`LongDouble`]). Redis reads the increment before it looks at the key, so a bad increment
 /// wins over WRONGTYPE.
-pub fn hincrbyfloat(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>) -> CommandResult {
+pub fn hincrbyfloat(ctx: &mut Ctx<'_, '_, '_>, args: &mut Args<'_>) -> CommandResult {
     let key = args.next_bytes()?;
     let field = args.next_bytes()?;
     let incr = LongDouble::parse(args.next_bytes()?).ok_or(CommandError::NotFloat)?;
@@ -304,7 +304,7 @@ pub fn hincrbyfloat(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>) -> CommandResult
 const MAX_RANDOM_PICKS: u64 = 1 << 24;
 
 /// `HRANDFIELD key [count [WITHVALUES]]`
-pub fn hrandfield(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>) -> CommandResult {
+pub fn hrandfield(ctx: &mut Ctx<'_, '_, '_>, args: &mut Args<'_>) -> CommandResult {
     let key = args.next_bytes()?;
     // Redis checks the count, then the syntax, then the count's range with WITHVALUES.
     let count = match args.try_next() {
@@ -377,7 +377,7 @@ pub fn hrandfield(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>) -> CommandResult {
 }
 
 /// `HSCAN key cursor [MATCH pattern] [COUNT count]`
-pub fn hscan(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>) -> CommandResult {
+pub fn hscan(ctx: &mut Ctx<'_, '_, '_>, args: &mut Args<'_>) -> CommandResult {
     let key = args.next_bytes()?;
     let cursor = parse_cursor(args.next_bytes()?)?;
     // As in Redis, the key is looked up before the options are read: a missing key gives an

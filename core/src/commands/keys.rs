@@ -30,7 +30,7 @@ pub static COMMANDS: &[CommandSpec] = &[
 ];
 
 /// `DEL key [key ...]` and `UNLINK key [key ...]`
-pub fn del(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>) -> CommandResult {
+pub fn del(ctx: &mut Ctx<'_, '_, '_>, args: &mut Args<'_>) -> CommandResult {
     let mut removed = 0;
     while let Some(key) = args.try_next() {
         removed += i64::from(ctx.ks.delete(ctx.session.db, key)?);
@@ -40,7 +40,7 @@ pub fn del(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>) -> CommandResult {
 }
 
 /// `EXISTS key [key ...]` and `TOUCH key [key ...]`: a key named twice counts twice.
-pub fn exists(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>) -> CommandResult {
+pub fn exists(ctx: &mut Ctx<'_, '_, '_>, args: &mut Args<'_>) -> CommandResult {
     let mut found = 0;
     while let Some(key) = args.try_next() {
         found += i64::from(ctx.ks.exists(ctx.session.db, key)?);
@@ -50,7 +50,7 @@ pub fn exists(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>) -> CommandResult {
 }
 
 /// `TYPE key`
-pub fn type_(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>) -> CommandResult {
+pub fn type_(ctx: &mut Ctx<'_, '_, '_>, args: &mut Args<'_>) -> CommandResult {
     let key = args.next_bytes()?;
     let name = match ctx.ks.get(ctx.session.db, key)? {
         Some(entry) => entry.kind.name(),
@@ -60,7 +60,7 @@ pub fn type_(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>) -> CommandResult {
     Ok(())
 }
 
-fn rename_generic(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>, nx: bool) -> CommandResult {
+fn rename_generic(ctx: &mut Ctx<'_, '_, '_>, args: &mut Args<'_>, nx: bool) -> CommandResult {
     let src = args.next_bytes()?;
     let dst = args.next_bytes()?;
     let db = ctx.session.db;
@@ -91,17 +91,17 @@ fn rename_generic(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>, nx: bool) -> Comma
 }
 
 /// `RENAME key newkey`
-pub fn rename(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>) -> CommandResult {
+pub fn rename(ctx: &mut Ctx<'_, '_, '_>, args: &mut Args<'_>) -> CommandResult {
     rename_generic(ctx, args, false)
 }
 
 /// `RENAMENX key newkey`
-pub fn renamenx(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>) -> CommandResult {
+pub fn renamenx(ctx: &mut Ctx<'_, '_, '_>, args: &mut Args<'_>) -> CommandResult {
     rename_generic(ctx, args, true)
 }
 
 /// `KEYS pattern`
-pub fn keys(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>) -> CommandResult {
+pub fn keys(ctx: &mut Ctx<'_, '_, '_>, args: &mut Args<'_>) -> CommandResult {
     let pattern = args.next_bytes()?;
     let all = pattern == b"*";
     let mut found = Vec::new();
@@ -127,7 +127,7 @@ pub fn keys(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>) -> CommandResult {
 }
 
 /// `SCAN cursor [MATCH pattern] [COUNT count] [TYPE type]`
-pub fn scan(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>) -> CommandResult {
+pub fn scan(ctx: &mut Ctx<'_, '_, '_>, args: &mut Args<'_>) -> CommandResult {
     let cursor = parse_cursor(args.next_bytes()?)?;
     let mut pattern: Option<&[u8]> = None;
     let mut count: i64 = 10;
@@ -214,7 +214,7 @@ pub(crate) fn random_u64() -> u64 {
 }
 
 /// `RANDOMKEY`
-pub fn randomkey(ctx: &mut Ctx<'_, '_>, _args: &mut Args<'_>) -> CommandResult {
+pub fn randomkey(ctx: &mut Ctx<'_, '_, '_>, _args: &mut Args<'_>) -> CommandResult {
     match ctx.ks.key_at_or_after(ctx.session.db, random_u64())? {
         Some(key) => ctx.reply.bulk(&key),
         None => ctx.reply.null(),
@@ -223,7 +223,7 @@ pub fn randomkey(ctx: &mut Ctx<'_, '_>, _args: &mut Args<'_>) -> CommandResult {
 }
 
 /// `DBSIZE`
-pub fn dbsize(ctx: &mut Ctx<'_, '_>, _args: &mut Args<'_>) -> CommandResult {
+pub fn dbsize(ctx: &mut Ctx<'_, '_, '_>, _args: &mut Args<'_>) -> CommandResult {
     ctx.reply.integer(ctx.ks.db_size(ctx.session.db) as i64);
     Ok(())
 }
@@ -240,7 +240,7 @@ fn flush_mode(args: &mut Args<'_>) -> CommandResult {
 
 /// FLUSHDB, FLUSHALL and SWAPDB modify every WATCHed key of the databases that exists in one
 /// of them (Redis's `touchAllWatchedKeysInDb`).
-fn touch_watched(ctx: &mut Ctx<'_, '_>, dbs: &[usize]) -> CommandResult {
+fn touch_watched(ctx: &mut Ctx<'_, '_, '_>, dbs: &[usize]) -> CommandResult {
     let phys: Vec<u8> = dbs.iter().map(|&d| ctx.ks.physical_db(d)).collect();
     let candidates: Vec<(u8, Vec<u8>)> = ctx
         .state
@@ -265,7 +265,7 @@ fn touch_watched(ctx: &mut Ctx<'_, '_>, dbs: &[usize]) -> CommandResult {
 }
 
 /// `FLUSHDB [ASYNC|SYNC]`
-pub fn flushdb(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>) -> CommandResult {
+pub fn flushdb(ctx: &mut Ctx<'_, '_, '_>, args: &mut Args<'_>) -> CommandResult {
     flush_mode(args)?;
     touch_watched(ctx, &[ctx.session.db])?;
     ctx.ks.flush_db(ctx.session.db)?;
@@ -274,7 +274,7 @@ pub fn flushdb(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>) -> CommandResult {
 }
 
 /// `FLUSHALL [ASYNC|SYNC]`
-pub fn flushall(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>) -> CommandResult {
+pub fn flushall(ctx: &mut Ctx<'_, '_, '_>, args: &mut Args<'_>) -> CommandResult {
     flush_mode(args)?;
     let all: Vec<usize> = (0..crate::keyspace::DATABASES).collect();
     touch_watched(ctx, &all)?;
@@ -286,7 +286,7 @@ pub fn flushall(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>) -> CommandResult {
 }
 
 /// `SELECT index`
-pub fn select(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>) -> CommandResult {
+pub fn select(ctx: &mut Ctx<'_, '_, '_>, args: &mut Args<'_>) -> CommandResult {
     let db = parse_db(args.next_bytes()?)?;
     ctx.session.db = db;
     ctx.reply.ok();
@@ -294,7 +294,7 @@ pub fn select(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>) -> CommandResult {
 }
 
 /// `SWAPDB index1 index2`: both indexes are read as integers before either is range-checked.
-pub fn swapdb(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>) -> CommandResult {
+pub fn swapdb(ctx: &mut Ctx<'_, '_, '_>, args: &mut Args<'_>) -> CommandResult {
     let first = args.next_bytes()?;
     let second = args.next_bytes()?;
     let a = parse_int(first).map_err(|_| CommandError::InvalidDbIndex("first"))?;
@@ -307,7 +307,7 @@ pub fn swapdb(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>) -> CommandResult {
 }
 
 /// `MOVE key db`
-pub fn move_(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>) -> CommandResult {
+pub fn move_(ctx: &mut Ctx<'_, '_, '_>, args: &mut Args<'_>) -> CommandResult {
     let key = args.next_bytes()?;
     let dst = parse_db(args.next_bytes()?)?;
     let src = ctx.session.db;
@@ -329,7 +329,7 @@ pub fn move_(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>) -> CommandResult {
 }
 
 /// `COPY source destination [DB destination-db] [REPLACE]`
-pub fn copy(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>) -> CommandResult {
+pub fn copy(ctx: &mut Ctx<'_, '_, '_>, args: &mut Args<'_>) -> CommandResult {
     let src = args.next_bytes()?;
     let dst = args.next_bytes()?;
     let mut replace = false;
@@ -365,7 +365,7 @@ pub fn copy(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>) -> CommandResult {
 
 /// `OBJECT ENCODING|FREQ|IDLETIME|REFCOUNT key` and `OBJECT HELP`: in Redis 7 each is a
 /// subcommand with its own arity.
-pub fn object(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>) -> CommandResult {
+pub fn object(ctx: &mut Ctx<'_, '_, '_>, args: &mut Args<'_>) -> CommandResult {
     let sub = args.next_bytes()?;
     let lower = sub.to_ascii_lowercase();
     let name = match lower.as_slice() {

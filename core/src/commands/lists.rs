@@ -112,7 +112,7 @@ struct List<'k> {
 }
 
 /// The list at `key`: `None` when missing, WRONGTYPE when the key holds another type.
-fn load<'k>(ctx: &mut Ctx<'_, '_>, key: &'k [u8]) -> Result<Option<List<'k>>, CommandError> {
+fn load<'k>(ctx: &mut Ctx<'_, '_, '_>, key: &'k [u8]) -> Result<Option<List<'k>>, CommandError> {
     let Some(entry) = lookup_kind(ctx, key, Kind::List)? else {
         return Ok(None);
     };
@@ -147,7 +147,7 @@ impl Walk {
     /// The next rows as `(position, item)`; empty once the range is exhausted.
     fn next(
         &mut self,
-        ctx: &mut Ctx<'_, '_>,
+        ctx: &mut Ctx<'_, '_, '_>,
         key: &[u8],
     ) -> Result<Vec<(i64, Vec<u8>)>, CommandError> {
         if self.lo >= self.hi {
@@ -229,7 +229,7 @@ impl<'k> List<'k> {
     }
 
     /// Writes the record back, or removes the key once it holds no item (as Redis does).
-    fn save(&self, ctx: &mut Ctx<'_, '_>) -> CommandResult {
+    fn save(&self, ctx: &mut Ctx<'_, '_, '_>) -> CommandResult {
         let db = ctx.session.db;
         if self.len() == 0 {
             ctx.ks.delete(db, self.key)?;
@@ -244,19 +244,19 @@ impl<'k> List<'k> {
         Ok(())
     }
 
-    fn get(&self, ctx: &mut Ctx<'_, '_>, pos: i64) -> Result<Vec<u8>, CommandError> {
+    fn get(&self, ctx: &mut Ctx<'_, '_, '_>, pos: i64) -> Result<Vec<u8>, CommandError> {
         ctx.ks
             .elem_get(T, ctx.session.db, self.key, &pos_key(pos))?
             .ok_or_else(corrupt)
     }
 
-    fn put(&self, ctx: &mut Ctx<'_, '_>, pos: i64, item: &[u8]) -> CommandResult {
+    fn put(&self, ctx: &mut Ctx<'_, '_, '_>, pos: i64, item: &[u8]) -> CommandResult {
         ctx.ks
             .elem_put(T, ctx.session.db, self.key, &pos_key(pos), item)?;
         Ok(())
     }
 
-    fn remove_range(&self, ctx: &mut Ctx<'_, '_>, lo: i64, hi: i64) -> CommandResult {
+    fn remove_range(&self, ctx: &mut Ctx<'_, '_, '_>, lo: i64, hi: i64) -> CommandResult {
         let db = ctx.session.db;
         ctx.ks
             .elem_remove_range(T, db, self.key, &pos_key(lo), &pos_key(hi))?;
@@ -270,7 +270,7 @@ impl<'k> List<'k> {
     /// Pushes `items` one by one at `end` (so LPUSH a b c leaves c first, as in Redis).
     fn push<V: AsRef<[u8]>>(
         &mut self,
-        ctx: &mut Ctx<'_, '_>,
+        ctx: &mut Ctx<'_, '_, '_>,
         end: End,
         items: &[V],
     ) -> CommandResult {
@@ -294,7 +294,7 @@ impl<'k> List<'k> {
     /// first for RIGHT, as Redis's RPOP with a count replies).
     fn pop(
         &mut self,
-        ctx: &mut Ctx<'_, '_>,
+        ctx: &mut Ctx<'_, '_, '_>,
         end: End,
         n: u64,
     ) -> Result<Vec<Vec<u8>>, CommandError> {
@@ -347,7 +347,7 @@ impl<'k> List<'k> {
 
     /// Inserts `item` so that it ends up at index `i` (`i <= len`), shifting the items on the
     /// shorter side by one position.
-    fn insert(&mut self, ctx: &mut Ctx<'_, '_>, i: u64, item: &[u8]) -> CommandResult {
+    fn insert(&mut self, ctx: &mut Ctx<'_, '_, '_>, i: u64, item: &[u8]) -> CommandResult {
         let len = self.len();
         // The shorter side, unless its end has no room left.
         let left = if i < len - i {
@@ -389,7 +389,7 @@ impl<'k> List<'k> {
 
     /// Removes the items at `removed` (ascending, non-empty, all within the list) and closes
     /// the gaps by moving the kept items on the side that has fewer of them to move.
-    fn remove_positions(&mut self, ctx: &mut Ctx<'_, '_>, removed: &[i64]) -> CommandResult {
+    fn remove_positions(&mut self, ctx: &mut Ctx<'_, '_, '_>, removed: &[i64]) -> CommandResult {
         let (Some(&first), Some(&last)) = (removed.first(), removed.last()) else {
             return Ok(());
         };
@@ -452,7 +452,7 @@ impl<'k> List<'k> {
 /// Pushes `items` at `end` of the list at `key`, creating it unless `only_existing` (LPUSHX).
 /// Returns the new length; `None` when the key is missing and `only_existing`.
 pub(crate) fn push(
-    ctx: &mut Ctx<'_, '_>,
+    ctx: &mut Ctx<'_, '_, '_>,
     key: &[u8],
     end: End,
     items: &[&[u8]],
@@ -471,7 +471,7 @@ pub(crate) fn push(
 /// Pops up to `count` items from `end` of the list at `key` (tail first for RIGHT), removing the
 /// key with its last item. `None` when the key is missing; an empty vector when `count` is 0.
 pub(crate) fn pop(
-    ctx: &mut Ctx<'_, '_>,
+    ctx: &mut Ctx<'_, '_, '_>,
     key: &[u8],
     end: End,
     count: u64,
@@ -490,7 +490,7 @@ pub(crate) fn pop(
 /// `dst` if needed. `None` when `src` is missing (then `dst` is not even looked at, as in
 /// Redis); WRONGTYPE, before anything is written, when either key holds another type.
 pub(crate) fn move_item(
-    ctx: &mut Ctx<'_, '_>,
+    ctx: &mut Ctx<'_, '_, '_>,
     src: &[u8],
     dst: &[u8],
     from: End,
@@ -528,7 +528,7 @@ pub(crate) type Popped<'k> = (&'k [u8], Vec<Vec<u8>>);
 /// LMPOP's core: pops up to `count` items from `end` of the first non-empty list among `keys`.
 /// A key of another type met before that list is a WRONGTYPE error; `None` when all are missing.
 pub(crate) fn mpop<'k>(
-    ctx: &mut Ctx<'_, '_>,
+    ctx: &mut Ctx<'_, '_, '_>,
     keys: &[&'k [u8]],
     end: End,
     count: u64,
@@ -556,7 +556,7 @@ pub(crate) fn reply_items(reply: &mut Reply, items: &[Vec<u8>]) {
 }
 
 fn push_command(
-    ctx: &mut Ctx<'_, '_>,
+    ctx: &mut Ctx<'_, '_, '_>,
     args: &mut Args<'_>,
     end: End,
     only_existing: bool,
@@ -572,26 +572,26 @@ fn push_command(
 }
 
 /// `LPUSH key element [element ...]`
-pub fn lpush(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>) -> CommandResult {
+pub fn lpush(ctx: &mut Ctx<'_, '_, '_>, args: &mut Args<'_>) -> CommandResult {
     push_command(ctx, args, End::Left, false)
 }
 
 /// `RPUSH key element [element ...]`
-pub fn rpush(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>) -> CommandResult {
+pub fn rpush(ctx: &mut Ctx<'_, '_, '_>, args: &mut Args<'_>) -> CommandResult {
     push_command(ctx, args, End::Right, false)
 }
 
 /// `LPUSHX key element [element ...]`
-pub fn lpushx(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>) -> CommandResult {
+pub fn lpushx(ctx: &mut Ctx<'_, '_, '_>, args: &mut Args<'_>) -> CommandResult {
     push_command(ctx, args, End::Left, true)
 }
 
 /// `RPUSHX key element [element ...]`
-pub fn rpushx(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>) -> CommandResult {
+pub fn rpushx(ctx: &mut Ctx<'_, '_, '_>, args: &mut Args<'_>) -> CommandResult {
     push_command(ctx, args, End::Right, true)
 }
 
-fn pop_command(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>, end: End) -> CommandResult {
+fn pop_command(ctx: &mut Ctx<'_, '_, '_>, args: &mut Args<'_>, end: End) -> CommandResult {
     let key = args.next_bytes()?;
     let count_arg = args.try_next();
     args.finish()?;
@@ -612,17 +612,17 @@ fn pop_command(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>, end: End) -> CommandR
 }
 
 /// `LPOP key [count]`
-pub fn lpop(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>) -> CommandResult {
+pub fn lpop(ctx: &mut Ctx<'_, '_, '_>, args: &mut Args<'_>) -> CommandResult {
     pop_command(ctx, args, End::Left)
 }
 
 /// `RPOP key [count]`
-pub fn rpop(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>) -> CommandResult {
+pub fn rpop(ctx: &mut Ctx<'_, '_, '_>, args: &mut Args<'_>) -> CommandResult {
     pop_command(ctx, args, End::Right)
 }
 
 /// `LLEN key`
-pub fn llen(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>) -> CommandResult {
+pub fn llen(ctx: &mut Ctx<'_, '_, '_>, args: &mut Args<'_>) -> CommandResult {
     let key = args.next_bytes()?;
     let len = load(ctx, key)?.map_or(0, |list| list.len());
     ctx.reply.integer(len as i64);
@@ -650,7 +650,7 @@ fn clamp_range(len: u64, start: i64, end: i64) -> Option<(u64, u64)> {
 }
 
 /// `LRANGE key start stop`
-pub fn lrange(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>) -> CommandResult {
+pub fn lrange(ctx: &mut Ctx<'_, '_, '_>, args: &mut Args<'_>) -> CommandResult {
     let key = args.next_bytes()?;
     let start = parse_i64(args.next_bytes()?)?;
     let end = parse_i64(args.next_bytes()?)?;
@@ -681,7 +681,7 @@ pub fn lrange(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>) -> CommandResult {
 }
 
 /// `LINDEX key index`
-pub fn lindex(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>) -> CommandResult {
+pub fn lindex(ctx: &mut Ctx<'_, '_, '_>, args: &mut Args<'_>) -> CommandResult {
     let key = args.next_bytes()?;
     let index_arg = args.next_bytes()?;
     // Redis looks the key up before it parses the index.
@@ -701,7 +701,7 @@ pub fn lindex(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>) -> CommandResult {
 }
 
 /// `LSET key index element`
-pub fn lset(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>) -> CommandResult {
+pub fn lset(ctx: &mut Ctx<'_, '_, '_>, args: &mut Args<'_>) -> CommandResult {
     let key = args.next_bytes()?;
     let index_arg = args.next_bytes()?;
     let item = args.next_bytes()?;
@@ -717,7 +717,7 @@ pub fn lset(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>) -> CommandResult {
 
 /// The index of the first item equal to `item`, from the head.
 fn find_first(
-    ctx: &mut Ctx<'_, '_>,
+    ctx: &mut Ctx<'_, '_, '_>,
     list: &List<'_>,
     item: &[u8],
 ) -> Result<Option<u64>, CommandError> {
@@ -734,7 +734,7 @@ fn find_first(
 }
 
 /// `LINSERT key BEFORE|AFTER pivot element`
-pub fn linsert(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>) -> CommandResult {
+pub fn linsert(ctx: &mut Ctx<'_, '_, '_>, args: &mut Args<'_>) -> CommandResult {
     let key = args.next_bytes()?;
     let place = args.next_bytes()?;
     let pivot = args.next_bytes()?;
@@ -761,7 +761,7 @@ pub fn linsert(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>) -> CommandResult {
 }
 
 /// `LREM key count element`
-pub fn lrem(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>) -> CommandResult {
+pub fn lrem(ctx: &mut Ctx<'_, '_, '_>, args: &mut Args<'_>) -> CommandResult {
     let key = args.next_bytes()?;
     let count = parse_i64(args.next_bytes()?)?;
     let item = args.next_bytes()?;
@@ -803,7 +803,7 @@ pub fn lrem(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>) -> CommandResult {
 }
 
 /// `LTRIM key start stop`
-pub fn ltrim(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>) -> CommandResult {
+pub fn ltrim(ctx: &mut Ctx<'_, '_, '_>, args: &mut Args<'_>) -> CommandResult {
     let key = args.next_bytes()?;
     let start = parse_i64(args.next_bytes()?)?;
     let end = parse_i64(args.next_bytes()?)?;
@@ -824,7 +824,7 @@ pub fn ltrim(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>) -> CommandResult {
 }
 
 /// `LPOS key element [RANK rank] [COUNT num-matches] [MAXLEN len]`
-pub fn lpos(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>) -> CommandResult {
+pub fn lpos(ctx: &mut Ctx<'_, '_, '_>, args: &mut Args<'_>) -> CommandResult {
     let key = args.next_bytes()?;
     let item = args.next_bytes()?;
     let mut rank: i64 = 1;
@@ -914,7 +914,7 @@ pub fn lpos(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>) -> CommandResult {
 }
 
 fn move_command(
-    ctx: &mut Ctx<'_, '_>,
+    ctx: &mut Ctx<'_, '_, '_>,
     src: &[u8],
     dst: &[u8],
     from: End,
@@ -928,7 +928,7 @@ fn move_command(
 }
 
 /// `LMOVE source destination LEFT|RIGHT LEFT|RIGHT`
-pub fn lmove(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>) -> CommandResult {
+pub fn lmove(ctx: &mut Ctx<'_, '_, '_>, args: &mut Args<'_>) -> CommandResult {
     let src = args.next_bytes()?;
     let dst = args.next_bytes()?;
     let from = parse_end(args.next_bytes()?)?;
@@ -937,7 +937,7 @@ pub fn lmove(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>) -> CommandResult {
 }
 
 /// `RPOPLPUSH source destination`
-pub fn rpoplpush(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>) -> CommandResult {
+pub fn rpoplpush(ctx: &mut Ctx<'_, '_, '_>, args: &mut Args<'_>) -> CommandResult {
     let src = args.next_bytes()?;
     let dst = args.next_bytes()?;
     move_command(ctx, src, dst, End::Right, End::Left)
@@ -985,7 +985,7 @@ pub(crate) fn reply_mpop(reply: &mut Reply, popped: Option<Popped<'_>>) {
 }
 
 /// `LMPOP numkeys key [key ...] LEFT|RIGHT [COUNT count]`
-pub fn lmpop(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>) -> CommandResult {
+pub fn lmpop(ctx: &mut Ctx<'_, '_, '_>, args: &mut Args<'_>) -> CommandResult {
     let (keys, end, count) = parse_mpop(args)?;
     let popped = mpop(ctx, &keys, end, count)?;
     reply_mpop(ctx.reply, popped);

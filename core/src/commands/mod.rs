@@ -48,8 +48,8 @@ pub enum Access {
 }
 
 /// What a handler works with: the keyspace, the client's session, and its reply buffer.
-pub struct Ctx<'a, 't> {
-    pub ks: &'a mut Keyspace<'t>,
+pub struct Ctx<'a, 'k, 't> {
+    pub ks: &'a mut Keyspace<'k, 't>,
     pub session: &'a mut Session,
     pub reply: &'a mut Reply,
     /// Settings, statistics and the client registry.
@@ -61,7 +61,7 @@ pub struct Ctx<'a, 't> {
     pub rewrite: Option<Vec<Vec<u8>>>,
 }
 
-pub type Handler = fn(&mut Ctx<'_, '_>, &mut Args<'_>) -> CommandResult;
+pub type Handler = fn(&mut Ctx<'_, '_, '_>, &mut Args<'_>) -> CommandResult;
 
 /// One row of the command table.
 pub struct CommandSpec {
@@ -175,7 +175,7 @@ pub fn parse_db(arg: &[u8]) -> Result<usize, CommandError> {
 
 /// The live value at `key` if it is of `kind`: `None` when missing, WRONGTYPE when another type.
 pub fn lookup_kind(
-    ctx: &mut Ctx<'_, '_>,
+    ctx: &mut Ctx<'_, '_, '_>,
     key: &[u8],
     kind: Kind,
 ) -> Result<Option<Entry>, CommandError> {
@@ -198,7 +198,7 @@ pub fn count_of(entry: &Entry) -> u64 {
 /// Stores a collection's new element count, keeping its deadline; a count of 0 removes the key,
 /// as Redis removes a collection with its last element.
 pub fn store_count(
-    ctx: &mut Ctx<'_, '_>,
+    ctx: &mut Ctx<'_, '_, '_>,
     key: &[u8],
     kind: Kind,
     old: Option<&Entry>,
@@ -255,7 +255,7 @@ pub fn scan_options<'a>(args: &mut Args<'a>) -> Result<(Option<&'a [u8]>, usize)
 /// on, at least `count` of them unless the end comes first, and the next cursor (0 at the end).
 /// Small collections (up to 128 elements, Redis's listpack size) come back whole, as in Redis.
 pub fn scan_elements(
-    ctx: &mut Ctx<'_, '_>,
+    ctx: &mut Ctx<'_, '_, '_>,
     table: ElemTable,
     key: &[u8],
     total: u64,

@@ -29,12 +29,12 @@ fn confirm(reply: &mut Reply, kind: &str, name: Option<&[u8]>, count: usize) {
     reply.integer(count as i64);
 }
 
-fn count(ctx: &Ctx<'_, '_>) -> usize {
+fn count(ctx: &Ctx<'_, '_, '_>) -> usize {
     ctx.session.channels.len() + ctx.session.patterns.len()
 }
 
 /// `SUBSCRIBE channel [channel ...]`
-pub fn subscribe(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>) -> CommandResult {
+pub fn subscribe(ctx: &mut Ctx<'_, '_, '_>, args: &mut Args<'_>) -> CommandResult {
     if ctx.session.multi.is_some() {
         return Err(CommandError::Static(
             "ERR Command not allowed inside a transaction",
@@ -57,7 +57,7 @@ pub fn subscribe(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>) -> CommandResult {
 }
 
 /// `PSUBSCRIBE pattern [pattern ...]`
-pub fn psubscribe(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>) -> CommandResult {
+pub fn psubscribe(ctx: &mut Ctx<'_, '_, '_>, args: &mut Args<'_>) -> CommandResult {
     if ctx.session.multi.is_some() {
         return Err(CommandError::Static(
             "ERR Command not allowed inside a transaction",
@@ -75,7 +75,7 @@ pub fn psubscribe(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>) -> CommandResult {
     Ok(())
 }
 
-fn drop_channel(ctx: &mut Ctx<'_, '_>, channel: &[u8]) -> bool {
+fn drop_channel(ctx: &mut Ctx<'_, '_, '_>, channel: &[u8]) -> bool {
     let Some(pos) = ctx.session.channels.iter().position(|c| c == channel) else {
         return false;
     };
@@ -91,7 +91,7 @@ fn drop_channel(ctx: &mut Ctx<'_, '_>, channel: &[u8]) -> bool {
 }
 
 /// `UNSUBSCRIBE [channel ...]`
-pub fn unsubscribe(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>) -> CommandResult {
+pub fn unsubscribe(ctx: &mut Ctx<'_, '_, '_>, args: &mut Args<'_>) -> CommandResult {
     let named: Vec<Vec<u8>> = std::iter::from_fn(|| args.try_next())
         .map(<[u8]>::to_vec)
         .collect();
@@ -113,7 +113,7 @@ pub fn unsubscribe(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>) -> CommandResult 
 }
 
 /// `PUNSUBSCRIBE [pattern ...]`
-pub fn punsubscribe(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>) -> CommandResult {
+pub fn punsubscribe(ctx: &mut Ctx<'_, '_, '_>, args: &mut Args<'_>) -> CommandResult {
     let named: Vec<Vec<u8>> = std::iter::from_fn(|| args.try_next())
         .map(<[u8]>::to_vec)
         .collect();
@@ -141,7 +141,7 @@ pub fn punsubscribe(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>) -> CommandResult
 }
 
 /// `PUBLISH channel message`: the number of clients that received it.
-pub fn publish(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>) -> CommandResult {
+pub fn publish(ctx: &mut Ctx<'_, '_, '_>, args: &mut Args<'_>) -> CommandResult {
     let channel = args.next_bytes()?;
     let message = args.next_bytes()?;
     let mut deliveries: Vec<(u64, Option<Vec<u8>>)> = Vec::new();
@@ -181,7 +181,7 @@ pub fn publish(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>) -> CommandResult {
 }
 
 /// `PUBSUB CHANNELS [pattern]`, `PUBSUB NUMSUB [channel ...]`, `PUBSUB NUMPAT`, `PUBSUB HELP`.
-pub fn pubsub(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>) -> CommandResult {
+pub fn pubsub(ctx: &mut Ctx<'_, '_, '_>, args: &mut Args<'_>) -> CommandResult {
     let sub = args.next_bytes()?;
     match sub.to_ascii_lowercase().as_slice() {
         b"channels" => {

@@ -24,7 +24,7 @@ pub static COMMANDS: &[CommandSpec] = &[
 pub const REDIS_VERSION: &str = "7.0.15";
 
 /// `TIME`
-pub fn time(ctx: &mut Ctx<'_, '_>, _args: &mut Args<'_>) -> CommandResult {
+pub fn time(ctx: &mut Ctx<'_, '_, '_>, _args: &mut Args<'_>) -> CommandResult {
     let now = ctx.ks.now_ms();
     ctx.reply.array(2);
     ctx.reply
@@ -35,20 +35,20 @@ pub fn time(ctx: &mut Ctx<'_, '_>, _args: &mut Args<'_>) -> CommandResult {
 }
 
 /// `LASTSAVE`
-pub fn lastsave(ctx: &mut Ctx<'_, '_>, _args: &mut Args<'_>) -> CommandResult {
+pub fn lastsave(ctx: &mut Ctx<'_, '_, '_>, _args: &mut Args<'_>) -> CommandResult {
     ctx.reply.integer(ctx.state.last_save_s);
     Ok(())
 }
 
 /// `SAVE`: a durable checkpoint of the keyspace, written before the reply leaves.
-pub fn save(ctx: &mut Ctx<'_, '_>, _args: &mut Args<'_>) -> CommandResult {
+pub fn save(ctx: &mut Ctx<'_, '_, '_>, _args: &mut Args<'_>) -> CommandResult {
     ctx.state.save_requested = true;
     ctx.reply.ok();
     Ok(())
 }
 
 /// `BGSAVE [SCHEDULE]`: the same checkpoint (it takes milliseconds, so it is not forked off).
-pub fn bgsave(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>) -> CommandResult {
+pub fn bgsave(ctx: &mut Ctx<'_, '_, '_>, args: &mut Args<'_>) -> CommandResult {
     match args.try_next() {
         None => {}
         Some(s) if s.eq_ignore_ascii_case(b"schedule") && args.remaining() == 0 => {}
@@ -60,7 +60,7 @@ pub fn bgsave(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>) -> CommandResult {
 }
 
 /// `WAIT numreplicas timeout`: DiskDB has no replicas.
-pub fn wait(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>) -> CommandResult {
+pub fn wait(ctx: &mut Ctx<'_, '_, '_>, args: &mut Args<'_>) -> CommandResult {
     parse_i64(args.next_bytes()?)?;
     let timeout = parse_i64(args.next_bytes()?)
         .map_err(|_| CommandError::Static("ERR timeout is not an integer or out of range"))?;
@@ -72,7 +72,7 @@ pub fn wait(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>) -> CommandResult {
 }
 
 /// `FUNCTION FLUSH [ASYNC|SYNC]`, `FUNCTION LIST [...]`: no scripting yet, so no libraries.
-pub fn function(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>) -> CommandResult {
+pub fn function(ctx: &mut Ctx<'_, '_, '_>, args: &mut Args<'_>) -> CommandResult {
     let sub = args.next_bytes()?;
     match sub.to_ascii_lowercase().as_slice() {
         b"flush" => {
@@ -98,7 +98,7 @@ pub fn function(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>) -> CommandResult {
 }
 
 /// `DEBUG SLEEP seconds` (blocks the server, as in Redis) and `DEBUG JMAP`-free subset.
-pub fn debug(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>) -> CommandResult {
+pub fn debug(ctx: &mut Ctx<'_, '_, '_>, args: &mut Args<'_>) -> CommandResult {
     let sub = args.next_bytes()?;
     if sub.eq_ignore_ascii_case(b"sleep") {
         let secs: f64 = std::str::from_utf8(args.next_bytes()?)
@@ -121,7 +121,7 @@ pub fn debug(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>) -> CommandResult {
 
 /// `CONFIG GET pattern [pattern ...]`, `CONFIG SET name value [name value ...]`,
 /// `CONFIG RESETSTAT`, `CONFIG REWRITE`, `CONFIG HELP`.
-pub fn config(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>) -> CommandResult {
+pub fn config(ctx: &mut Ctx<'_, '_, '_>, args: &mut Args<'_>) -> CommandResult {
     let sub = args.next_bytes()?;
     match sub.to_ascii_lowercase().as_slice() {
         b"get" => {
@@ -243,7 +243,7 @@ fn flag_names(spec: &CommandSpec) -> Vec<&'static str> {
     flags
 }
 
-fn command_info(ctx: &mut Ctx<'_, '_>, spec: &CommandSpec) {
+fn command_info(ctx: &mut Ctx<'_, '_, '_>, spec: &CommandSpec) {
     let flags = flag_names(spec);
     ctx.reply.array(10);
     ctx.reply.bulk(spec.name.as_bytes());
@@ -263,7 +263,7 @@ fn command_info(ctx: &mut Ctx<'_, '_>, spec: &CommandSpec) {
 
 /// `COMMAND`, `COMMAND COUNT`, `COMMAND INFO [name ...]`, `COMMAND DOCS [name ...]`,
 /// `COMMAND LIST`.
-pub fn command(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>) -> CommandResult {
+pub fn command(ctx: &mut Ctx<'_, '_, '_>, args: &mut Args<'_>) -> CommandResult {
     let Some(sub) = args.try_next() else {
         let all: Vec<&CommandSpec> = super::all().collect();
         ctx.reply.array(all.len());
@@ -321,7 +321,7 @@ pub fn command(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>) -> CommandResult {
 }
 
 /// `INFO [section ...]`: the sections and fields clients and dashboards read.
-pub fn info(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>) -> CommandResult {
+pub fn info(ctx: &mut Ctx<'_, '_, '_>, args: &mut Args<'_>) -> CommandResult {
     let wanted: Vec<Vec<u8>> = std::iter::from_fn(|| args.try_next())
         .map(|s| s.to_ascii_lowercase())
         .collect();

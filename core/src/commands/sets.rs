@@ -52,7 +52,7 @@ pub(super) fn compact_of(entry: &Entry) -> bool {
 /// Writes a collection record (count and compact flag), keeping the old deadline; a count of 0
 /// removes the key, as Redis removes a collection with its last element.
 pub(super) fn store_record(
-    ctx: &mut Ctx<'_, '_>,
+    ctx: &mut Ctx<'_, '_, '_>,
     key: &[u8],
     kind: Kind,
     old: Option<&Entry>,
@@ -77,7 +77,7 @@ pub(super) fn rest<'a>(args: &mut Args<'a>) -> Vec<&'a [u8]> {
     std::iter::from_fn(|| args.try_next()).collect()
 }
 
-fn is_member(ctx: &mut Ctx<'_, '_>, key: &[u8], member: &[u8]) -> Result<bool, CommandError> {
+fn is_member(ctx: &mut Ctx<'_, '_, '_>, key: &[u8], member: &[u8]) -> Result<bool, CommandError> {
     Ok(ctx
         .ks
         .elem_get(T, ctx.session.db, key, &slotted(member))?
@@ -85,7 +85,7 @@ fn is_member(ctx: &mut Ctx<'_, '_>, key: &[u8], member: &[u8]) -> Result<bool, C
 }
 
 /// Every member of the set at `key`, as raw bytes, in hash order.
-fn members(ctx: &mut Ctx<'_, '_>, key: &[u8]) -> Result<Vec<Vec<u8>>, CommandError> {
+fn members(ctx: &mut Ctx<'_, '_, '_>, key: &[u8]) -> Result<Vec<Vec<u8>>, CommandError> {
     let rows = ctx
         .ks
         .elem_range(T, ctx.session.db, key, ElemRange::all(usize::MAX))?;
@@ -97,7 +97,7 @@ fn members(ctx: &mut Ctx<'_, '_>, key: &[u8]) -> Result<Vec<Vec<u8>>, CommandErr
 
 /// A random member: the first one at or after a random point of the hash order, wrapping
 /// around (like RANDOMKEY).
-fn random_member(ctx: &mut Ctx<'_, '_>, key: &[u8]) -> Result<Option<Vec<u8>>, CommandError> {
+fn random_member(ctx: &mut Ctx<'_, '_, '_>, key: &[u8]) -> Result<Option<Vec<u8>>, CommandError> {
     let db = ctx.session.db;
     let from = random_u64().to_be_bytes();
     let mut rows = ctx.ks.elem_range(
@@ -127,7 +127,7 @@ fn shuffle_front<T>(items: &mut [T], k: usize) {
 /// Adds `members` to the set at `key` (whose record is `old`), converting the encoding as
 /// Redis's `setTypeAdd` does. Returns how many were new.
 fn add_members(
-    ctx: &mut Ctx<'_, '_>,
+    ctx: &mut Ctx<'_, '_, '_>,
     key: &[u8],
     old: Option<&Entry>,
     members: &[&[u8]],
@@ -158,7 +158,7 @@ fn add_members(
 
 /// Replaces `dst` with a new set of `members` (SINTERSTORE and friends): the result has no
 /// deadline, and is an intset when it could be one; an empty result removes `dst`.
-fn store_set(ctx: &mut Ctx<'_, '_>, dst: &[u8], members: &[Vec<u8>]) -> CommandResult {
+fn store_set(ctx: &mut Ctx<'_, '_, '_>, dst: &[u8], members: &[Vec<u8>]) -> CommandResult {
     let db = ctx.session.db;
     ctx.ks.delete(db, dst)?;
     for member in members {
@@ -171,7 +171,7 @@ fn store_set(ctx: &mut Ctx<'_, '_>, dst: &[u8], members: &[Vec<u8>]) -> CommandR
     Ok(())
 }
 
-fn reply_members(ctx: &mut Ctx<'_, '_>, members: &[Vec<u8>]) {
+fn reply_members(ctx: &mut Ctx<'_, '_, '_>, members: &[Vec<u8>]) {
     ctx.reply.set(members.len());
     for m in members {
         ctx.reply.bulk(m);
@@ -179,7 +179,7 @@ fn reply_members(ctx: &mut Ctx<'_, '_>, members: &[Vec<u8>]) {
 }
 
 /// `SADD key member [member ...]`
-pub fn sadd(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>) -> CommandResult {
+pub fn sadd(ctx: &mut Ctx<'_, '_, '_>, args: &mut Args<'_>) -> CommandResult {
     let key = args.next_bytes()?;
     let new = rest(args);
     let old = lookup_kind(ctx, key, Kind::Set)?;
@@ -189,7 +189,7 @@ pub fn sadd(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>) -> CommandResult {
 }
 
 /// `SREM key member [member ...]`
-pub fn srem(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>) -> CommandResult {
+pub fn srem(ctx: &mut Ctx<'_, '_, '_>, args: &mut Args<'_>) -> CommandResult {
     let key = args.next_bytes()?;
     let Some(old) = lookup_kind(ctx, key, Kind::Set)? else {
         ctx.reply.integer(0);
@@ -211,7 +211,7 @@ pub fn srem(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>) -> CommandResult {
 }
 
 /// `SMEMBERS key`
-pub fn smembers(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>) -> CommandResult {
+pub fn smembers(ctx: &mut Ctx<'_, '_, '_>, args: &mut Args<'_>) -> CommandResult {
     let key = args.next_bytes()?;
     let all = match lookup_kind(ctx, key, Kind::Set)? {
         Some(_) => members(ctx, key)?,
@@ -222,7 +222,7 @@ pub fn smembers(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>) -> CommandResult {
 }
 
 /// `SISMEMBER key member`
-pub fn sismember(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>) -> CommandResult {
+pub fn sismember(ctx: &mut Ctx<'_, '_, '_>, args: &mut Args<'_>) -> CommandResult {
     let key = args.next_bytes()?;
     let member = args.next_bytes()?;
     let found = lookup_kind(ctx, key, Kind::Set)?.is_some() && is_member(ctx, key, member)?;
@@ -231,7 +231,7 @@ pub fn sismember(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>) -> CommandResult {
 }
 
 /// `SMISMEMBER key member [member ...]`
-pub fn smismember(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>) -> CommandResult {
+pub fn smismember(ctx: &mut Ctx<'_, '_, '_>, args: &mut Args<'_>) -> CommandResult {
     let key = args.next_bytes()?;
     let exists = lookup_kind(ctx, key, Kind::Set)?.is_some();
     let asked = rest(args);
@@ -247,7 +247,7 @@ pub fn smismember(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>) -> CommandResult {
 }
 
 /// `SCARD key`
-pub fn scard(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>) -> CommandResult {
+pub fn scard(ctx: &mut Ctx<'_, '_, '_>, args: &mut Args<'_>) -> CommandResult {
     let key = args.next_bytes()?;
     let n = lookup_kind(ctx, key, Kind::Set)?
         .as_ref()
@@ -258,7 +258,7 @@ pub fn scard(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>) -> CommandResult {
 
 /// `SPOP key [count]`. Random, so it logs what it removed (`SREM key m1 m2 ...`, or `DEL key`
 /// when it emptied the set) rather than itself.
-pub fn spop(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>) -> CommandResult {
+pub fn spop(ctx: &mut Ctx<'_, '_, '_>, args: &mut Args<'_>) -> CommandResult {
     let key = args.next_bytes()?;
     let count_arg = args.try_next();
     if args.remaining() > 0 {
@@ -340,7 +340,7 @@ pub fn spop(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>) -> CommandResult {
 }
 
 /// `SRANDMEMBER key [count]`
-pub fn srandmember(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>) -> CommandResult {
+pub fn srandmember(ctx: &mut Ctx<'_, '_, '_>, args: &mut Args<'_>) -> CommandResult {
     let key = args.next_bytes()?;
     let count_arg = args.try_next();
     if args.remaining() > 0 {
@@ -400,7 +400,7 @@ pub fn srandmember(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>) -> CommandResult 
 }
 
 /// `SMOVE source destination member`
-pub fn smove(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>) -> CommandResult {
+pub fn smove(ctx: &mut Ctx<'_, '_, '_>, args: &mut Args<'_>) -> CommandResult {
     let src = args.next_bytes()?;
     let dst = args.next_bytes()?;
     let member = args.next_bytes()?;
@@ -434,7 +434,10 @@ pub fn smove(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>) -> CommandResult {
 }
 
 /// Looks up every key as a set (WRONGTYPE on the first other type; a missing key is `None`).
-fn load_sets(ctx: &mut Ctx<'_, '_>, keys: &[&[u8]]) -> Result<Vec<Option<Entry>>, CommandError> {
+fn load_sets(
+    ctx: &mut Ctx<'_, '_, '_>,
+    keys: &[&[u8]],
+) -> Result<Vec<Option<Entry>>, CommandError> {
     keys.iter()
         .map(|k| lookup_kind(ctx, k, Kind::Set))
         .collect()
@@ -442,7 +445,7 @@ fn load_sets(ctx: &mut Ctx<'_, '_>, keys: &[&[u8]]) -> Result<Vec<Option<Entry>>
 
 /// The intersection of the sets at `keys`, stopping after `limit` members (0 = no limit).
 fn intersect(
-    ctx: &mut Ctx<'_, '_>,
+    ctx: &mut Ctx<'_, '_, '_>,
     keys: &[&[u8]],
     limit: u64,
 ) -> Result<Vec<Vec<u8>>, CommandError> {
@@ -476,7 +479,7 @@ fn intersect(
 }
 
 /// The union of the sets at `keys`.
-fn union(ctx: &mut Ctx<'_, '_>, keys: &[&[u8]]) -> Result<Vec<Vec<u8>>, CommandError> {
+fn union(ctx: &mut Ctx<'_, '_, '_>, keys: &[&[u8]]) -> Result<Vec<Vec<u8>>, CommandError> {
     let entries = load_sets(ctx, keys)?;
     let mut all = BTreeSet::new();
     for (key, entry) in keys.iter().zip(&entries) {
@@ -491,7 +494,7 @@ fn union(ctx: &mut Ctx<'_, '_>, keys: &[&[u8]]) -> Result<Vec<Vec<u8>>, CommandE
 }
 
 /// The members of the first set that are in none of the others.
-fn difference(ctx: &mut Ctx<'_, '_>, keys: &[&[u8]]) -> Result<Vec<Vec<u8>>, CommandError> {
+fn difference(ctx: &mut Ctx<'_, '_, '_>, keys: &[&[u8]]) -> Result<Vec<Vec<u8>>, CommandError> {
     let entries = load_sets(ctx, keys)?;
     let Some((&first, others)) = keys.split_first() else {
         return Ok(Vec::new());
@@ -518,7 +521,7 @@ fn difference(ctx: &mut Ctx<'_, '_>, keys: &[&[u8]]) -> Result<Vec<Vec<u8>>, Com
 }
 
 /// `SINTER key [key ...]`
-pub fn sinter(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>) -> CommandResult {
+pub fn sinter(ctx: &mut Ctx<'_, '_, '_>, args: &mut Args<'_>) -> CommandResult {
     let keys = rest(args);
     let result = intersect(ctx, &keys, 0)?;
     reply_members(ctx, &result);
@@ -526,7 +529,7 @@ pub fn sinter(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>) -> CommandResult {
 }
 
 /// `SINTERSTORE destination key [key ...]`
-pub fn sinterstore(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>) -> CommandResult {
+pub fn sinterstore(ctx: &mut Ctx<'_, '_, '_>, args: &mut Args<'_>) -> CommandResult {
     let dst = args.next_bytes()?;
     let keys = rest(args);
     let result = intersect(ctx, &keys, 0)?;
@@ -534,7 +537,7 @@ pub fn sinterstore(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>) -> CommandResult 
 }
 
 /// `SINTERCARD numkeys key [key ...] [LIMIT limit]`
-pub fn sintercard(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>) -> CommandResult {
+pub fn sintercard(ctx: &mut Ctx<'_, '_, '_>, args: &mut Args<'_>) -> CommandResult {
     let numkeys_err = CommandError::Static("ERR numkeys should be greater than 0");
     let numkeys = parse_i64(args.next_bytes()?).map_err(|_| numkeys_err.clone())?;
     if numkeys < 1 {
@@ -565,7 +568,7 @@ pub fn sintercard(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>) -> CommandResult {
 }
 
 /// `SUNION key [key ...]`
-pub fn sunion(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>) -> CommandResult {
+pub fn sunion(ctx: &mut Ctx<'_, '_, '_>, args: &mut Args<'_>) -> CommandResult {
     let keys = rest(args);
     let result = union(ctx, &keys)?;
     reply_members(ctx, &result);
@@ -573,7 +576,7 @@ pub fn sunion(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>) -> CommandResult {
 }
 
 /// `SUNIONSTORE destination key [key ...]`
-pub fn sunionstore(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>) -> CommandResult {
+pub fn sunionstore(ctx: &mut Ctx<'_, '_, '_>, args: &mut Args<'_>) -> CommandResult {
     let dst = args.next_bytes()?;
     let keys = rest(args);
     let result = union(ctx, &keys)?;
@@ -581,7 +584,7 @@ pub fn sunionstore(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>) -> CommandResult 
 }
 
 /// `SDIFF key [key ...]`
-pub fn sdiff(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>) -> CommandResult {
+pub fn sdiff(ctx: &mut Ctx<'_, '_, '_>, args: &mut Args<'_>) -> CommandResult {
     let keys = rest(args);
     let result = difference(ctx, &keys)?;
     reply_members(ctx, &result);
@@ -589,7 +592,7 @@ pub fn sdiff(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>) -> CommandResult {
 }
 
 /// `SDIFFSTORE destination key [key ...]`
-pub fn sdiffstore(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>) -> CommandResult {
+pub fn sdiffstore(ctx: &mut Ctx<'_, '_, '_>, args: &mut Args<'_>) -> CommandResult {
     let dst = args.next_bytes()?;
     let keys = rest(args);
     let result = difference(ctx, &keys)?;
@@ -598,7 +601,7 @@ pub fn sdiffstore(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>) -> CommandResult {
 
 /// `SSCAN key cursor [MATCH pattern] [COUNT count]`: as in Redis, the options are read only
 /// once the key is known to exist, and an intset comes back whole.
-pub fn sscan(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>) -> CommandResult {
+pub fn sscan(ctx: &mut Ctx<'_, '_, '_>, args: &mut Args<'_>) -> CommandResult {
     let key = args.next_bytes()?;
     let cursor = parse_cursor(args.next_bytes()?)?;
     let Some(entry) = lookup_kind(ctx, key, Kind::Set)? else {

@@ -45,7 +45,7 @@ fn check_string_length(existing: u64, added: u64) -> CommandResult {
 }
 
 /// The string at `key`, or WRONGTYPE if the key holds another type.
-fn get_string(ctx: &mut Ctx<'_, '_>, key: &[u8]) -> Result<Option<Vec<u8>>, CommandError> {
+fn get_string(ctx: &mut Ctx<'_, '_, '_>, key: &[u8]) -> Result<Option<Vec<u8>>, CommandError> {
     match ctx.ks.get(ctx.session.db, key)? {
         None => Ok(None),
         Some(entry) if entry.kind == Kind::String => Ok(Some(entry.body)),
@@ -54,7 +54,7 @@ fn get_string(ctx: &mut Ctx<'_, '_>, key: &[u8]) -> Result<Option<Vec<u8>>, Comm
 }
 
 /// `GET key`
-pub fn get(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>) -> CommandResult {
+pub fn get(ctx: &mut Ctx<'_, '_, '_>, args: &mut Args<'_>) -> CommandResult {
     let key = args.next_bytes()?;
     match get_string(ctx, key)? {
         Some(value) => ctx.reply.bulk(&value),
@@ -109,7 +109,7 @@ fn deadline(now: i64, unit: ExpireArg, arg: &[u8], cmd: &'static str) -> Result<
 }
 
 /// `SET key value [NX|XX] [GET] [EX s|PX ms|EXAT ts|PXAT ms-ts|KEEPTTL]`
-pub fn set(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>) -> CommandResult {
+pub fn set(ctx: &mut Ctx<'_, '_, '_>, args: &mut Args<'_>) -> CommandResult {
     let key = args.next_bytes()?;
     let value = args.next_bytes()?;
     let (mut nx, mut xx, mut get, mut keepttl) = (false, false, false, false);
@@ -167,7 +167,7 @@ pub fn set(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>) -> CommandResult {
 }
 
 /// `MGET key [key ...]`: a missing key or one of another type reads as nil.
-pub fn mget(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>) -> CommandResult {
+pub fn mget(ctx: &mut Ctx<'_, '_, '_>, args: &mut Args<'_>) -> CommandResult {
     ctx.reply.array(args.remaining());
     while let Some(key) = args.try_next() {
         match ctx.ks.get(ctx.session.db, key)? {
@@ -179,7 +179,7 @@ pub fn mget(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>) -> CommandResult {
 }
 
 /// `MSET key value [key value ...]`: all pairs in one step (one log record).
-pub fn mset(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>) -> CommandResult {
+pub fn mset(ctx: &mut Ctx<'_, '_, '_>, args: &mut Args<'_>) -> CommandResult {
     if !args.remaining().is_multiple_of(2) {
         return Err(CommandError::WrongArity(args.name()));
     }
@@ -191,7 +191,7 @@ pub fn mset(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>) -> CommandResult {
     Ok(())
 }
 
-fn incr_by(ctx: &mut Ctx<'_, '_>, key: &[u8], delta: i64) -> CommandResult {
+fn incr_by(ctx: &mut Ctx<'_, '_, '_>, key: &[u8], delta: i64) -> CommandResult {
     let db = ctx.session.db;
     let (current, expire_at) = match ctx.ks.get(db, key)? {
         None => (0, None),
@@ -208,26 +208,26 @@ fn incr_by(ctx: &mut Ctx<'_, '_>, key: &[u8], delta: i64) -> CommandResult {
 }
 
 /// `INCR key`
-pub fn incr(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>) -> CommandResult {
+pub fn incr(ctx: &mut Ctx<'_, '_, '_>, args: &mut Args<'_>) -> CommandResult {
     let key = args.next_bytes()?;
     incr_by(ctx, key, 1)
 }
 
 /// `DECR key`
-pub fn decr(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>) -> CommandResult {
+pub fn decr(ctx: &mut Ctx<'_, '_, '_>, args: &mut Args<'_>) -> CommandResult {
     let key = args.next_bytes()?;
     incr_by(ctx, key, -1)
 }
 
 /// `INCRBY key increment`
-pub fn incrby(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>) -> CommandResult {
+pub fn incrby(ctx: &mut Ctx<'_, '_, '_>, args: &mut Args<'_>) -> CommandResult {
     let key = args.next_bytes()?;
     let delta = parse_i64(args.next_bytes()?)?;
     incr_by(ctx, key, delta)
 }
 
 /// `DECRBY key decrement`
-pub fn decrby(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>) -> CommandResult {
+pub fn decrby(ctx: &mut Ctx<'_, '_, '_>, args: &mut Args<'_>) -> CommandResult {
     let key = args.next_bytes()?;
     let delta = parse_i64(args.next_bytes()?)?;
     if delta == i64::MIN {
@@ -237,7 +237,7 @@ pub fn decrby(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>) -> CommandResult {
 }
 
 /// `APPEND key value`
-pub fn append(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>) -> CommandResult {
+pub fn append(ctx: &mut Ctx<'_, '_, '_>, args: &mut Args<'_>) -> CommandResult {
     let key = args.next_bytes()?;
     let value = args.next_bytes()?;
     let db = ctx.session.db;
@@ -260,7 +260,7 @@ pub fn append(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>) -> CommandResult {
 }
 
 /// `STRLEN key`
-pub fn strlen(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>) -> CommandResult {
+pub fn strlen(ctx: &mut Ctx<'_, '_, '_>, args: &mut Args<'_>) -> CommandResult {
     let key = args.next_bytes()?;
     let len = get_string(ctx, key)?.map_or(0, |v| v.len());
     ctx.reply.integer(len as i64);
@@ -268,7 +268,7 @@ pub fn strlen(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>) -> CommandResult {
 }
 
 /// `SETNX key value`: 1 if set, 0 if the key existed.
-pub fn setnx(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>) -> CommandResult {
+pub fn setnx(ctx: &mut Ctx<'_, '_, '_>, args: &mut Args<'_>) -> CommandResult {
     let key = args.next_bytes()?;
     let value = args.next_bytes()?;
     let db = ctx.session.db;
@@ -281,7 +281,11 @@ pub fn setnx(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>) -> CommandResult {
     Ok(())
 }
 
-fn set_with_expire(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>, unit: ExpireArg) -> CommandResult {
+fn set_with_expire(
+    ctx: &mut Ctx<'_, '_, '_>,
+    args: &mut Args<'_>,
+    unit: ExpireArg,
+) -> CommandResult {
     let key = args.next_bytes()?;
     let time = args.next_bytes()?;
     let value = args.next_bytes()?;
@@ -293,17 +297,17 @@ fn set_with_expire(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>, unit: ExpireArg) 
 }
 
 /// `SETEX key seconds value`
-pub fn setex(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>) -> CommandResult {
+pub fn setex(ctx: &mut Ctx<'_, '_, '_>, args: &mut Args<'_>) -> CommandResult {
     set_with_expire(ctx, args, ExpireArg::Ex)
 }
 
 /// `PSETEX key milliseconds value`
-pub fn psetex(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>) -> CommandResult {
+pub fn psetex(ctx: &mut Ctx<'_, '_, '_>, args: &mut Args<'_>) -> CommandResult {
     set_with_expire(ctx, args, ExpireArg::Px)
 }
 
 /// `GETSET key value`: the old value; the new one is stored without a TTL.
-pub fn getset(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>) -> CommandResult {
+pub fn getset(ctx: &mut Ctx<'_, '_, '_>, args: &mut Args<'_>) -> CommandResult {
     let key = args.next_bytes()?;
     let value = args.next_bytes()?;
     match get_string(ctx, key)? {
@@ -315,7 +319,7 @@ pub fn getset(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>) -> CommandResult {
 }
 
 /// `GETDEL key`
-pub fn getdel(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>) -> CommandResult {
+pub fn getdel(ctx: &mut Ctx<'_, '_, '_>, args: &mut Args<'_>) -> CommandResult {
     let key = args.next_bytes()?;
     match get_string(ctx, key)? {
         Some(value) => {
@@ -330,7 +334,7 @@ pub fn getdel(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>) -> CommandResult {
 /// `GETEX key [EX s|PX ms|EXAT ts|PXAT ms-ts|PERSIST]`. As in Redis the options are checked
 /// first (syntax), then the key (nil, WRONGTYPE), then the time; a deadline already past
 /// deletes the key after its value is returned.
-pub fn getex(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>) -> CommandResult {
+pub fn getex(ctx: &mut Ctx<'_, '_, '_>, args: &mut Args<'_>) -> CommandResult {
     let key = args.next_bytes()?;
     let mut expire: Option<(ExpireArg, &[u8])> = None;
     let mut persist = false;
@@ -373,7 +377,7 @@ pub fn getex(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>) -> CommandResult {
 }
 
 /// `MSETNX key value [key value ...]`: all pairs, or none if any key exists.
-pub fn msetnx(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>) -> CommandResult {
+pub fn msetnx(ctx: &mut Ctx<'_, '_, '_>, args: &mut Args<'_>) -> CommandResult {
     if !args.remaining().is_multiple_of(2) {
         return Err(CommandError::WrongArity(args.name()));
     }
@@ -397,7 +401,7 @@ pub fn msetnx(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>) -> CommandResult {
 
 /// `INCRBYFLOAT key increment`: in x87 `long double` like Redis (see [`LongDouble`]); the key
 /// keeps its TTL. Redis stores the result with `createStringObject`, never int-encoded.
-pub fn incrbyfloat(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>) -> CommandResult {
+pub fn incrbyfloat(ctx: &mut Ctx<'_, '_, '_>, args: &mut Args<'_>) -> CommandResult {
     let key = args.next_bytes()?;
     let incr = args.next_bytes()?;
     let db = ctx.session.db;
@@ -424,7 +428,7 @@ pub fn incrbyfloat(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>) -> CommandResult 
 }
 
 /// `GETRANGE key start end` (and its old name `SUBSTR`): inclusive, negative from the end.
-pub fn getrange(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>) -> CommandResult {
+pub fn getrange(ctx: &mut Ctx<'_, '_, '_>, args: &mut Args<'_>) -> CommandResult {
     let key = args.next_bytes()?;
     let start = parse_i64(args.next_bytes()?)?;
     let end = parse_i64(args.next_bytes()?)?;
@@ -451,7 +455,7 @@ fn substring(value: &[u8], start: i64, end: i64) -> &[u8] {
 
 /// `SETRANGE key offset value`: overwrites from `offset`, zero-padding a shorter string; the
 /// result is reported with the `raw` encoding, as in Redis.
-pub fn setrange(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>) -> CommandResult {
+pub fn setrange(ctx: &mut Ctx<'_, '_, '_>, args: &mut Args<'_>) -> CommandResult {
     let key = args.next_bytes()?;
     let offset = parse_i64(args.next_bytes()?)?;
     let value = args.next_bytes()?;
@@ -487,7 +491,7 @@ pub fn setrange(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>) -> CommandResult {
 
 /// `LCS key1 key2 [LEN] [IDX] [MINMATCHLEN len] [WITHMATCHLEN]`: Redis's dynamic programming
 /// over the two strings (missing keys read as ""), with its limits and reply shapes.
-pub fn lcs(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>) -> CommandResult {
+pub fn lcs(ctx: &mut Ctx<'_, '_, '_>, args: &mut Args<'_>) -> CommandResult {
     let ka = args.next_bytes()?;
     let kb = args.next_bytes()?;
     let db = ctx.session.db;

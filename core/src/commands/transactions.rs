@@ -16,7 +16,7 @@ pub static COMMANDS: &[CommandSpec] = &[
 ];
 
 /// `MULTI`
-pub fn multi(ctx: &mut Ctx<'_, '_>, _args: &mut Args<'_>) -> CommandResult {
+pub fn multi(ctx: &mut Ctx<'_, '_, '_>, _args: &mut Args<'_>) -> CommandResult {
     if ctx.session.multi.is_some() {
         return Err(CommandError::Static("ERR MULTI calls can not be nested"));
     }
@@ -27,7 +27,7 @@ pub fn multi(ctx: &mut Ctx<'_, '_>, _args: &mut Args<'_>) -> CommandResult {
 }
 
 /// `DISCARD`
-pub fn discard(ctx: &mut Ctx<'_, '_>, _args: &mut Args<'_>) -> CommandResult {
+pub fn discard(ctx: &mut Ctx<'_, '_, '_>, _args: &mut Args<'_>) -> CommandResult {
     if ctx.session.multi.take().is_none() {
         return Err(CommandError::Static("ERR DISCARD without MULTI"));
     }
@@ -38,18 +38,18 @@ pub fn discard(ctx: &mut Ctx<'_, '_>, _args: &mut Args<'_>) -> CommandResult {
 }
 
 /// `EXEC` outside MULTI (inside MULTI the engine runs the queue itself).
-pub fn exec(_ctx: &mut Ctx<'_, '_>, _args: &mut Args<'_>) -> CommandResult {
+pub fn exec(_ctx: &mut Ctx<'_, '_, '_>, _args: &mut Args<'_>) -> CommandResult {
     Err(CommandError::Static("ERR EXEC without MULTI"))
 }
 
-fn unwatch_session(ctx: &mut Ctx<'_, '_>) {
+fn unwatch_session(ctx: &mut Ctx<'_, '_, '_>) {
     ctx.session.watched.clear();
     let id = ctx.session.id;
     ctx.state.unwatch_all(id);
 }
 
 /// `WATCH key [key ...]`: EXEC will fail if one of them is written (or expires) before it.
-pub fn watch(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>) -> CommandResult {
+pub fn watch(ctx: &mut Ctx<'_, '_, '_>, args: &mut Args<'_>) -> CommandResult {
     if ctx.session.multi.is_some() {
         return Err(CommandError::Static(
             "ERR WATCH inside MULTI is not allowed",
@@ -79,7 +79,7 @@ pub fn watch(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>) -> CommandResult {
 }
 
 /// `UNWATCH`
-pub fn unwatch(ctx: &mut Ctx<'_, '_>, _args: &mut Args<'_>) -> CommandResult {
+pub fn unwatch(ctx: &mut Ctx<'_, '_, '_>, _args: &mut Args<'_>) -> CommandResult {
     unwatch_session(ctx);
     ctx.reply.ok();
     Ok(())

@@ -102,24 +102,28 @@ fn listpack_score(score: f64) -> f64 {
     }
 }
 
-fn db(ctx: &Ctx<'_, '_>) -> usize {
+fn db(ctx: &Ctx<'_, '_, '_>) -> usize {
     ctx.session.db
 }
 
-fn lookup(ctx: &mut Ctx<'_, '_>, key: &[u8]) -> Result<Option<Entry>, CommandError> {
+fn lookup(ctx: &mut Ctx<'_, '_, '_>, key: &[u8]) -> Result<Option<Entry>, CommandError> {
     lookup_kind(ctx, key, Kind::ZSet)
 }
 
-fn score_of(ctx: &mut Ctx<'_, '_>, key: &[u8], member: &[u8]) -> Result<Option<f64>, CommandError> {
+fn score_of(
+    ctx: &mut Ctx<'_, '_, '_>,
+    key: &[u8],
+    member: &[u8],
+) -> Result<Option<f64>, CommandError> {
     Ok(ctx.ks.zset_score(db(ctx), key, member)?)
 }
 
-fn is_resp3(ctx: &Ctx<'_, '_>) -> bool {
+fn is_resp3(ctx: &Ctx<'_, '_, '_>) -> bool {
     ctx.reply.protocol() == Protocol::Resp3
 }
 
 /// Elements, with scores if asked: a flat array in RESP2, `[member, score]` pairs in RESP3.
-fn reply_items(ctx: &mut Ctx<'_, '_>, items: &[ZItem], withscores: bool) {
+fn reply_items(ctx: &mut Ctx<'_, '_, '_>, items: &[ZItem], withscores: bool) {
     let pairs = withscores && is_resp3(ctx);
     ctx.reply.array(if withscores && !pairs {
         items.len() * 2
@@ -286,7 +290,7 @@ enum LexSpan {
 }
 
 fn lex_span(
-    ctx: &mut Ctx<'_, '_>,
+    ctx: &mut Ctx<'_, '_, '_>,
     key: &[u8],
     range: &LexRange,
     reverse: bool,
@@ -365,7 +369,7 @@ fn lex_span(
 /// Elements in positions `[from, to)`, in order or reversed, after skipping `offset` and at
 /// most `limit` (negative: no limit). A negative offset selects nothing, as in Redis.
 fn walk_positions(
-    ctx: &mut Ctx<'_, '_>,
+    ctx: &mut Ctx<'_, '_, '_>,
     key: &[u8],
     total: u64,
     (from, to): (&[u8], &[u8]),
@@ -416,7 +420,7 @@ fn walk_positions(
 
 /// Elements of a lexicographic range with LIMIT applied.
 fn lex_items(
-    ctx: &mut Ctx<'_, '_>,
+    ctx: &mut Ctx<'_, '_, '_>,
     key: &[u8],
     total: u64,
     range: &LexRange,
@@ -453,7 +457,7 @@ fn lex_items(
 /// Elements of positions `[start, end]` of the order (Redis's index rules: negative counts
 /// from the end, out-of-range parts are cut).
 fn rank_items(
-    ctx: &mut Ctx<'_, '_>,
+    ctx: &mut Ctx<'_, '_, '_>,
     key: &[u8],
     total: u64,
     start: i64,
@@ -500,7 +504,7 @@ fn rank_items(
 
 /// Removes `members` from the sorted set at `key` (record `entry`) and stores the new count.
 fn remove_members<'m>(
-    ctx: &mut Ctx<'_, '_>,
+    ctx: &mut Ctx<'_, '_, '_>,
     key: &[u8],
     entry: &Entry,
     members: impl IntoIterator<Item = &'m [u8]>,
@@ -522,7 +526,7 @@ fn remove_members<'m>(
 /// Replaces `dst` with `items` added one by one as ZRANGESTORE does: the new set starts as a
 /// listpack (unless `compact` is false) and turns into a skiplist when it outgrows one.
 fn store_in_order(
-    ctx: &mut Ctx<'_, '_>,
+    ctx: &mut Ctx<'_, '_, '_>,
     dst: &[u8],
     mut items: Vec<ZItem>,
     mut compact: bool,
@@ -546,7 +550,7 @@ fn store_in_order(
 
 /// Replaces `dst` with `items` as ZUNIONSTORE and friends do: built as a skiplist, then made a
 /// listpack if it fits one.
-fn store_result(ctx: &mut Ctx<'_, '_>, dst: &[u8], items: Vec<ZItem>) -> CommandResult {
+fn store_result(ctx: &mut Ctx<'_, '_, '_>, dst: &[u8], items: Vec<ZItem>) -> CommandResult {
     let fits = items.len() as u64 <= LISTPACK_ENTRIES
         && items.iter().all(|it| it.member.len() <= LISTPACK_VALUE);
     store_in_order(ctx, dst, items, fits)
@@ -554,7 +558,7 @@ fn store_result(ctx: &mut Ctx<'_, '_>, dst: &[u8], items: Vec<ZItem>) -> Command
 
 // --- ZADD -----------------------------------------------------------------------------------
 
-fn zadd_generic(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>, zincrby: bool) -> CommandResult {
+fn zadd_generic(ctx: &mut Ctx<'_, '_, '_>, args: &mut Args<'_>, zincrby: bool) -> CommandResult {
     let key = args.next_bytes()?;
     let argv = rest(args);
     let (mut nx, mut xx, mut gt, mut lt, mut ch, mut incr) =
@@ -720,17 +724,17 @@ fn zadd_generic(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>, zincrby: bool) -> Co
 }
 
 /// `ZADD key [NX|XX] [GT|LT] [CH] [INCR] score member [score member ...]`
-pub fn zadd(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>) -> CommandResult {
+pub fn zadd(ctx: &mut Ctx<'_, '_, '_>, args: &mut Args<'_>) -> CommandResult {
     zadd_generic(ctx, args, false)
 }
 
 /// `ZINCRBY key increment member`
-pub fn zincrby(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>) -> CommandResult {
+pub fn zincrby(ctx: &mut Ctx<'_, '_, '_>, args: &mut Args<'_>) -> CommandResult {
     zadd_generic(ctx, args, true)
 }
 
 /// `ZREM key member [member ...]`
-pub fn zrem(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>) -> CommandResult {
+pub fn zrem(ctx: &mut Ctx<'_, '_, '_>, args: &mut Args<'_>) -> CommandResult {
     let key = args.next_bytes()?;
     let members = rest(args);
     let Some(entry) = lookup(ctx, key)? else {
@@ -745,7 +749,7 @@ pub fn zrem(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>) -> CommandResult {
 // --- reading single members -----------------------------------------------------------------
 
 /// `ZCARD key`
-pub fn zcard(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>) -> CommandResult {
+pub fn zcard(ctx: &mut Ctx<'_, '_, '_>, args: &mut Args<'_>) -> CommandResult {
     let key = args.next_bytes()?;
     let n = lookup(ctx, key)?.as_ref().map_or(0, count_of);
     ctx.reply.integer(n as i64);
@@ -753,7 +757,7 @@ pub fn zcard(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>) -> CommandResult {
 }
 
 /// `ZSCORE key member`
-pub fn zscore(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>) -> CommandResult {
+pub fn zscore(ctx: &mut Ctx<'_, '_, '_>, args: &mut Args<'_>) -> CommandResult {
     let key = args.next_bytes()?;
     let member = args.next_bytes()?;
     let score = match lookup(ctx, key)? {
@@ -768,7 +772,7 @@ pub fn zscore(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>) -> CommandResult {
 }
 
 /// `ZMSCORE key member [member ...]`
-pub fn zmscore(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>) -> CommandResult {
+pub fn zmscore(ctx: &mut Ctx<'_, '_, '_>, args: &mut Args<'_>) -> CommandResult {
     let key = args.next_bytes()?;
     let members = rest(args);
     let exists = lookup(ctx, key)?.is_some();
@@ -786,7 +790,7 @@ pub fn zmscore(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>) -> CommandResult {
     Ok(())
 }
 
-fn rank_generic(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>, reverse: bool) -> CommandResult {
+fn rank_generic(ctx: &mut Ctx<'_, '_, '_>, args: &mut Args<'_>, reverse: bool) -> CommandResult {
     let key = args.next_bytes()?;
     let member = args.next_bytes()?;
     let Some(entry) = lookup(ctx, key)? else {
@@ -809,17 +813,17 @@ fn rank_generic(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>, reverse: bool) -> Co
 }
 
 /// `ZRANK key member`
-pub fn zrank(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>) -> CommandResult {
+pub fn zrank(ctx: &mut Ctx<'_, '_, '_>, args: &mut Args<'_>) -> CommandResult {
     rank_generic(ctx, args, false)
 }
 
 /// `ZREVRANK key member`
-pub fn zrevrank(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>) -> CommandResult {
+pub fn zrevrank(ctx: &mut Ctx<'_, '_, '_>, args: &mut Args<'_>) -> CommandResult {
     rank_generic(ctx, args, true)
 }
 
 /// `ZCOUNT key min max`
-pub fn zcount(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>) -> CommandResult {
+pub fn zcount(ctx: &mut Ctx<'_, '_, '_>, args: &mut Args<'_>) -> CommandResult {
     let key = args.next_bytes()?;
     let range = ScoreRange::parse(args.next_bytes()?, args.next_bytes()?)?;
     if lookup(ctx, key)?.is_none() {
@@ -839,7 +843,7 @@ pub fn zcount(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>) -> CommandResult {
 }
 
 /// `ZLEXCOUNT key min max`
-pub fn zlexcount(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>) -> CommandResult {
+pub fn zlexcount(ctx: &mut Ctx<'_, '_, '_>, args: &mut Args<'_>) -> CommandResult {
     let key = args.next_bytes()?;
     let range = LexRange::parse(args.next_bytes()?, args.next_bytes()?)?;
     let Some(entry) = lookup(ctx, key)? else {
@@ -881,7 +885,7 @@ enum Direction {
 
 /// Redis's `zrangeGenericCommand`: every range command, and ZRANGESTORE (`store`).
 fn zrange_generic(
-    ctx: &mut Ctx<'_, '_>,
+    ctx: &mut Ctx<'_, '_, '_>,
     args: &mut Args<'_>,
     store: bool,
     mut rtype: RangeType,
@@ -975,44 +979,44 @@ fn zrange_generic(
 }
 
 /// `ZRANGE key start stop [BYSCORE|BYLEX] [REV] [LIMIT offset count] [WITHSCORES]`
-pub fn zrange(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>) -> CommandResult {
+pub fn zrange(ctx: &mut Ctx<'_, '_, '_>, args: &mut Args<'_>) -> CommandResult {
     zrange_generic(ctx, args, false, RangeType::Auto, Direction::Auto)
 }
 
 /// `ZRANGESTORE dst src min max [BYSCORE|BYLEX] [REV] [LIMIT offset count]`
-pub fn zrangestore(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>) -> CommandResult {
+pub fn zrangestore(ctx: &mut Ctx<'_, '_, '_>, args: &mut Args<'_>) -> CommandResult {
     zrange_generic(ctx, args, true, RangeType::Auto, Direction::Auto)
 }
 
 /// `ZREVRANGE key start stop [WITHSCORES]`
-pub fn zrevrange(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>) -> CommandResult {
+pub fn zrevrange(ctx: &mut Ctx<'_, '_, '_>, args: &mut Args<'_>) -> CommandResult {
     zrange_generic(ctx, args, false, RangeType::Rank, Direction::Reverse)
 }
 
 /// `ZRANGEBYSCORE key min max [WITHSCORES] [LIMIT offset count]`
-pub fn zrangebyscore(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>) -> CommandResult {
+pub fn zrangebyscore(ctx: &mut Ctx<'_, '_, '_>, args: &mut Args<'_>) -> CommandResult {
     zrange_generic(ctx, args, false, RangeType::Score, Direction::Forward)
 }
 
 /// `ZREVRANGEBYSCORE key max min [WITHSCORES] [LIMIT offset count]`
-pub fn zrevrangebyscore(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>) -> CommandResult {
+pub fn zrevrangebyscore(ctx: &mut Ctx<'_, '_, '_>, args: &mut Args<'_>) -> CommandResult {
     zrange_generic(ctx, args, false, RangeType::Score, Direction::Reverse)
 }
 
 /// `ZRANGEBYLEX key min max [LIMIT offset count]`
-pub fn zrangebylex(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>) -> CommandResult {
+pub fn zrangebylex(ctx: &mut Ctx<'_, '_, '_>, args: &mut Args<'_>) -> CommandResult {
     zrange_generic(ctx, args, false, RangeType::Lex, Direction::Forward)
 }
 
 /// `ZREVRANGEBYLEX key max min [LIMIT offset count]`
-pub fn zrevrangebylex(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>) -> CommandResult {
+pub fn zrevrangebylex(ctx: &mut Ctx<'_, '_, '_>, args: &mut Args<'_>) -> CommandResult {
     zrange_generic(ctx, args, false, RangeType::Lex, Direction::Reverse)
 }
 
 // --- removing ranges and popping ------------------------------------------------------------
 
 /// `ZREMRANGEBYRANK key start stop`
-pub fn zremrangebyrank(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>) -> CommandResult {
+pub fn zremrangebyrank(ctx: &mut Ctx<'_, '_, '_>, args: &mut Args<'_>) -> CommandResult {
     let key = args.next_bytes()?;
     let start = parse_i64(args.next_bytes()?)?;
     let end = parse_i64(args.next_bytes()?)?;
@@ -1032,7 +1036,7 @@ pub fn zremrangebyrank(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>) -> CommandRes
 }
 
 /// `ZREMRANGEBYSCORE key min max`
-pub fn zremrangebyscore(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>) -> CommandResult {
+pub fn zremrangebyscore(ctx: &mut Ctx<'_, '_, '_>, args: &mut Args<'_>) -> CommandResult {
     let key = args.next_bytes()?;
     let range = ScoreRange::parse(args.next_bytes()?, args.next_bytes()?)?;
     let Some(entry) = lookup(ctx, key)? else {
@@ -1052,7 +1056,7 @@ pub fn zremrangebyscore(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>) -> CommandRe
 }
 
 /// `ZREMRANGEBYLEX key min max`
-pub fn zremrangebylex(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>) -> CommandResult {
+pub fn zremrangebylex(ctx: &mut Ctx<'_, '_, '_>, args: &mut Args<'_>) -> CommandResult {
     let key = args.next_bytes()?;
     let range = LexRange::parse(args.next_bytes()?, args.next_bytes()?)?;
     let Some(entry) = lookup(ctx, key)? else {
@@ -1083,7 +1087,7 @@ struct PopReply {
 /// Pops up to `count` (-1: one, unnested) lowest or highest elements of the first non-empty
 /// sorted set among `keys`.
 fn pop_generic(
-    ctx: &mut Ctx<'_, '_>,
+    ctx: &mut Ctx<'_, '_, '_>,
     keys: &[&[u8]],
     max: bool,
     count: i64,
@@ -1141,7 +1145,7 @@ fn pop_generic(
     Ok(())
 }
 
-fn zpop(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>, max: bool) -> CommandResult {
+fn zpop(ctx: &mut Ctx<'_, '_, '_>, args: &mut Args<'_>, max: bool) -> CommandResult {
     let key = args.next_bytes()?;
     if args.remaining() > 1 {
         return Err(CommandError::Syntax);
@@ -1165,12 +1169,12 @@ fn zpop(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>, max: bool) -> CommandResult 
 }
 
 /// `ZPOPMIN key [count]`
-pub fn zpopmin(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>) -> CommandResult {
+pub fn zpopmin(ctx: &mut Ctx<'_, '_, '_>, args: &mut Args<'_>) -> CommandResult {
     zpop(ctx, args, false)
 }
 
 /// `ZPOPMAX key [count]`
-pub fn zpopmax(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>) -> CommandResult {
+pub fn zpopmax(ctx: &mut Ctx<'_, '_, '_>, args: &mut Args<'_>) -> CommandResult {
     zpop(ctx, args, true)
 }
 
@@ -1213,12 +1217,12 @@ const ZMPOP_REPLY: PopReply = PopReply {
 };
 
 /// `ZMPOP numkeys key [key ...] MIN|MAX [COUNT count]`
-pub fn zmpop(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>) -> CommandResult {
+pub fn zmpop(ctx: &mut Ctx<'_, '_, '_>, args: &mut Args<'_>) -> CommandResult {
     let (keys, max, count) = parse_zmpop(args)?;
     pop_generic(ctx, &keys, max, count, ZMPOP_REPLY)
 }
 
-fn bzpop(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>, max: bool) -> CommandResult {
+fn bzpop(ctx: &mut Ctx<'_, '_, '_>, args: &mut Args<'_>, max: bool) -> CommandResult {
     let mut keys: Vec<&[u8]> = std::iter::from_fn(|| args.try_next()).collect();
     let timeout = keys.pop().ok_or(CommandError::WrongArity(args.name()))?;
     let deadline = super::blocking::parse_timeout(timeout, ctx.ks.now_ms())?;
@@ -1251,17 +1255,17 @@ fn bzpop(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>, max: bool) -> CommandResult
 }
 
 /// `BZPOPMIN key [key ...] timeout`
-pub fn bzpopmin(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>) -> CommandResult {
+pub fn bzpopmin(ctx: &mut Ctx<'_, '_, '_>, args: &mut Args<'_>) -> CommandResult {
     bzpop(ctx, args, false)
 }
 
 /// `BZPOPMAX key [key ...] timeout`
-pub fn bzpopmax(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>) -> CommandResult {
+pub fn bzpopmax(ctx: &mut Ctx<'_, '_, '_>, args: &mut Args<'_>) -> CommandResult {
     bzpop(ctx, args, true)
 }
 
 /// `BZMPOP timeout numkeys key [key ...] MIN|MAX [COUNT count]`
-pub fn bzmpop(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>) -> CommandResult {
+pub fn bzmpop(ctx: &mut Ctx<'_, '_, '_>, args: &mut Args<'_>) -> CommandResult {
     let deadline = super::blocking::parse_timeout(args.next_bytes()?, ctx.ks.now_ms())?;
     let (keys, max, count) = parse_zmpop(args)?;
     for key in &keys {
@@ -1322,7 +1326,7 @@ struct Source<'a> {
 }
 
 impl Source<'_> {
-    fn items(&self, ctx: &mut Ctx<'_, '_>) -> Result<Vec<ZItem>, CommandError> {
+    fn items(&self, ctx: &mut Ctx<'_, '_, '_>) -> Result<Vec<ZItem>, CommandError> {
         let d = db(ctx);
         Ok(match self.kind {
             Some(Kind::ZSet) => ctx.ks.zset_walk(d, self.key, ElemRange::all(usize::MAX))?,
@@ -1344,7 +1348,7 @@ impl Source<'_> {
         })
     }
 
-    fn score(&self, ctx: &mut Ctx<'_, '_>, member: &[u8]) -> Result<Option<f64>, CommandError> {
+    fn score(&self, ctx: &mut Ctx<'_, '_, '_>, member: &[u8]) -> Result<Option<f64>, CommandError> {
         let d = db(ctx);
         Ok(match self.kind {
             Some(Kind::ZSet) => ctx.ks.zset_score(d, self.key, member)?,
@@ -1359,7 +1363,7 @@ impl Source<'_> {
 
 /// Redis's `zunionInterDiffGenericCommand`.
 fn zsetop(
-    ctx: &mut Ctx<'_, '_>,
+    ctx: &mut Ctx<'_, '_, '_>,
     args: &mut Args<'_>,
     op: SetOp,
     store: bool,
@@ -1527,37 +1531,37 @@ fn zsetop(
 }
 
 /// `ZUNION numkeys key [key ...] [WEIGHTS w ...] [AGGREGATE SUM|MIN|MAX] [WITHSCORES]`
-pub fn zunion(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>) -> CommandResult {
+pub fn zunion(ctx: &mut Ctx<'_, '_, '_>, args: &mut Args<'_>) -> CommandResult {
     zsetop(ctx, args, SetOp::Union, false, false)
 }
 
 /// `ZINTER numkeys key [key ...] [WEIGHTS w ...] [AGGREGATE SUM|MIN|MAX] [WITHSCORES]`
-pub fn zinter(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>) -> CommandResult {
+pub fn zinter(ctx: &mut Ctx<'_, '_, '_>, args: &mut Args<'_>) -> CommandResult {
     zsetop(ctx, args, SetOp::Inter, false, false)
 }
 
 /// `ZDIFF numkeys key [key ...] [WITHSCORES]`
-pub fn zdiff(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>) -> CommandResult {
+pub fn zdiff(ctx: &mut Ctx<'_, '_, '_>, args: &mut Args<'_>) -> CommandResult {
     zsetop(ctx, args, SetOp::Diff, false, false)
 }
 
 /// `ZUNIONSTORE destination numkeys key [key ...] [WEIGHTS w ...] [AGGREGATE SUM|MIN|MAX]`
-pub fn zunionstore(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>) -> CommandResult {
+pub fn zunionstore(ctx: &mut Ctx<'_, '_, '_>, args: &mut Args<'_>) -> CommandResult {
     zsetop(ctx, args, SetOp::Union, true, false)
 }
 
 /// `ZINTERSTORE destination numkeys key [key ...] [WEIGHTS w ...] [AGGREGATE SUM|MIN|MAX]`
-pub fn zinterstore(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>) -> CommandResult {
+pub fn zinterstore(ctx: &mut Ctx<'_, '_, '_>, args: &mut Args<'_>) -> CommandResult {
     zsetop(ctx, args, SetOp::Inter, true, false)
 }
 
 /// `ZDIFFSTORE destination numkeys key [key ...]`
-pub fn zdiffstore(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>) -> CommandResult {
+pub fn zdiffstore(ctx: &mut Ctx<'_, '_, '_>, args: &mut Args<'_>) -> CommandResult {
     zsetop(ctx, args, SetOp::Diff, true, false)
 }
 
 /// `ZINTERCARD numkeys key [key ...] [LIMIT limit]`
-pub fn zintercard(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>) -> CommandResult {
+pub fn zintercard(ctx: &mut Ctx<'_, '_, '_>, args: &mut Args<'_>) -> CommandResult {
     zsetop(ctx, args, SetOp::Inter, false, true)
 }
 
@@ -1565,7 +1569,7 @@ pub fn zintercard(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>) -> CommandResult {
 
 /// A random member with its score: the first at or after a random point of the hash order,
 /// wrapping around.
-fn random_item(ctx: &mut Ctx<'_, '_>, key: &[u8]) -> Result<Option<ZItem>, CommandError> {
+fn random_item(ctx: &mut Ctx<'_, '_, '_>, key: &[u8]) -> Result<Option<ZItem>, CommandError> {
     let d = db(ctx);
     let from = random_u64().to_be_bytes();
     let t = ElemTable::ZMembers;
@@ -1590,7 +1594,7 @@ fn score_bytes(v: &[u8]) -> f64 {
 }
 
 /// `ZRANDMEMBER key [count [WITHSCORES]]`
-pub fn zrandmember(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>) -> CommandResult {
+pub fn zrandmember(ctx: &mut Ctx<'_, '_, '_>, args: &mut Args<'_>) -> CommandResult {
     let key = args.next_bytes()?;
     let Some(count_arg) = args.try_next() else {
         let item = match lookup(ctx, key)? {
@@ -1668,7 +1672,7 @@ fn scan_score(score: f64, compact: bool) -> String {
 
 /// `ZSCAN key cursor [MATCH pattern] [COUNT count]`: the options are read once the key is
 /// known to exist, and a listpack comes back whole, as in Redis.
-pub fn zscan(ctx: &mut Ctx<'_, '_>, args: &mut Args<'_>) -> CommandResult {
+pub fn zscan(ctx: &mut Ctx<'_, '_, '_>, args: &mut Args<'_>) -> CommandResult {
     let key = args.next_bytes()?;
     let cursor = parse_cursor(args.next_bytes()?)?;
     let Some(entry) = lookup(ctx, key)? else {

@@ -64,7 +64,7 @@ fn slotted_ok(elem: &[u8]) -> bool {
     elem.len() >= 8 && elem[..8] == slot_of(&elem[8..]).to_be_bytes()
 }
 
-impl Keyspace<'_> {
+impl Keyspace<'_, '_> {
     /// Checks every invariant listed in this module's documentation; `Ok` when all hold.
     pub fn check_integrity(&mut self) -> Result<(), IntegrityError> {
         let mut problems = Vec::new();
@@ -141,7 +141,7 @@ impl Keyspace<'_> {
         // The rows as the commands see them: the B-tree overlaid with the record cache's pending
         // writes. A clean cache entry must equal its row, absences included.
         let mut rows = BTreeMap::new();
-        for item in opened(&mut self.meta, self.txn, META)?.iter()? {
+        for item in opened(&mut self.tables.meta, self.txn, META)?.iter()? {
             let (k, v) = item?;
             rows.insert(k.value().to_vec(), v.value().to_vec());
         }
@@ -193,7 +193,7 @@ impl Keyspace<'_> {
         }
         for (at, phys, key) in deadlines {
             expire_key(&mut self.ebuf, at, phys, &key);
-            if opened(&mut self.expires, self.txn, EXPIRES)?
+            if opened(&mut self.tables.expires, self.txn, EXPIRES)?
                 .get(self.ebuf.as_slice())?
                 .is_none()
             {
@@ -429,7 +429,7 @@ mod tests {
     use crate::protocol::Reply;
     use crate::{Engine, Session};
 
-    fn problems(f: impl FnOnce(&mut Keyspace<'_>)) -> Vec<String> {
+    fn problems(f: impl FnOnce(&mut Keyspace<'_, '_>)) -> Vec<String> {
         with_test_keyspace(|ks| {
             f(ks);
             match ks.check_integrity() {
@@ -512,7 +512,7 @@ mod tests {
         let found = problems(|ks| {
             ks.put(0, b"k", Kind::String, Some(5_000), b"v").unwrap();
             expire_key(&mut ks.ebuf, 5_000, 0, b"k");
-            opened(&mut ks.expires, ks.txn, EXPIRES)
+            opened(&mut ks.tables.expires, ks.txn, EXPIRES)
                 .unwrap()
                 .remove(ks.ebuf.as_slice())
                 .unwrap();

@@ -348,16 +348,12 @@ pub fn slot_of(key: &[u8]) -> u64 {
 }
 
 /// The keyspace as seen by the commands of one group (one redb write transaction).
-pub struct Keyspace<'t> {
+pub struct Keyspace<'a, 't> {
     txn: &'t WriteTransaction,
-    /// The tables, each opened on first use: a GET answered by the record cache opens none.
-    meta: Option<Table<'t, &'static [u8], &'static [u8]>>,
-    expires: Option<Table<'t, &'static [u8], ()>>,
-    /// Element tables, by [`ElemTable`].
-    elems: [Option<Table<'t, &'static [u8], &'static [u8]>>; 6],
+    tables: &'a mut Tables<'t>,
     now_ms: i64,
-    counters: &'t mut Counters,
-    cache: &'t mut RowCache,
+    counters: &'a mut Counters,
+    cache: &'a mut RowCache,
     kbuf: Vec<u8>,
     ebuf: Vec<u8>,
     changed: bool,
@@ -366,16 +362,30 @@ pub struct Keyspace<'t> {
     touched: Option<Vec<(u8, Option<Vec<u8>>)>>,
 }
 
+/// The keyspace's tables in one redb write transaction, each opened on first use (a GET
+/// answered by the record cache opens none) and kept open by the engine across the jobs the
+/// transaction carries: opening a table costs about 3 000 instructions and closing it 800,
+/// more than a whole SET (callgrind). They must be dropped before the transaction commits.
+#[derive(Default)]
+pub struct Tables<'t> {
+    meta: Option<Table<'t, &'static [u8], &'static [u8]>>,
+    expires: Option<Table<'t, &'static [u8], ()>>,
+    /// Element tables, by [`ElemTable`].
+    elems: [Option<Table<'t, &'static [u8], &'static [u8]>>; 6],
+}
+
 /// Runs `f` on a keyspace over a fresh in-memory database (unit tests of the keyspace's parts).
 #[cfg(test)]
-pub(crate) fn with_test_keyspace<R>(f: impl FnOnce(&mut Keyspace<'_>) -> R) -> R {
+pub(crate) fn with_test_keyspace<R>(f: impl FnOnce(&mut Keyspace<'_, '_>) -> R) -> R {
     let db = redb::Database::builder()
         .create_with_backend(redb::backends::InMemoryBackend::new())
         .expect("an in-memory database opens");
     let txn = db.begin_write().expect("a write transaction begins");
+    let mut tables = Tables::default();
     let mut counters = Counters::default();
     let mut cache = RowCache::new(1 << 20);
-    let mut ks = Keyspace::open(&txn, 0, &mut counters, &mut cache).expect("the keyspace opens");
+    let mut ks = Keyspace::open(&txn, &mut tables, 0, &mut counters, &mut cache)
+        .expect("the keyspace opens");
     f(&mut ks)
 }
 
@@ -418,20 +428,19 @@ fn expire_key(buf: &mut Vec<u8>, at: i64, phys: u8, key: &[u8]) {
     buf.extend_from_slice(key);
 }
 
-impl<'t> Keyspace<'t> {
-    /// Opens the keyspace tables inside `txn`; `now_ms` is the clock every command of the group
-    /// sees (logged with the group so replay sees the same).
+impl<'a, 't> Keyspace<'a, 't> {
+    /// The keyspace inside `txn`, over its `tables`; `now_ms` is the clock every command of the
+    /// group sees (logged with the group so replay sees the same).
     pub(crate) fn open(
         txn: &'t WriteTransaction,
+        tables: &'a mut Tables<'t>,
         now_ms: i64,
-        counters: &'t mut Counters,
-        cache: &'t mut RowCache,
+        counters: &'a mut Counters,
+        cache: &'a mut RowCache,
     ) -> Result<Self, StorageError> {
         Ok(Keyspace {
             txn,
-            elems: Default::default(),
-            meta: None,
-            expires: None,
+            tables,
             now_ms,
             counters,
             cache,
@@ -490,7 +499,7 @@ impl<'t> Keyspace<'t> {
             Cached::Record(record) => decode(record)?,
             Cached::Absent => return Ok(None),
             Cached::Unknown => {
-                match opened(&mut self.meta, self.txn, META)?.get(self.kbuf.as_slice())? {
+                match opened(&mut self.tables.meta, self.txn, META)?.get(self.kbuf.as_slice())? {
                     Some(raw) => {
                         self.cache.store(META_TAG, &self.kbuf, Some(raw.value()));
                         decode(raw.value())?
@@ -596,13 +605,15 @@ impl<'t> Keyspace<'t> {
             Some(old_at) if old_at == expire_at => return Ok(()),
             Some(Some(old_at)) => {
                 expire_key(&mut self.ebuf, old_at, phys, key);
-                opened(&mut self.expires, self.txn, EXPIRES)?.remove(self.ebuf.as_slice())?;
+                opened(&mut self.tables.expires, self.txn, EXPIRES)?
+                    .remove(self.ebuf.as_slice())?;
             }
             Some(None) => {}
         }
         if let Some(at) = expire_at {
             expire_key(&mut self.ebuf, at, phys, key);
-            opened(&mut self.expires, self.txn, EXPIRES)?.insert(self.ebuf.as_slice(), ())?;
+            opened(&mut self.tables.expires, self.txn, EXPIRES)?
+                .insert(self.ebuf.as_slice(), ())?;
         }
         Ok(())
     }
@@ -625,7 +636,7 @@ impl<'t> Keyspace<'t> {
         table: Option<ElemTable>,
     ) -> Result<&mut Table<'t, &'static [u8], &'static [u8]>, StorageError> {
         match table {
-            None => opened(&mut self.meta, self.txn, META),
+            None => opened(&mut self.tables.meta, self.txn, META),
             Some(table) => self.elem_table(table),
         }
     }
@@ -701,7 +712,7 @@ impl<'t> Keyspace<'t> {
         if !self.cache.has_pending_in(META_TAG) {
             return Ok(());
         }
-        let table = opened(&mut self.meta, self.txn, META)?;
+        let table = opened(&mut self.tables.meta, self.txn, META)?;
         self.cache.flush(META_TAG, table)
     }
 
@@ -718,7 +729,7 @@ impl<'t> Keyspace<'t> {
         if !self.cache.has_pending_in(tag) {
             return Ok(());
         }
-        let t = opened_elem(&mut self.elems, self.txn, table)?;
+        let t = opened_elem(&mut self.tables.elems, self.txn, table)?;
         self.cache.flush(tag, t)
     }
 
@@ -742,7 +753,7 @@ impl<'t> Keyspace<'t> {
     /// Writes the rank index's changed blocks into `ZBlocks`; with `drop`, forgets the index.
     fn flush_ranks(&mut self, drop: bool) -> Result<(), StorageError> {
         if self.cache.ranks.is_dirty() {
-            let t = opened_elem(&mut self.elems, self.txn, ElemTable::ZBlocks)?;
+            let t = opened_elem(&mut self.tables.elems, self.txn, ElemTable::ZBlocks)?;
             self.cache.ranks.write_back(t)?;
         }
         if drop {
@@ -765,7 +776,7 @@ impl<'t> Keyspace<'t> {
     fn meta_of_kbuf(&mut self) -> Result<Option<(Option<i64>, u8)>, StorageError> {
         match self.cached_meta() {
             Some(known) => Ok(known),
-            None => Ok(opened(&mut self.meta, self.txn, META)?
+            None => Ok(opened(&mut self.tables.meta, self.txn, META)?
                 .get(self.kbuf.as_slice())?
                 .map(|g| row_meta(g.value()))),
         }
@@ -788,7 +799,7 @@ impl<'t> Keyspace<'t> {
         *n = n.saturating_sub(1);
         if let Some(at) = old_at {
             expire_key(&mut self.ebuf, at, phys, key);
-            opened(&mut self.expires, self.txn, EXPIRES)?.remove(self.ebuf.as_slice())?;
+            opened(&mut self.tables.expires, self.txn, EXPIRES)?.remove(self.ebuf.as_slice())?;
         }
         Ok(true)
     }
@@ -822,7 +833,7 @@ impl<'t> Keyspace<'t> {
     /// (left by FLUSHDB) are dropped on the way.
     pub fn expire_due(&mut self, budget: usize) -> Result<usize, StorageError> {
         let mut due = Vec::new();
-        for item in opened(&mut self.expires, self.txn, EXPIRES)?.iter()? {
+        for item in opened(&mut self.tables.expires, self.txn, EXPIRES)?.iter()? {
             let (k, _) = item?;
             let k = k.value();
             if k.len() < 9 || due.len() >= budget {
@@ -844,7 +855,8 @@ impl<'t> Keyspace<'t> {
                 removed += 1;
             } else {
                 expire_key(&mut self.ebuf, *at, *phys, key);
-                opened(&mut self.expires, self.txn, EXPIRES)?.remove(self.ebuf.as_slice())?;
+                opened(&mut self.tables.expires, self.txn, EXPIRES)?
+                    .remove(self.ebuf.as_slice())?;
                 self.changed = true;
             }
         }
@@ -868,7 +880,7 @@ impl<'t> Keyspace<'t> {
         let mut expired = Vec::new();
         let mut next = 0;
         self.flush_meta()?;
-        for item in opened(&mut self.meta, self.txn, META)?
+        for item in opened(&mut self.tables.meta, self.txn, META)?
             .range::<&[u8]>(start.as_slice()..end.as_slice())?
         {
             let (k, v) = item?;
@@ -935,7 +947,7 @@ impl<'t> Keyspace<'t> {
         // cleared before the removal, so a failure half-way leaves no entry of a removed row.
         self.flush_all()?;
         self.cache.clear();
-        opened(&mut self.meta, self.txn, META)?
+        opened(&mut self.tables.meta, self.txn, META)?
             .retain_in::<&[u8], _>(start.as_slice()..end.as_slice(), |_, _| false)?;
         for table in ElemTable::ALL {
             self.elem_table(table)?
@@ -961,7 +973,7 @@ impl<'t> Keyspace<'t> {
         &mut self,
         table: ElemTable,
     ) -> Result<&mut Table<'t, &'static [u8], &'static [u8]>, StorageError> {
-        opened_elem(&mut self.elems, self.txn, table)
+        opened_elem(&mut self.tables.elems, self.txn, table)
     }
 
     fn elem_key(&self, db: usize, key: &[u8], elem: &[u8]) -> Vec<u8> {
@@ -1172,7 +1184,7 @@ impl<'t> Keyspace<'t> {
         self.flush_elems(table)?;
         let remember = tag.filter(|_| n - seen <= CACHED_RUN);
         let cache = &mut *self.cache;
-        let t = opened_elem(&mut self.elems, self.txn, table)?;
+        let t = opened_elem(&mut self.tables.elems, self.txn, table)?;
         for item in t.range::<&[u8]>(row.as_slice()..end.as_slice())? {
             let (k, v) = item?;
             if let Some(tag) = remember {
@@ -1221,7 +1233,7 @@ impl<'t> Keyspace<'t> {
         self.flush_elems(table)?;
         let tag = cache_tag(table);
         let cache = &mut *self.cache;
-        let t = opened_elem(&mut self.elems, self.txn, table)?;
+        let t = opened_elem(&mut self.tables.elems, self.txn, table)?;
         t.retain_in::<&[u8], _>(range, |row, _| {
             if let Some(tag) = tag {
                 cache.forget(tag, row);

@@ -126,7 +126,7 @@ fn corrupt() -> StorageError {
     StorageError::Redb("corrupt sorted-set rank index".into())
 }
 
-impl Keyspace<'_> {
+impl Keyspace<'_, '_> {
     /// The score of `member` in the sorted set at `key`.
     pub fn zset_score(
         &mut self,
@@ -559,7 +559,7 @@ mod tests {
 
     /// Checks the index against the score order: block starts are elements, counts are the
     /// rows up to the next start, and every block is within bounds.
-    fn check_blocks(ks: &mut Keyspace<'_>, key: &[u8], model: &BTreeSet<Vec<u8>>) {
+    fn check_blocks(ks: &mut Keyspace<'_, '_>, key: &[u8], model: &BTreeSet<Vec<u8>>) {
         let blocks = ks
             .elem_range(ElemTable::ZBlocks, 0, key, ElemRange::all(usize::MAX))
             .unwrap();
