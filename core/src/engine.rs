@@ -8,7 +8,7 @@ use redb::Database;
 
 use crate::commands::{self, Access, Args, Ctx};
 use crate::error::CommandError;
-use crate::keyspace::{Counters, IntegrityError, Keyspace, RowCache, Tables, DATABASES};
+use crate::keyspace::{Counters, Held, IntegrityError, Keyspace, RowCache, DATABASES};
 use crate::protocol::{Argv, Reply};
 use crate::state::ServerState;
 use crate::storage::{self, StorageError, Store, SYSTEM};
@@ -172,16 +172,16 @@ pub struct Engine {
 }
 
 self_cell::self_cell!(
-    /// A redb write transaction and the tables its jobs opened, kept open across the jobs it
-    /// carries (see [`Tables`]).
-    struct TxnTables {
+    /// A redb write transaction and what the keyspace keeps in it across the jobs it carries:
+    /// open tables, key buffers (see [`Held`]).
+    struct OpenTxn {
         owner: redb::WriteTransaction,
         #[not_covariant]
-        dependent: Tables,
+        dependent: Held,
     }
 );
 
-impl TxnTables {
+impl OpenTxn {
     /// The transaction, its tables closed (before it commits or aborts).
     fn into_txn(self) -> redb::WriteTransaction {
         self.into_owner()
@@ -189,7 +189,7 @@ impl TxnTables {
 }
 
 struct OpenGroup {
-    txn: TxnTables,
+    txn: OpenTxn,
     /// Counters as they were when the transaction opened, restored if it fails.
     counters_before: Counters,
     changed: bool,
@@ -335,7 +335,7 @@ impl Engine {
             })();
             let txn = self.watch(txn)?;
             self.open = Some(OpenGroup {
-                txn: TxnTables::new(txn, |_| Tables::default()),
+                txn: OpenTxn::new(txn, |_| Held::default()),
                 counters_before: self.counters.clone(),
                 changed: false,
                 failure: None,
@@ -347,8 +347,8 @@ impl Engine {
         let (record, state) = (&mut self.record, &mut self.state);
         let failure = &mut open.failure;
         let changed = &mut open.changed;
-        open.txn.with_dependent_mut(|txn, tables| {
-            let keyspace = Keyspace::open(txn, tables, now_ms, counters, cache)?;
+        open.txn.with_dependent_mut(|txn, held| {
+            let keyspace = Keyspace::open(txn, held, now_ms, counters, cache)?;
             let mut group = Group {
                 keyspace,
                 record,
@@ -711,11 +711,11 @@ impl Engine {
 
     fn replay_inner(&mut self, record: &WalRecord) -> Result<(), StorageError> {
         let mut txn = self.db.begin_write()?;
-        let mut tables = Tables::default();
+        let mut held = Held::default();
         for cmd in &record.commands {
             let keyspace = Keyspace::open(
                 &txn,
-                &mut tables,
+                &mut held,
                 cmd.time_ms,
                 &mut self.counters,
                 &mut self.cache,
@@ -739,7 +739,7 @@ impl Engine {
                 return Err(err);
             }
         }
-        drop(tables);
+        drop(held);
         self.cache.flush_txn(&txn)?;
         write_system(&txn, record.lsn, &self.counters)?;
         txn.set_durability(redb::Durability::None)?;

@@ -141,7 +141,7 @@ impl Keyspace<'_, '_> {
         // The rows as the commands see them: the B-tree overlaid with the record cache's pending
         // writes. A clean cache entry must equal its row, absences included.
         let mut rows = BTreeMap::new();
-        for item in opened(&mut self.tables.meta, self.txn, META)?.iter()? {
+        for item in opened(&mut self.held.meta, self.txn, META)?.iter()? {
             let (k, v) = item?;
             rows.insert(k.value().to_vec(), v.value().to_vec());
         }
@@ -192,9 +192,9 @@ impl Keyspace<'_, '_> {
             ));
         }
         for (at, phys, key) in deadlines {
-            expire_key(&mut self.ebuf, at, phys, &key);
-            if opened(&mut self.tables.expires, self.txn, EXPIRES)?
-                .get(self.ebuf.as_slice())?
+            expire_key(&mut self.held.ebuf, at, phys, &key);
+            if opened(&mut self.held.expires, self.txn, EXPIRES)?
+                .get(self.held.ebuf.as_slice())?
                 .is_none()
             {
                 problems.push(format!(
@@ -485,8 +485,8 @@ mod tests {
         let found = problems(|ks| {
             ks.put(0, b"s", Kind::String, None, b"v").unwrap();
             ks.flush_meta().unwrap();
-            meta_key(&mut ks.kbuf, 0, b"s");
-            ks.cache.store(META_TAG, &ks.kbuf, None);
+            meta_key(&mut ks.held.kbuf, 0, b"s");
+            ks.cache.store(META_TAG, &ks.held.kbuf, None);
         });
         assert_eq!(found.len(), 1, "{found:?}");
         assert!(
@@ -511,10 +511,10 @@ mod tests {
     fn wrong_counters_and_a_missing_deadline_are_reported() {
         let found = problems(|ks| {
             ks.put(0, b"k", Kind::String, Some(5_000), b"v").unwrap();
-            expire_key(&mut ks.ebuf, 5_000, 0, b"k");
-            opened(&mut ks.tables.expires, ks.txn, EXPIRES)
+            expire_key(&mut ks.held.ebuf, 5_000, 0, b"k");
+            opened(&mut ks.held.expires, ks.txn, EXPIRES)
                 .unwrap()
-                .remove(ks.ebuf.as_slice())
+                .remove(ks.held.ebuf.as_slice())
                 .unwrap();
             ks.counters.keys[2] = 1;
         });

@@ -350,28 +350,31 @@ pub fn slot_of(key: &[u8]) -> u64 {
 /// The keyspace as seen by the commands of one group (one redb write transaction).
 pub struct Keyspace<'a, 't> {
     txn: &'t WriteTransaction,
-    tables: &'a mut Tables<'t>,
+    held: &'a mut Held<'t>,
     now_ms: i64,
     counters: &'a mut Counters,
     cache: &'a mut RowCache,
-    kbuf: Vec<u8>,
-    ebuf: Vec<u8>,
     changed: bool,
     /// Keys written since tracking was switched on, for WATCH: `(physical db, key)`; a key of
     /// `None` stands for the whole database (FLUSHDB, SWAPDB).
     touched: Option<Vec<(u8, Option<Vec<u8>>)>>,
 }
 
-/// The keyspace's tables in one redb write transaction, each opened on first use (a GET
-/// answered by the record cache opens none) and kept open by the engine across the jobs the
-/// transaction carries: opening a table costs about 3 000 instructions and closing it 800,
-/// more than a whole SET (callgrind). They must be dropped before the transaction commits.
+/// What the keyspace keeps across the jobs of one redb write transaction, which the engine
+/// holds with it: the tables, each opened on first use (a GET answered by the record cache
+/// opens none), and the key buffers. Opening a table costs about 3 000 instructions and
+/// closing it 800, more than a whole SET (callgrind). They must be dropped before the
+/// transaction commits.
 #[derive(Default)]
-pub struct Tables<'t> {
+pub struct Held<'t> {
     meta: Option<Table<'t, &'static [u8], &'static [u8]>>,
     expires: Option<Table<'t, &'static [u8], ()>>,
     /// Element tables, by [`ElemTable`].
     elems: [Option<Table<'t, &'static [u8], &'static [u8]>>; 6],
+    /// A `meta` row key being built.
+    kbuf: Vec<u8>,
+    /// An `expires` row key being built.
+    ebuf: Vec<u8>,
 }
 
 /// Runs `f` on a keyspace over a fresh in-memory database (unit tests of the keyspace's parts).
@@ -381,11 +384,11 @@ pub(crate) fn with_test_keyspace<R>(f: impl FnOnce(&mut Keyspace<'_, '_>) -> R) 
         .create_with_backend(redb::backends::InMemoryBackend::new())
         .expect("an in-memory database opens");
     let txn = db.begin_write().expect("a write transaction begins");
-    let mut tables = Tables::default();
+    let mut held = Held::default();
     let mut counters = Counters::default();
     let mut cache = RowCache::new(1 << 20);
-    let mut ks = Keyspace::open(&txn, &mut tables, 0, &mut counters, &mut cache)
-        .expect("the keyspace opens");
+    let mut ks =
+        Keyspace::open(&txn, &mut held, 0, &mut counters, &mut cache).expect("the keyspace opens");
     f(&mut ks)
 }
 
@@ -429,23 +432,21 @@ fn expire_key(buf: &mut Vec<u8>, at: i64, phys: u8, key: &[u8]) {
 }
 
 impl<'a, 't> Keyspace<'a, 't> {
-    /// The keyspace inside `txn`, over its `tables`; `now_ms` is the clock every command of the
+    /// The keyspace inside `txn`, over what it keeps there (`held`); `now_ms` is the clock every command of the
     /// group sees (logged with the group so replay sees the same).
     pub(crate) fn open(
         txn: &'t WriteTransaction,
-        tables: &'a mut Tables<'t>,
+        held: &'a mut Held<'t>,
         now_ms: i64,
         counters: &'a mut Counters,
         cache: &'a mut RowCache,
     ) -> Result<Self, StorageError> {
         Ok(Keyspace {
             txn,
-            tables,
+            held,
             now_ms,
             counters,
             cache,
-            kbuf: Vec::with_capacity(64),
-            ebuf: Vec::with_capacity(64),
             changed: false,
             touched: None,
         })
@@ -494,18 +495,19 @@ impl<'a, 't> Keyspace<'a, 't> {
     /// The live entry at `key`; an expired key is removed on the way (lazy expiry).
     pub fn get(&mut self, db: usize, key: &[u8]) -> Result<Option<Entry>, StorageError> {
         let phys = self.phys(db);
-        meta_key(&mut self.kbuf, phys, key);
-        let entry = match self.cache.lookup(META_TAG, &self.kbuf) {
+        meta_key(&mut self.held.kbuf, phys, key);
+        let entry = match self.cache.lookup(META_TAG, &self.held.kbuf) {
             Cached::Record(record) => decode(record)?,
             Cached::Absent => return Ok(None),
             Cached::Unknown => {
-                match opened(&mut self.tables.meta, self.txn, META)?.get(self.kbuf.as_slice())? {
+                match opened(&mut self.held.meta, self.txn, META)?.get(self.held.kbuf.as_slice())? {
                     Some(raw) => {
-                        self.cache.store(META_TAG, &self.kbuf, Some(raw.value()));
+                        self.cache
+                            .store(META_TAG, &self.held.kbuf, Some(raw.value()));
                         decode(raw.value())?
                     }
                     None => {
-                        self.cache.store(META_TAG, &self.kbuf, None);
+                        self.cache.store(META_TAG, &self.held.kbuf, None);
                         return Ok(None);
                     }
                 }
@@ -580,7 +582,7 @@ impl<'a, 't> Keyspace<'a, 't> {
     ) -> Result<(), StorageError> {
         self.changed = true;
         self.touch(phys, Some(key));
-        meta_key(&mut self.kbuf, phys, key);
+        meta_key(&mut self.held.kbuf, phys, key);
         let mut record = Vec::with_capacity(HEADER + body.len());
         record.push(tag);
         record.extend_from_slice(&expire_at.unwrap_or(0).to_le_bytes());
@@ -604,16 +606,16 @@ impl<'a, 't> Keyspace<'a, 't> {
             None => self.counters.keys[usize::from(phys)] += 1,
             Some(old_at) if old_at == expire_at => return Ok(()),
             Some(Some(old_at)) => {
-                expire_key(&mut self.ebuf, old_at, phys, key);
-                opened(&mut self.tables.expires, self.txn, EXPIRES)?
-                    .remove(self.ebuf.as_slice())?;
+                expire_key(&mut self.held.ebuf, old_at, phys, key);
+                opened(&mut self.held.expires, self.txn, EXPIRES)?
+                    .remove(self.held.ebuf.as_slice())?;
             }
             Some(None) => {}
         }
         if let Some(at) = expire_at {
-            expire_key(&mut self.ebuf, at, phys, key);
-            opened(&mut self.tables.expires, self.txn, EXPIRES)?
-                .insert(self.ebuf.as_slice(), ())?;
+            expire_key(&mut self.held.ebuf, at, phys, key);
+            opened(&mut self.held.expires, self.txn, EXPIRES)?
+                .insert(self.held.ebuf.as_slice(), ())?;
         }
         Ok(())
     }
@@ -624,9 +626,9 @@ impl<'a, 't> Keyspace<'a, 't> {
         &mut self,
         record: Option<&[u8]>,
     ) -> Result<Option<(Option<i64>, u8)>, StorageError> {
-        let key = std::mem::take(&mut self.kbuf);
+        let key = std::mem::take(&mut self.held.kbuf);
         let old = self.write_row(None, &key, record, |row| row.map(row_meta));
-        self.kbuf = key;
+        self.held.kbuf = key;
         old
     }
 
@@ -636,7 +638,7 @@ impl<'a, 't> Keyspace<'a, 't> {
         table: Option<ElemTable>,
     ) -> Result<&mut Table<'t, &'static [u8], &'static [u8]>, StorageError> {
         match table {
-            None => opened(&mut self.tables.meta, self.txn, META),
+            None => opened(&mut self.held.meta, self.txn, META),
             Some(table) => self.elem_table(table),
         }
     }
@@ -712,7 +714,7 @@ impl<'a, 't> Keyspace<'a, 't> {
         if !self.cache.has_pending_in(META_TAG) {
             return Ok(());
         }
-        let table = opened(&mut self.tables.meta, self.txn, META)?;
+        let table = opened(&mut self.held.meta, self.txn, META)?;
         self.cache.flush(META_TAG, table)
     }
 
@@ -729,7 +731,7 @@ impl<'a, 't> Keyspace<'a, 't> {
         if !self.cache.has_pending_in(tag) {
             return Ok(());
         }
-        let t = opened_elem(&mut self.tables.elems, self.txn, table)?;
+        let t = opened_elem(&mut self.held.elems, self.txn, table)?;
         self.cache.flush(tag, t)
     }
 
@@ -753,7 +755,7 @@ impl<'a, 't> Keyspace<'a, 't> {
     /// Writes the rank index's changed blocks into `ZBlocks`; with `drop`, forgets the index.
     fn flush_ranks(&mut self, drop: bool) -> Result<(), StorageError> {
         if self.cache.ranks.is_dirty() {
-            let t = opened_elem(&mut self.tables.elems, self.txn, ElemTable::ZBlocks)?;
+            let t = opened_elem(&mut self.held.elems, self.txn, ElemTable::ZBlocks)?;
             self.cache.ranks.write_back(t)?;
         }
         if drop {
@@ -765,7 +767,7 @@ impl<'a, 't> Keyspace<'a, 't> {
     /// What the record cache knows of the `meta` row at `kbuf`: `None` if not cached, else
     /// the row's deadline and tag byte if it has one.
     fn cached_meta(&mut self) -> Option<Option<(Option<i64>, u8)>> {
-        match self.cache.lookup(META_TAG, &self.kbuf) {
+        match self.cache.lookup(META_TAG, &self.held.kbuf) {
             Cached::Record(row) => Some(Some(row_meta(row))),
             Cached::Absent => Some(None),
             Cached::Unknown => None,
@@ -776,14 +778,14 @@ impl<'a, 't> Keyspace<'a, 't> {
     fn meta_of_kbuf(&mut self) -> Result<Option<(Option<i64>, u8)>, StorageError> {
         match self.cached_meta() {
             Some(known) => Ok(known),
-            None => Ok(opened(&mut self.tables.meta, self.txn, META)?
-                .get(self.kbuf.as_slice())?
+            None => Ok(opened(&mut self.held.meta, self.txn, META)?
+                .get(self.held.kbuf.as_slice())?
                 .map(|g| row_meta(g.value()))),
         }
     }
 
     fn remove_phys(&mut self, phys: u8, key: &[u8]) -> Result<bool, StorageError> {
-        meta_key(&mut self.kbuf, phys, key);
+        meta_key(&mut self.held.kbuf, phys, key);
         let old = self.write_meta(None)?;
         let Some((old_at, tag)) = old else {
             return Ok(false);
@@ -798,8 +800,8 @@ impl<'a, 't> Keyspace<'a, 't> {
         let n = &mut self.counters.keys[usize::from(phys)];
         *n = n.saturating_sub(1);
         if let Some(at) = old_at {
-            expire_key(&mut self.ebuf, at, phys, key);
-            opened(&mut self.tables.expires, self.txn, EXPIRES)?.remove(self.ebuf.as_slice())?;
+            expire_key(&mut self.held.ebuf, at, phys, key);
+            opened(&mut self.held.expires, self.txn, EXPIRES)?.remove(self.held.ebuf.as_slice())?;
         }
         Ok(true)
     }
@@ -833,7 +835,7 @@ impl<'a, 't> Keyspace<'a, 't> {
     /// (left by FLUSHDB) are dropped on the way.
     pub fn expire_due(&mut self, budget: usize) -> Result<usize, StorageError> {
         let mut due = Vec::new();
-        for item in opened(&mut self.tables.expires, self.txn, EXPIRES)?.iter()? {
+        for item in opened(&mut self.held.expires, self.txn, EXPIRES)?.iter()? {
             let (k, _) = item?;
             let k = k.value();
             if k.len() < 9 || due.len() >= budget {
@@ -847,16 +849,16 @@ impl<'a, 't> Keyspace<'a, 't> {
         }
         let mut removed = 0;
         for (at, phys, key) in &due {
-            meta_key(&mut self.kbuf, *phys, key);
+            meta_key(&mut self.held.kbuf, *phys, key);
             let current = self.meta_of_kbuf()?.and_then(|(at, _)| at);
             if current == Some(*at) {
                 self.remove_phys(*phys, key)?;
                 self.counters.expired += 1;
                 removed += 1;
             } else {
-                expire_key(&mut self.ebuf, *at, *phys, key);
-                opened(&mut self.tables.expires, self.txn, EXPIRES)?
-                    .remove(self.ebuf.as_slice())?;
+                expire_key(&mut self.held.ebuf, *at, *phys, key);
+                opened(&mut self.held.expires, self.txn, EXPIRES)?
+                    .remove(self.held.ebuf.as_slice())?;
                 self.changed = true;
             }
         }
@@ -880,7 +882,7 @@ impl<'a, 't> Keyspace<'a, 't> {
         let mut expired = Vec::new();
         let mut next = 0;
         self.flush_meta()?;
-        for item in opened(&mut self.tables.meta, self.txn, META)?
+        for item in opened(&mut self.held.meta, self.txn, META)?
             .range::<&[u8]>(start.as_slice()..end.as_slice())?
         {
             let (k, v) = item?;
@@ -947,7 +949,7 @@ impl<'a, 't> Keyspace<'a, 't> {
         // cleared before the removal, so a failure half-way leaves no entry of a removed row.
         self.flush_all()?;
         self.cache.clear();
-        opened(&mut self.tables.meta, self.txn, META)?
+        opened(&mut self.held.meta, self.txn, META)?
             .retain_in::<&[u8], _>(start.as_slice()..end.as_slice(), |_, _| false)?;
         for table in ElemTable::ALL {
             self.elem_table(table)?
@@ -973,7 +975,7 @@ impl<'a, 't> Keyspace<'a, 't> {
         &mut self,
         table: ElemTable,
     ) -> Result<&mut Table<'t, &'static [u8], &'static [u8]>, StorageError> {
-        opened_elem(&mut self.tables.elems, self.txn, table)
+        opened_elem(&mut self.held.elems, self.txn, table)
     }
 
     fn elem_key(&self, db: usize, key: &[u8], elem: &[u8]) -> Vec<u8> {
@@ -1184,7 +1186,7 @@ impl<'a, 't> Keyspace<'a, 't> {
         self.flush_elems(table)?;
         let remember = tag.filter(|_| n - seen <= CACHED_RUN);
         let cache = &mut *self.cache;
-        let t = opened_elem(&mut self.tables.elems, self.txn, table)?;
+        let t = opened_elem(&mut self.held.elems, self.txn, table)?;
         for item in t.range::<&[u8]>(row.as_slice()..end.as_slice())? {
             let (k, v) = item?;
             if let Some(tag) = remember {
@@ -1233,7 +1235,7 @@ impl<'a, 't> Keyspace<'a, 't> {
         self.flush_elems(table)?;
         let tag = cache_tag(table);
         let cache = &mut *self.cache;
-        let t = opened_elem(&mut self.tables.elems, self.txn, table)?;
+        let t = opened_elem(&mut self.held.elems, self.txn, table)?;
         t.retain_in::<&[u8], _>(range, |row, _| {
             if let Some(tag) = tag {
                 cache.forget(tag, row);
