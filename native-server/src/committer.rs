@@ -214,11 +214,12 @@ impl Shared {
     }
 }
 
-/// Background duties and the fallback commit, until `stop` fires; then commits what is left
-/// and checkpoints.
+/// The fallback commit, and background duties in a task of their own, until `stop` fires;
+/// then commits what is left and checkpoints.
 pub async fn run(shared: Arc<Shared>, stop: Arc<Notify>) {
-    let mut ticker = tokio::time::interval(TICK);
-    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    // The duties' timer lives in its own task, so that a commit's wake-up polls nothing else.
+    let duties = tokio::spawn(duties(shared.clone()));
+    let mut stopped = std::pin::pin!(stop.notified());
     loop {
         tokio::select! {
             _ = shared.wake.notified() => {
@@ -244,23 +245,35 @@ pub async fn run(shared: Arc<Shared>, stop: Arc<Notify>) {
                 }
                 shared.commit_pending();
             }
-            _ = ticker.tick() => {
-                shared.commit_pending();
-                let mut engine = shared.engine();
-                if let Err(err) = engine.tick(now_ms()) {
-                    tracing::error!("background duties failed: {err}");
-                }
-                if let Some(rss) = resident_bytes() {
-                    engine.state_mut().host.insert("used_memory_rss".into(), rss.to_string());
-                }
-            }
-            _ = stop.notified() => break,
+            _ = &mut stopped => break,
         }
     }
+    duties.abort();
+    let _ = duties.await;
     shared.commit_pending();
     match shared.engine().checkpoint(now_ms()) {
         Ok(()) => tracing::info!("checkpoint written, data is on disk"),
         Err(err) => tracing::error!("final checkpoint failed: {err}"),
+    }
+}
+
+/// Every [`TICK`]: commits what waits, then active expiry, the `everysec` sync and checkpoints.
+async fn duties(shared: Arc<Shared>) {
+    let mut ticker = tokio::time::interval(TICK);
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        ticker.tick().await;
+        shared.commit_pending();
+        let mut engine = shared.engine();
+        if let Err(err) = engine.tick(now_ms()) {
+            tracing::error!("background duties failed: {err}");
+        }
+        if let Some(rss) = resident_bytes() {
+            engine
+                .state_mut()
+                .host
+                .insert("used_memory_rss".into(), rss.to_string());
+        }
     }
 }
 
