@@ -1,7 +1,8 @@
 //! Runs one redis-benchmark-like workload through the engine, in groups of 800 commands (50
 //! clients × 16 pipelined), on the file store: for instruction counts under callgrind
 //! (`valgrind --tool=callgrind target/release/examples/engine_loop ZADD 50000`), which other
-//! load on the machine cannot move, unlike timings.
+//! load on the machine cannot move, unlike timings. `ENGINE_LOOP_GROUP=1` runs one command per
+//! job instead, like a single client without pipelining.
 
 use diskdb_core::protocol::Reply;
 use diskdb_core::{Durability, Engine, EngineConfig, Session, Store};
