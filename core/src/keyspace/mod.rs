@@ -432,8 +432,8 @@ fn expire_key(buf: &mut Vec<u8>, at: i64, phys: u8, key: &[u8]) {
 }
 
 impl<'a, 't> Keyspace<'a, 't> {
-    /// The keyspace inside `txn`, over what it keeps there (`held`); `now_ms` is the clock every command of the
-    /// group sees (logged with the group so replay sees the same).
+    /// The keyspace inside `txn`, over what it keeps there (`held`); `now_ms` is the clock
+    /// every command of the group sees (logged with the group so replay sees the same).
     pub(crate) fn open(
         txn: &'t WriteTransaction,
         held: &'a mut Held<'t>,
