@@ -1101,6 +1101,20 @@ impl<'a, 't> Keyspace<'a, 't> {
         db: usize,
         key: &[u8],
         range: ElemRange<'_>,
+        visit: impl FnMut(&[u8], &[u8]) -> bool,
+    ) -> Result<usize, StorageError> {
+        self.walk_elems(table, db, key, range, false, visit)
+    }
+
+    /// [`Keyspace::elem_visit`], also storing each row it reads in the record cache if
+    /// `remember` (and the cache serves `table`).
+    fn walk_elems(
+        &mut self,
+        table: ElemTable,
+        db: usize,
+        key: &[u8],
+        range: ElemRange<'_>,
+        remember: bool,
         mut visit: impl FnMut(&[u8], &[u8]) -> bool,
     ) -> Result<usize, StorageError> {
         let ElemRange {
@@ -1118,10 +1132,12 @@ impl<'a, 't> Keyspace<'a, 't> {
             None => prefix_end(&prefix),
         };
         self.flush_elems(table)?;
-        let table = self.elem_table(table)?;
+        let tag = cache_tag(table).filter(|_| remember);
+        let cache = &mut *self.cache;
+        let t = opened_elem(&mut self.held.elems, self.txn, table)?;
         let mut range = match &end {
-            Some(end) => table.range::<&[u8]>(start.as_slice()..end.as_slice())?,
-            None => table.range::<&[u8]>(start.as_slice()..)?,
+            Some(end) => t.range::<&[u8]>(start.as_slice()..end.as_slice())?,
+            None => t.range::<&[u8]>(start.as_slice()..)?,
         };
         let mut seen = 0;
         while seen < limit {
@@ -1133,6 +1149,9 @@ impl<'a, 't> Keyspace<'a, 't> {
             let Some(item) = item else { break };
             let (k, v) = item?;
             seen += 1;
+            if let Some(tag) = tag {
+                cache.store(tag, k.value(), Some(v.value()));
+            }
             if !visit(&k.value()[n..], v.value()) {
                 break;
             }
@@ -1179,26 +1198,19 @@ impl<'a, 't> Keyspace<'a, 't> {
         if seen == n {
             return Ok(seen);
         }
-        row.truncate(prefix);
-        row.extend_from_slice(elem(seen).as_ref());
-        let mut end = row[..prefix].to_vec();
-        end.extend_from_slice(elem(n).as_ref());
-        self.flush_elems(table)?;
-        let remember = tag.filter(|_| n - seen <= CACHED_RUN);
-        let cache = &mut *self.cache;
-        let t = opened_elem(&mut self.held.elems, self.txn, table)?;
-        for item in t.range::<&[u8]>(row.as_slice()..end.as_slice())? {
-            let (k, v) = item?;
-            if let Some(tag) = remember {
-                cache.store(tag, k.value(), Some(v.value()));
-            }
-            visit(v.value());
-            seen += 1;
-            if seen == n {
-                break;
-            }
-        }
-        Ok(seen)
+        let (from, to) = (elem(seen), elem(n));
+        let rest = ElemRange {
+            from: Some(from.as_ref()),
+            to: Some(to.as_ref()),
+            reverse: false,
+            limit: usize::try_from(n - seen).unwrap_or(usize::MAX),
+        };
+        let remember = n - seen <= CACHED_RUN;
+        let read = self.walk_elems(table, db, key, rest, remember, |_, value| {
+            visit(value);
+            true
+        })?;
+        Ok(seen + read as u64)
     }
 
     /// Elements of `key` in `table` within `range`: `(element, value)` pairs.
