@@ -84,6 +84,9 @@ struct Slot {
 /// string value, a set member row).
 const INLINE: usize = 46;
 
+// A slot's lengths are a `u8` (in place) and a `u16` (its key, at most MAX_ENTRY bytes).
+const _: () = assert!(INLINE <= u8::MAX as usize && MAX_ENTRY <= u16::MAX as usize);
+
 /// A row's bytes: in place when they fit, else on the heap.
 enum Bytes {
     Inline { len: u8, bytes: [u8; INLINE] },
