@@ -19,7 +19,7 @@ use diskdb_core::{CommandError, Session};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::sync::watch;
 
-use crate::committer::{now_ms, Shared};
+use crate::committer::{now_ms, Letter, Shared};
 use crate::config::{ClassLimit, ClientLimits};
 
 /// Read buffer growth step (Redis reads 16 KB at a time).
@@ -186,7 +186,7 @@ fn over_output_limit(limit: ClassLimit, pending: usize, soft_since: &mut Option<
 enum Event {
     Read(std::io::Result<usize>),
     Wrote(std::io::Result<usize>),
-    Message(Vec<u8>),
+    Messages(Vec<Vec<u8>>),
     Wake,
     BlockTimeout,
     Idle,
@@ -243,7 +243,7 @@ pub async fn serve<S: Halves>(
         return;
     }
     let addr = peer.map(|a| a.to_string()).unwrap_or_default();
-    let mut signals = shared.connect(
+    let signals = shared.connect(
         addr.clone(),
         local.map(|a| a.to_string()).unwrap_or_default(),
     );
@@ -275,10 +275,8 @@ pub async fn serve<S: Halves>(
     // The client did something since `last_interaction` was read: the clock is read again only
     // when an idle timeout needs it, not on every read and write.
     let mut interacted = false;
-    // Made once, not per turn of the loop: each `notified()` polled joins a waiter list and
-    // leaves it when dropped.
-    let killed = signals.kill.clone();
-    let mut killed = std::pin::pin!(killed.notified());
+    // Made once, not per turn of the loop: a `watch` change future polled joins a waiter list
+    // and leaves it when dropped.
     let mut stopped = std::pin::pin!(shutdown.changed());
 
     loop {
@@ -389,10 +387,14 @@ pub async fn serve<S: Halves>(
         let event = tokio::select! {
             read = rd.read_buf(&mut input), if can_read => Event::Read(read),
             wrote = wr.write(&reply.as_bytes()[sent..]), if pending > 0 => Event::Wrote(wrote),
-            Some(message) = signals.inbox.recv() => Event::Message(message),
-            _ = &mut killed => Event::Close,
+            letter = std::future::poll_fn(|cx| signals.mailbox.poll_take(cx, blocked.is_some())) => {
+                match letter {
+                    Letter::Kill => Event::Close,
+                    Letter::Messages(messages) => Event::Messages(messages),
+                    Letter::Wake => Event::Wake,
+                }
+            }
             _ = &mut stopped => Event::Close,
-            _ = signals.wake.notified(), if blocked.is_some() => Event::Wake,
             _ = sleep_until(block_deadline), if block_deadline.is_some() => Event::BlockTimeout,
             _ = sleep_until(idle_deadline), if idle_deadline.is_some() => Event::Idle,
         };
@@ -415,7 +417,11 @@ pub async fn serve<S: Halves>(
                 interacted = true;
                 advance_output(&mut reply, &mut sent, n);
             }
-            Event::Message(message) => reply.raw(&message),
+            Event::Messages(messages) => {
+                for message in &messages {
+                    reply.raw(message);
+                }
+            }
             Event::Wake => {
                 let Some(request) = blocked.take() else {
                     continue;
