@@ -21,8 +21,8 @@ use tokio::sync::{oneshot, Notify};
 /// How often background duties (active expiry, the `everysec` sync, checkpoints) run.
 const TICK: Duration = Duration::from_millis(100);
 
-/// What the rest of the server tells one connection besides its socket: CLIENT KILL, published
-/// messages, and that a key it is blocked on was written.
+/// What the rest of the server tells one connection besides its socket: CLIENT KILL (or the
+/// server's shutdown), published messages, and that a key it is blocked on was written.
 ///
 /// Why one mailbox rather than a `Notify` per signal and a channel: the connection's event loop
 /// polls everything it waits on at every turn, and each of those futures cost about 300
@@ -98,8 +98,9 @@ pub struct Shared {
     engine: Mutex<Engine>,
     waiters: Mutex<Vec<oneshot::Sender<CommitResult>>>,
     wake: Notify,
-    /// Each connection's mailbox (CLIENT KILL, PUBLISH, wake-ups of blocked clients).
-    connections: Mutex<HashMap<u64, Arc<Mailbox>>>,
+    /// Each connection's mailbox (CLIENT KILL, PUBLISH, wake-ups of blocked clients), and
+    /// whether the server is shutting down (a connection registered after that is closed too).
+    connections: Mutex<(HashMap<u64, Arc<Mailbox>>, bool)>,
     /// The client limits as CONFIG last set them, and the config epoch they were read at.
     limits: Mutex<(u64, ClientLimits)>,
 }
@@ -118,7 +119,7 @@ impl Shared {
             engine: Mutex::new(engine),
             waiters: Mutex::new(Vec::new()),
             wake: Notify::new(),
-            connections: Mutex::new(HashMap::new()),
+            connections: Mutex::new((HashMap::new(), false)),
             limits: Mutex::new((0, ClientLimits::default())),
         })
     }
@@ -148,7 +149,7 @@ impl Shared {
         self.engine.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    fn connections(&self) -> MutexGuard<'_, HashMap<u64, Arc<Mailbox>>> {
+    fn connections(&self) -> MutexGuard<'_, (HashMap<u64, Arc<Mailbox>>, bool)> {
         self.connections.lock().unwrap_or_else(|p| p.into_inner())
     }
 
@@ -156,7 +157,11 @@ impl Shared {
     pub fn connect(&self, addr: String, laddr: String) -> Signals {
         let id = self.engine().state_mut().connect(addr, laddr, now_ms());
         let mailbox = Arc::new(Mailbox::default());
-        self.connections().insert(id, mailbox.clone());
+        let mut connections = self.connections();
+        if connections.1 {
+            mailbox.post(|m| m.killed = true);
+        }
+        connections.0.insert(id, mailbox.clone());
         Signals { id, mailbox }
     }
 
@@ -168,7 +173,16 @@ impl Shared {
     /// Forgets a closed connection (and its subscriptions).
     pub fn disconnect(&self, id: u64) {
         self.engine().state_mut().disconnect(id);
-        self.connections().remove(&id);
+        self.connections().0.remove(&id);
+    }
+
+    /// Closes every connection, and any that registers from now on (shutdown).
+    pub fn close_all(&self) {
+        let mut connections = self.connections();
+        connections.1 = true;
+        for mailbox in connections.0.values() {
+            mailbox.post(|m| m.killed = true);
+        }
     }
 
     /// After a job: delivers published messages and closes the connections CLIENT KILL named.
@@ -185,7 +199,7 @@ impl Shared {
                 std::mem::take(&mut state.wake),
             )
         };
-        let connections = self.connections();
+        let connections = &self.connections().0;
         for (id, message) in mail {
             if let Some(c) = connections.get(&id) {
                 c.post(|m| m.messages.push(message));

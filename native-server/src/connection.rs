@@ -17,7 +17,6 @@ use diskdb_core::protocol::{
 };
 use diskdb_core::{CommandError, Session};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
-use tokio::sync::watch;
 
 use crate::committer::{now_ms, Letter, Shared};
 use crate::config::{ClassLimit, ClientLimits};
@@ -226,7 +225,6 @@ pub async fn serve<S: Halves>(
     peer: Option<SocketAddr>,
     local: Option<SocketAddr>,
     shared: Arc<Shared>,
-    mut shutdown: watch::Receiver<bool>,
 ) {
     let (mut rd, mut wr) = stream.halves();
     let (password, protected) = {
@@ -275,9 +273,6 @@ pub async fn serve<S: Halves>(
     // The client did something since `last_interaction` was read: the clock is read again only
     // when an idle timeout needs it, not on every read and write.
     let mut interacted = false;
-    // Made once, not per turn of the loop: a `watch` change future polled joins a waiter list
-    // and leaves it when dropped.
-    let mut stopped = std::pin::pin!(shutdown.changed());
 
     loop {
         // CONFIG SET (from any client) applies from this client's next request on.
@@ -394,7 +389,6 @@ pub async fn serve<S: Halves>(
                     Letter::Wake => Event::Wake,
                 }
             }
-            _ = &mut stopped => Event::Close,
             _ = sleep_until(block_deadline), if block_deadline.is_some() => Event::BlockTimeout,
             _ = sleep_until(idle_deadline), if idle_deadline.is_some() => Event::Idle,
         };

@@ -5,7 +5,6 @@ use std::time::Duration;
 
 use diskdb_core::{Engine, EngineConfig, Store};
 use tokio::net::TcpListener;
-use tokio::sync::watch;
 use tokio::task::JoinSet;
 use tokio_rustls::TlsAcceptor;
 
@@ -229,7 +228,6 @@ pub async fn run(config: Config, shared: Arc<Shared>) -> Result<(), ServerError>
     }
     let stop_committer = std::sync::Arc::new(tokio::sync::Notify::new());
     let committer = tokio::spawn(committer::run(shared.clone(), stop_committer.clone()));
-    let (shutdown_tx, shutdown_rx) = watch::channel(false);
     let mut connections: JoinSet<()> = JoinSet::new();
     tracing::info!(
         "DiskDB {} ready to accept connections on {}:{}{} (data in {})",
@@ -284,7 +282,7 @@ pub async fn run(config: Config, shared: Arc<Shared>) -> Result<(), ServerError>
                 }
                 let _ = stream.set_nodelay(true);
                 let local = stream.local_addr().ok();
-                let (shared, shutdown) = (shared.clone(), shutdown_rx.clone());
+                let shared = shared.clone();
                 match (&tls, is_tls) {
                     (Some(acceptor), true) => {
                         let acceptor = acceptor.clone();
@@ -295,7 +293,7 @@ pub async fn run(config: Config, shared: Arc<Shared>) -> Result<(), ServerError>
                             );
                             match handshake.await {
                                 Ok(Ok(stream)) => {
-                                    connection::serve(stream, Some(peer), local, shared, shutdown)
+                                    connection::serve(stream, Some(peer), local, shared)
                                         .await
                                 }
                                 Ok(Err(err)) => tracing::debug!("TLS handshake with {peer} failed: {err}"),
@@ -304,7 +302,7 @@ pub async fn run(config: Config, shared: Arc<Shared>) -> Result<(), ServerError>
                         });
                     }
                     _ => {
-                        connections.spawn(connection::serve(stream, Some(peer), local, shared, shutdown));
+                        connections.spawn(connection::serve(stream, Some(peer), local, shared));
                     }
                 }
             }
@@ -314,7 +312,7 @@ pub async fn run(config: Config, shared: Arc<Shared>) -> Result<(), ServerError>
     }
 
     tracing::info!("shutting down: closing {} connection(s)", connections.len());
-    let _ = shutdown_tx.send(true);
+    shared.close_all();
     let drained = tokio::time::timeout(SHUTDOWN_GRACE, async {
         while connections.join_next().await.is_some() {}
     })
