@@ -56,11 +56,19 @@ fn get_string(ctx: &mut Ctx<'_, '_, '_>, key: &[u8]) -> Result<Option<Vec<u8>>, 
 /// `GET key`
 pub fn get(ctx: &mut Ctx<'_, '_, '_>, args: &mut Args<'_>) -> CommandResult {
     let key = args.next_bytes()?;
-    match get_string(ctx, key)? {
-        Some(value) => ctx.reply.bulk(&value),
-        None => ctx.reply.null(),
-    }
-    Ok(())
+    let reply = &mut *ctx.reply;
+    // The value goes from the record cache straight into the reply.
+    ctx.ks.peek(ctx.session.db, key, |entry| match entry {
+        None => {
+            reply.null();
+            Ok(())
+        }
+        Some((Kind::String, value)) => {
+            reply.bulk(value);
+            Ok(())
+        }
+        Some(_) => Err(CommandError::WrongType),
+    })?
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]

@@ -521,6 +521,38 @@ impl<'a, 't> Keyspace<'a, 't> {
         Ok(Some(entry))
     }
 
+    /// Calls `f` with the kind and body of the live entry at `key`, or with `None`, and returns
+    /// what it returns; an expired key is removed on the way, as by [`Keyspace::get`]. Why: a
+    /// record the cache holds is lent to `f` where `get` copies it out, and GET would then copy
+    /// the value a second time into its reply (an allocation and a free per GET, about 300
+    /// instructions of the server's 5 400, callgrind).
+    pub fn peek<R>(
+        &mut self,
+        db: usize,
+        key: &[u8],
+        f: impl FnOnce(Option<(Kind, &[u8])>) -> R,
+    ) -> Result<R, StorageError> {
+        let phys = self.phys(db);
+        meta_key(&mut self.held.kbuf, phys, key);
+        match self.cache.lookup(META_TAG, &self.held.kbuf) {
+            Cached::Absent => return Ok(f(None)),
+            Cached::Record(record) if !expire_of(record).is_some_and(|at| at <= self.now_ms) => {
+                let kind = record
+                    .first()
+                    .and_then(|&tag| Kind::from_byte(tag & TYPE_MASK))
+                    .filter(|_| record.len() >= HEADER)
+                    .ok_or_else(|| StorageError::Redb("corrupt key record".into()))?;
+                return Ok(f(Some((kind, &record[HEADER..]))));
+            }
+            // Not cached, or expired: the general path reads the B-tree or removes the key.
+            _ => {}
+        }
+        Ok(match self.get(db, key)? {
+            Some(entry) => f(Some((entry.kind, &entry.body))),
+            None => f(None),
+        })
+    }
+
     /// Whether `key` exists (and has not expired).
     pub fn exists(&mut self, db: usize, key: &[u8]) -> Result<bool, StorageError> {
         Ok(self.get(db, key)?.is_some())
