@@ -536,7 +536,7 @@ impl<'a, 't> Keyspace<'a, 't> {
         meta_key(&mut self.held.kbuf, phys, key);
         match self.cache.lookup(META_TAG, &self.held.kbuf) {
             Cached::Absent => return Ok(f(None)),
-            Cached::Record(record) if !expire_of(record).is_some_and(|at| at <= self.now_ms) => {
+            Cached::Record(record) if expire_of(record).is_none_or(|at| at > self.now_ms) => {
                 let kind = record
                     .first()
                     .and_then(|&tag| Kind::from_byte(tag & TYPE_MASK))
