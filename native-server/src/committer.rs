@@ -52,6 +52,11 @@ impl Mailbox {
         self.0.lock().unwrap_or_else(|p| p.into_inner())
     }
 
+    /// CLIENT KILL, or shutdown: the connection closes at its next turn.
+    fn kill(&self) {
+        self.post(|m| m.killed = true);
+    }
+
     fn post(&self, f: impl FnOnce(&mut Mail)) {
         let mut mail = self.mail();
         f(&mut mail);
@@ -98,11 +103,17 @@ pub struct Shared {
     engine: Mutex<Engine>,
     waiters: Mutex<Vec<oneshot::Sender<CommitResult>>>,
     wake: Notify,
-    /// Each connection's mailbox (CLIENT KILL, PUBLISH, wake-ups of blocked clients), and
-    /// whether the server is shutting down (a connection registered after that is closed too).
-    connections: Mutex<(HashMap<u64, Arc<Mailbox>>, bool)>,
+    connections: Mutex<Connections>,
     /// The client limits as CONFIG last set them, and the config epoch they were read at.
     limits: Mutex<(u64, ClientLimits)>,
+}
+
+/// The connections' mailboxes (CLIENT KILL, PUBLISH, wake-ups of blocked clients).
+#[derive(Default)]
+struct Connections {
+    mailboxes: HashMap<u64, Arc<Mailbox>>,
+    /// The server is shutting down: a connection that registers now is closed at once.
+    closing: bool,
 }
 
 /// Milliseconds since the Unix epoch: the engine's clock.
@@ -119,7 +130,7 @@ impl Shared {
             engine: Mutex::new(engine),
             waiters: Mutex::new(Vec::new()),
             wake: Notify::new(),
-            connections: Mutex::new((HashMap::new(), false)),
+            connections: Mutex::default(),
             limits: Mutex::new((0, ClientLimits::default())),
         })
     }
@@ -149,7 +160,7 @@ impl Shared {
         self.engine.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    fn connections(&self) -> MutexGuard<'_, (HashMap<u64, Arc<Mailbox>>, bool)> {
+    fn connections(&self) -> MutexGuard<'_, Connections> {
         self.connections.lock().unwrap_or_else(|p| p.into_inner())
     }
 
@@ -158,10 +169,10 @@ impl Shared {
         let id = self.engine().state_mut().connect(addr, laddr, now_ms());
         let mailbox = Arc::new(Mailbox::default());
         let mut connections = self.connections();
-        if connections.1 {
-            mailbox.post(|m| m.killed = true);
+        if connections.closing {
+            mailbox.kill();
         }
-        connections.0.insert(id, mailbox.clone());
+        connections.mailboxes.insert(id, mailbox.clone());
         Signals { id, mailbox }
     }
 
@@ -173,16 +184,14 @@ impl Shared {
     /// Forgets a closed connection (and its subscriptions).
     pub fn disconnect(&self, id: u64) {
         self.engine().state_mut().disconnect(id);
-        self.connections().0.remove(&id);
+        self.connections().mailboxes.remove(&id);
     }
 
     /// Closes every connection, and any that registers from now on (shutdown).
     pub fn close_all(&self) {
         let mut connections = self.connections();
-        connections.1 = true;
-        for mailbox in connections.0.values() {
-            mailbox.post(|m| m.killed = true);
-        }
+        connections.closing = true;
+        connections.mailboxes.values().for_each(|m| m.kill());
     }
 
     /// After a job: delivers published messages and closes the connections CLIENT KILL named.
@@ -199,7 +208,7 @@ impl Shared {
                 std::mem::take(&mut state.wake),
             )
         };
-        let connections = &self.connections().0;
+        let connections = &self.connections().mailboxes;
         for (id, message) in mail {
             if let Some(c) = connections.get(&id) {
                 c.post(|m| m.messages.push(message));
@@ -207,7 +216,7 @@ impl Shared {
         }
         for id in victims {
             if let Some(c) = connections.get(&id) {
-                c.post(|m| m.killed = true);
+                c.kill();
             }
         }
         // In the order they blocked: the runtime runs woken tasks first in, first out.

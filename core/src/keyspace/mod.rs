@@ -246,19 +246,24 @@ pub struct Entry {
 }
 
 fn decode(raw: &[u8]) -> Result<Entry, StorageError> {
+    let (kind, body) = kind_and_body(raw)?;
+    Ok(Entry {
+        kind,
+        raw: raw[0] & RAW_FLAG != 0,
+        plain: raw[0] & PLAIN_FLAG != 0,
+        expire_at: expire_of(raw),
+        body: body.to_vec(),
+    })
+}
+
+/// A key record's kind and body (what follows its header), borrowed.
+fn kind_and_body(raw: &[u8]) -> Result<(Kind, &[u8]), StorageError> {
     if raw.len() < HEADER {
         return Err(StorageError::Redb("corrupt key record".into()));
     }
     let kind = Kind::from_byte(raw[0] & TYPE_MASK)
         .ok_or_else(|| StorageError::Redb("unknown key type".into()))?;
-    let at = i64::from_le_bytes(raw[1..9].try_into().unwrap_or_default());
-    Ok(Entry {
-        kind,
-        raw: raw[0] & RAW_FLAG != 0,
-        plain: raw[0] & PLAIN_FLAG != 0,
-        expire_at: (at != 0).then_some(at),
-        body: raw[HEADER..].to_vec(),
-    })
+    Ok((kind, &raw[HEADER..]))
 }
 
 /// A `meta` row's deadline and tag byte.
@@ -537,12 +542,7 @@ impl<'a, 't> Keyspace<'a, 't> {
         match self.cache.lookup(META_TAG, &self.held.kbuf) {
             Cached::Absent => return Ok(f(None)),
             Cached::Record(record) if expire_of(record).is_none_or(|at| at > self.now_ms) => {
-                let kind = record
-                    .first()
-                    .and_then(|&tag| Kind::from_byte(tag & TYPE_MASK))
-                    .filter(|_| record.len() >= HEADER)
-                    .ok_or_else(|| StorageError::Redb("corrupt key record".into()))?;
-                return Ok(f(Some((kind, &record[HEADER..]))));
+                return Ok(f(Some(kind_and_body(record)?)));
             }
             // Not cached, or expired: the general path reads the B-tree or removes the key.
             _ => {}
