@@ -201,8 +201,13 @@ struct OpenGroup {
 
 /// How many logged writes one redb transaction may carry across groups before it commits. The
 /// log makes each group durable; committing redb less often spares re-copying the B-tree pages
-/// that consecutive groups touch (copy-on-write), the main cost of random-key writes.
-const SPAN_WRITES: u64 = 32768;
+/// that consecutive groups touch (copy-on-write), the main cost of random-key writes. In
+/// practice the checkpoint (every second, or a 64 MB log) commits first: a limit of 32 768
+/// made redb commit about 17 times a second under pipelined writes, each commit writing out
+/// the pages it had copied, and random SETs over 1 000 000 keys ran at 132k/s with a 47 ms p99,
+/// against 205k/s and 6.6 ms when only the checkpoint commits (`-c 50 -P 16`, durability
+/// `no`). This limit only backs the checkpoint up.
+const SPAN_WRITES: u64 = 1 << 20;
 
 impl std::fmt::Debug for Engine {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
