@@ -715,7 +715,7 @@ impl<'a, 't> Keyspace<'a, 't> {
                     if !unchanged {
                         self.cache.write(tag, row, value);
                         if self.cache.needs_flush() {
-                            self.flush_all()?;
+                            self.flush_fullest()?;
                         }
                     }
                     return Ok(was);
@@ -739,6 +739,16 @@ impl<'a, 't> Keyspace<'a, 't> {
             self.cache.store(tag, row, value);
         }
         Ok(known.unwrap_or(stored))
+    }
+
+    /// Applies the pending writes of the record cache's fullest bucket (see `cache.rs`).
+    fn flush_fullest(&mut self) -> Result<(), StorageError> {
+        let (tag, bucket) = self.cache.fullest();
+        let table = match elem_table_of_tag(tag) {
+            None => opened(&mut self.held.meta, self.txn, META)?,
+            Some(table) => opened_elem(&mut self.held.elems, self.txn, table)?,
+        };
+        self.cache.flush_bucket(tag, bucket, table)
     }
 
     /// Applies the record cache's pending writes to the `meta` B-tree (before walking it).
