@@ -193,6 +193,11 @@ pub struct RowCache {
     /// The sums of `pending`'s lengths and of `bucket_weight`.
     pending_rows: usize,
     pending_weight: u64,
+    /// Some bucket holds [`BUCKET_LIMIT`] pending entries.
+    bucket_full: bool,
+    /// Entries per tag. Why: forgetting a row of a table with no cached row (list items
+    /// before any LRANGE) skips a probe that missed the CPU's caches (5% of LPUSH's CPU).
+    entries: [usize; TAGS],
     /// The sorted sets' rank index, which lives and dies with the rest of the transaction's
     /// cached state.
     pub(super) ranks: RankIndex,
@@ -259,6 +264,8 @@ impl RowCache {
             bucket_weight: [0; BUCKETS],
             pending_rows: 0,
             pending_weight: 0,
+            bucket_full: false,
+            entries: [0; TAGS],
             ranks: RankIndex::new(budget > 0),
         }
     }
@@ -334,6 +341,7 @@ impl RowCache {
                     flags: flags | if record.is_some() { PRESENT } else { 0 },
                 };
                 self.weight += slot.weight();
+                self.entries[usize::from(tag)] += 1;
                 let hasher = &self.hasher;
                 self.slots
                     .insert_unique(hash, slot, |s| hash_row(hasher, s.tag, s.key()));
@@ -345,6 +353,7 @@ impl RowCache {
             if newly_pending {
                 self.pending[bucket].push(hash);
                 self.pending_rows += 1;
+                self.bucket_full |= self.pending[bucket].len() >= BUCKET_LIMIT;
             }
             let weight = (key.len() + record.map_or(0, <[u8]>::len)) as u64 + ENTRY_OVERHEAD;
             self.bucket_weight[bucket] += weight;
@@ -360,6 +369,7 @@ impl RowCache {
         let target = self.budget / 4 * 3;
         for pass in 0..2 {
             let mut weight = self.weight;
+            let entries = &mut self.entries;
             self.slots.retain(|slot| {
                 if slot.flags & PENDING != 0 {
                     return true;
@@ -372,6 +382,7 @@ impl RowCache {
                     return true;
                 }
                 weight -= slot.weight();
+                entries[usize::from(slot.tag)] -= 1;
                 false
             });
             self.weight = weight;
@@ -384,7 +395,7 @@ impl RowCache {
     /// Drops what is known of `key` (it is about to be written in the B-tree directly, or a
     /// write of it failed half-way).
     pub(crate) fn forget(&mut self, tag: u8, key: &[u8]) {
-        if self.budget == 0 {
+        if self.entries[usize::from(tag)] == 0 {
             return;
         }
         let hash = self.hash(tag, key);
@@ -394,6 +405,7 @@ impl RowCache {
         {
             let (slot, _) = entry.remove();
             self.weight -= slot.weight();
+            self.entries[usize::from(tag)] -= 1;
         }
     }
 
@@ -403,7 +415,7 @@ impl RowCache {
         // Pending entries are pinned against eviction: keep them to a quarter of the budget.
         self.pending_rows >= PENDING_LIMIT
             || self.pending_weight > self.budget / 4
-            || self.pending.iter().any(|p| p.len() >= BUCKET_LIMIT)
+            || self.bucket_full
     }
 
     /// The tag and bucket with the most pending writes.
@@ -456,6 +468,7 @@ impl RowCache {
         let hashes = std::mem::take(&mut self.pending[bucket]);
         self.pending_rows -= hashes.len();
         self.pending_weight -= std::mem::take(&mut self.bucket_weight[bucket]);
+        self.bucket_full = self.pending.iter().any(|p| p.len() >= BUCKET_LIMIT);
         hashes
     }
 
@@ -542,6 +555,8 @@ impl RowCache {
         self.bucket_weight = [0; BUCKETS];
         self.pending_rows = 0;
         self.pending_weight = 0;
+        self.bucket_full = false;
+        self.entries = [0; TAGS];
         self.weight = 0;
         self.ranks.clear();
     }
@@ -565,6 +580,13 @@ mod tests {
         assert!(matches!(cache.lookup(0, b"a"), Cached::Unknown));
         cache.forget(0, b"b");
         assert!(matches!(cache.lookup(0, b"b"), Cached::Unknown));
+        assert_eq!(cache.entries, [0; TAGS]);
+        // A tag with no entry forgets without looking.
+        cache.store(1, b"a", Some(b"rec"));
+        cache.forget(0, b"a");
+        assert!(matches!(cache.lookup(1, b"a"), Cached::Record(b"rec")));
+        cache.forget(1, b"a");
+        assert_eq!(cache.entries, [0; TAGS]);
     }
 
     #[test]
@@ -603,6 +625,7 @@ mod tests {
         }
         let counted: u64 = cache.slots.iter().map(Slot::weight).sum();
         assert_eq!(counted, cache.weight);
+        assert_eq!(cache.entries[0], cache.slots.len());
     }
 
     #[test]
