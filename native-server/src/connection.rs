@@ -145,7 +145,12 @@ async fn finish_job(
 ) -> bool {
     shared.deliver();
     if outcome.commands > 0 && shared.engine().pending_writes() {
-        if let Err(text) = shared.wait_for_commit().await {
+        let committed = if shared.may_commit_alone() {
+            shared.commit_now()
+        } else {
+            shared.wait_for_commit().await
+        };
+        if let Err(text) = committed {
             reply.truncate(job_start);
             for _ in 0..outcome.commands {
                 reply.error(text.as_bytes());

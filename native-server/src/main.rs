@@ -41,7 +41,7 @@ fn main() -> std::process::ExitCode {
     let runtime = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
         // Commit the group when every ready client has run, before waiting for I/O again.
-        .on_thread_park(move || idle.commit_pending())
+        .on_thread_park(move || idle.idle())
         .build()
     {
         Ok(rt) => rt,
