@@ -360,7 +360,13 @@ pub async fn serve<S: Halves>(
         }
 
         let can_read = !closing && !read_closed && pending < OUTPUT_HIGH_WATER;
-        if can_read && input.capacity() - input.len() < READ_CHUNK / 4 {
+        // An emptied buffer also goes back to the front of its allocation (`reserve` reclaims
+        // it without allocating), so that each read lands on the same, cached, lines instead of
+        // walking through the whole buffer.
+        if can_read
+            && (input.capacity() - input.len() < READ_CHUNK / 4
+                || (input.is_empty() && input.capacity() < READ_CHUNK))
+        {
             input.reserve(READ_CHUNK);
         }
         let block_wait = blocked.as_ref().and(session.block.as_ref()).map(|b| {
