@@ -49,7 +49,7 @@ use hashbrown::HashTable;
 use redb::Table;
 
 use super::ranks::RankIndex;
-use super::ElemTable;
+use super::{ElemTable, DATABASES};
 use crate::storage::StorageError;
 
 /// How many tables the cache serves: `meta` and the element tables `Keyspace` caches.
@@ -152,6 +152,24 @@ impl Slot {
     }
 }
 
+/// Counts a `meta` entry holding a key record in (`add`) or out of its database's
+/// `meta_present`; any other entry is not counted.
+fn count_present(counts: &mut [u64; DATABASES], tag: u8, key: &[u8], present: bool, add: bool) {
+    if tag != META_TAG || !present {
+        return;
+    }
+    if let Some(n) = key
+        .first()
+        .and_then(|&phys| counts.get_mut(usize::from(phys)))
+    {
+        if add {
+            *n += 1;
+        } else {
+            *n -= 1;
+        }
+    }
+}
+
 /// The hash of a row: its key's, told apart per table.
 fn hash_row(hasher: &foldhash::fast::RandomState, tag: u8, key: &[u8]) -> u64 {
     use std::hash::BuildHasher;
@@ -198,6 +216,9 @@ pub struct RowCache {
     /// Entries per tag. Why: forgetting a row of a table with no cached row (list items
     /// before any LRANGE) skips a probe that missed the CPU's caches (5% of LPUSH's CPU).
     entries: [usize; TAGS],
+    /// Per physical database, the `meta` entries holding a key record (see
+    /// [`lookup_meta`](RowCache::lookup_meta)).
+    meta_present: [u64; DATABASES],
     /// The sorted sets' rank index, which lives and dies with the rest of the transaction's
     /// cached state.
     pub(super) ranks: RankIndex,
@@ -268,6 +289,7 @@ impl RowCache {
             pending_weight: 0,
             bucket_full: false,
             entries: [0; TAGS],
+            meta_present: [0; DATABASES],
             ranks: RankIndex::new(budget > 0),
         }
     }
@@ -298,6 +320,23 @@ impl RowCache {
                     Some(record) => Cached::Record(record),
                 }
             }
+        }
+    }
+
+    /// As [`lookup`](RowCache::lookup) for the `meta` row `key`, where `keys` is how many key
+    /// records its database holds. When the cache holds that many of them, it holds them all,
+    /// and a row it does not know is absent. Why: a GET or a write of a key that does not exist
+    /// otherwise walks the B-tree to find nothing (a cache miss per level), where Redis pays a
+    /// hash probe; with every key of a database cached, a new key's record is written like a
+    /// known one, into the cache.
+    pub(crate) fn lookup_meta(&mut self, key: &[u8], keys: u64) -> Cached<'_> {
+        let all = key
+            .first()
+            .and_then(|&phys| self.meta_present.get(usize::from(phys)))
+            .is_some_and(|&present| present == keys);
+        match self.lookup(META_TAG, key) {
+            Cached::Unknown if all => Cached::Absent,
+            known => known,
         }
     }
 
@@ -332,6 +371,8 @@ impl RowCache {
                 slot.set_record(record);
                 slot.flags |= flags;
                 self.weight += slot.weight();
+                count_present(&mut self.meta_present, tag, key, was & PRESENT != 0, false);
+                count_present(&mut self.meta_present, tag, key, record.is_some(), true);
                 flags & PENDING != 0 && was & PENDING == 0
             }
             None => {
@@ -344,6 +385,7 @@ impl RowCache {
                 };
                 self.weight += slot.weight();
                 self.entries[usize::from(tag)] += 1;
+                count_present(&mut self.meta_present, tag, key, record.is_some(), true);
                 let hasher = &self.hasher;
                 self.slots
                     .insert_unique(hash, slot, |s| hash_row(hasher, s.tag, s.key()));
@@ -372,6 +414,7 @@ impl RowCache {
         for pass in 0..2 {
             let mut weight = self.weight;
             let entries = &mut self.entries;
+            let present = &mut self.meta_present;
             self.slots.retain(|slot| {
                 if slot.flags & PENDING != 0 {
                     return true;
@@ -385,6 +428,8 @@ impl RowCache {
                 }
                 weight -= slot.weight();
                 entries[usize::from(slot.tag)] -= 1;
+                let held = slot.flags & PRESENT != 0;
+                count_present(present, slot.tag, slot.key(), held, false);
                 false
             });
             self.weight = weight;
@@ -408,6 +453,8 @@ impl RowCache {
             let (slot, _) = entry.remove();
             self.weight -= slot.weight();
             self.entries[usize::from(tag)] -= 1;
+            let held = slot.flags & PRESENT != 0;
+            count_present(&mut self.meta_present, tag, key, held, false);
         }
     }
 
@@ -542,6 +589,12 @@ impl RowCache {
         Ok(())
     }
 
+    /// Per physical database, the `meta` entries holding a key record, as counted. For
+    /// integrity checks.
+    pub(crate) fn meta_present(&self) -> &[u64; DATABASES] {
+        &self.meta_present
+    }
+
     /// Every entry: tag, B-tree key, value (`None`: known absent) and whether it is pending. For
     /// integrity checks.
     pub(crate) fn entries(&self) -> impl Iterator<Item = (u8, &[u8], Option<&[u8]>, bool)> {
@@ -559,6 +612,7 @@ impl RowCache {
         self.pending_weight = 0;
         self.bucket_full = false;
         self.entries = [0; TAGS];
+        self.meta_present = [0; DATABASES];
         self.weight = 0;
         self.ranks.clear();
     }
@@ -628,6 +682,35 @@ mod tests {
         let counted: u64 = cache.slots.iter().map(Slot::weight).sum();
         assert_eq!(counted, cache.weight);
         assert_eq!(cache.entries[0], cache.slots.len());
+        // Every entry holds a record of database 0 (keys of four bytes, the first one 0).
+        assert_eq!(cache.meta_present[0], cache.slots.len() as u64);
+    }
+
+    #[test]
+    fn with_every_key_record_of_a_database_cached_an_unknown_key_is_absent() {
+        let mut cache = RowCache::new(1 << 20);
+        let k = |db: u8, name: &[u8]| [&[db][..], name].concat();
+        cache.store(META_TAG, &k(0, b"a"), Some(b"r"));
+        cache.store(META_TAG, &k(0, b"b"), None);
+        cache.store(META_TAG, &k(1, b"c"), Some(b"r"));
+        cache.store(1, &k(0, b"e"), Some(b"element rows do not count"));
+        assert_eq!(cache.meta_present[..2], [1, 1]);
+        assert!(matches!(cache.lookup_meta(&k(0, b"x"), 1), Cached::Absent));
+        assert!(matches!(cache.lookup_meta(&k(0, b"x"), 2), Cached::Unknown));
+        assert!(matches!(
+            cache.lookup_meta(&k(0, b"a"), 1),
+            Cached::Record(b"r")
+        ));
+        cache.write(META_TAG, &k(0, b"b"), Some(b"r"));
+        assert!(matches!(cache.lookup_meta(&k(0, b"x"), 2), Cached::Absent));
+        cache.write(META_TAG, &k(0, b"a"), None);
+        assert!(matches!(cache.lookup_meta(&k(0, b"x"), 1), Cached::Absent));
+        // A record forgotten (or evicted) leaves the cache without every key.
+        cache.forget(META_TAG, &k(0, b"b"));
+        assert_eq!(cache.meta_present[..2], [0, 1]);
+        assert!(matches!(cache.lookup_meta(&k(0, b"x"), 1), Cached::Unknown));
+        cache.clear();
+        assert_eq!(cache.meta_present, [0; DATABASES]);
     }
 
     #[test]

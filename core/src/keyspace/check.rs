@@ -146,9 +146,16 @@ impl Keyspace<'_, '_> {
             rows.insert(k.value().to_vec(), v.value().to_vec());
         }
         let mut pending = Vec::new();
+        let mut present = [0u64; DATABASES];
         for (tag, k, cached, is_pending) in self.cache.entries() {
             if tag != META_TAG {
                 continue;
+            }
+            if let (Some(_), Some(n)) = (
+                cached,
+                k.first().and_then(|&p| present.get_mut(usize::from(p))),
+            ) {
+                *n += 1;
             }
             if is_pending {
                 pending.push((k.to_vec(), cached.map(<[u8]>::to_vec)));
@@ -184,6 +191,12 @@ impl Keyspace<'_, '_> {
                 }
                 Err(e) => problems.push(format!("key {}: {e}", show(key))),
             }
+        }
+        if &present != self.cache.meta_present() {
+            problems.push(format!(
+                "the record cache counts {:?} key records per database, it holds {present:?}",
+                self.cache.meta_present()
+            ));
         }
         if per_db != self.counters.keys {
             problems.push(format!(

@@ -497,11 +497,20 @@ impl<'a, 't> Keyspace<'a, 't> {
         self.counters.map[db]
     }
 
+    /// How many key records the database of the `meta` row `row` holds.
+    fn keys_of_row(&self, row: &[u8]) -> u64 {
+        row.first()
+            .and_then(|&phys| self.counters.keys.get(usize::from(phys)))
+            .copied()
+            .unwrap_or(u64::MAX)
+    }
+
     /// The live entry at `key`; an expired key is removed on the way (lazy expiry).
     pub fn get(&mut self, db: usize, key: &[u8]) -> Result<Option<Entry>, StorageError> {
         let phys = self.phys(db);
         meta_key(&mut self.held.kbuf, phys, key);
-        let entry = match self.cache.lookup(META_TAG, &self.held.kbuf) {
+        let keys = self.counters.keys[usize::from(phys)];
+        let entry = match self.cache.lookup_meta(&self.held.kbuf, keys) {
             Cached::Record(record) => decode(record)?,
             Cached::Absent => return Ok(None),
             Cached::Unknown => {
@@ -539,7 +548,8 @@ impl<'a, 't> Keyspace<'a, 't> {
     ) -> Result<R, StorageError> {
         let phys = self.phys(db);
         meta_key(&mut self.held.kbuf, phys, key);
-        match self.cache.lookup(META_TAG, &self.held.kbuf) {
+        let keys = self.counters.keys[usize::from(phys)];
+        match self.cache.lookup_meta(&self.held.kbuf, keys) {
             Cached::Absent => return Ok(f(None)),
             Cached::Record(record) if expire_of(record).is_none_or(|at| at > self.now_ms) => {
                 return Ok(f(Some(kind_and_body(record)?)));
@@ -705,7 +715,13 @@ impl<'a, 't> Keyspace<'a, 't> {
             self.cache.forget(tag, row);
         } else if let Some(tag) = tag {
             let admitted = self.cache.admits(row, value);
-            let (was, unchanged) = match self.cache.lookup(tag, row) {
+            let cached = if tag == META_TAG {
+                let keys = self.keys_of_row(row);
+                self.cache.lookup_meta(row, keys)
+            } else {
+                self.cache.lookup(tag, row)
+            };
+            let (was, unchanged) = match cached {
                 Cached::Record(prev) => (Some(old(Some(prev))), value == Some(prev)),
                 Cached::Absent => (Some(old(None)), value.is_none()),
                 Cached::Unknown => (None, false),
@@ -809,7 +825,8 @@ impl<'a, 't> Keyspace<'a, 't> {
     /// What the record cache knows of the `meta` row at `kbuf`: `None` if not cached, else
     /// the row's deadline and tag byte if it has one.
     fn cached_meta(&mut self) -> Option<Option<(Option<i64>, u8)>> {
-        match self.cache.lookup(META_TAG, &self.held.kbuf) {
+        let keys = self.keys_of_row(&self.held.kbuf);
+        match self.cache.lookup_meta(&self.held.kbuf, keys) {
             Cached::Record(row) => Some(Some(row_meta(row))),
             Cached::Absent => Some(None),
             Cached::Unknown => None,
