@@ -584,12 +584,18 @@ impl Engine {
         f: impl FnOnce(&mut Group<'_, '_>) -> R,
     ) -> Result<R, StorageError> {
         let result = self.execute_job(now_ms, f)?;
+        self.commit_group(now_ms)?;
+        Ok(result)
+    }
+
+    /// Commits the open group as a host does between jobs: the commit, the log's sync in
+    /// `always` mode, and the checkpoint a SAVE asked for.
+    pub fn commit_group(&mut self, now_ms: i64) -> Result<(), StorageError> {
         let outcome = self.commit()?;
         if outcome.needs_sync && self.durability == Durability::Always {
             self.sync_log()?;
         }
-        self.save_if_requested(now_ms)?;
-        Ok(result)
+        self.save_if_requested(now_ms)
     }
 
     /// Executes one command in a group of its own.

@@ -277,31 +277,14 @@ impl Shared {
     /// Commits the open group if jobs wait on it, syncs the log in `always` mode, and releases
     /// the waiters. Called when the runtime is about to idle, and by the fallback task.
     pub fn commit_pending(&self) {
-        let waiters = std::mem::take(&mut *self.waiters());
-        if waiters.is_empty() {
-            return;
-        }
-        let result = self.commit_group();
-        for waiter in waiters {
-            let _ = waiter.send(result.clone());
+        if !self.waiters().is_empty() {
+            let _ = self.commit_now();
         }
     }
 
     /// Commits the open group, syncing the log in `always` mode.
     fn commit_group(&self) -> CommitResult {
-        let result = {
-            let mut engine = self.engine();
-            engine
-                .commit()
-                .and_then(|outcome| {
-                    if outcome.needs_sync && engine.durability() == Durability::Always {
-                        engine.sync_log()
-                    } else {
-                        Ok(())
-                    }
-                })
-                .and_then(|()| engine.save_if_requested(now_ms()))
-        };
+        let result = self.engine().commit_group(now_ms());
         result.map_err(|e| {
             tracing::error!("commit failed: {e}");
             diskdb_core::CommandError::from(&e).to_string()

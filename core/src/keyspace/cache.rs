@@ -152,17 +152,17 @@ impl Slot {
     }
 }
 
-/// Counts a `meta` entry holding a key record in (`add`) or out of its database's
-/// `meta_present`; any other entry is not counted.
-fn count_present(counts: &mut [u64; DATABASES], tag: u8, key: &[u8], present: bool, add: bool) {
-    if tag != META_TAG || !present {
+/// Keeps a database's `meta_present` count as the entry at `key` goes from holding a key record
+/// (`was`) or not to holding one (`now`) or not; entries of other tables are not counted.
+fn count_present(counts: &mut [u64; DATABASES], tag: u8, key: &[u8], was: bool, now: bool) {
+    if tag != META_TAG || was == now {
         return;
     }
     if let Some(n) = key
         .first()
         .and_then(|&phys| counts.get_mut(usize::from(phys)))
     {
-        if add {
+        if now {
             *n += 1;
         } else {
             *n -= 1;
@@ -371,8 +371,8 @@ impl RowCache {
                 slot.set_record(record);
                 slot.flags |= flags;
                 self.weight += slot.weight();
-                count_present(&mut self.meta_present, tag, key, was & PRESENT != 0, false);
-                count_present(&mut self.meta_present, tag, key, record.is_some(), true);
+                let held = was & PRESENT != 0;
+                count_present(&mut self.meta_present, tag, key, held, record.is_some());
                 flags & PENDING != 0 && was & PENDING == 0
             }
             None => {
@@ -385,7 +385,7 @@ impl RowCache {
                 };
                 self.weight += slot.weight();
                 self.entries[usize::from(tag)] += 1;
-                count_present(&mut self.meta_present, tag, key, record.is_some(), true);
+                count_present(&mut self.meta_present, tag, key, false, record.is_some());
                 let hasher = &self.hasher;
                 self.slots
                     .insert_unique(hash, slot, |s| hash_row(hasher, s.tag, s.key()));
@@ -536,8 +536,8 @@ impl RowCache {
         hashes.sort_unstable();
         hashes.dedup();
         // `iter_hash` may also yield other entries (of other tables and buckets too): keep the
-        // pending ones of these buckets, once each. Sorted by the key's first 8 bytes as an integer first, so that most
-        // comparisons need not reach the entries' memory.
+        // pending ones of these buckets, once each. Sorted by the key's first 8 bytes as an
+        // integer first, so that most comparisons need not reach the entries' memory.
         let mut writes: Vec<(u64, &Slot)> = Vec::with_capacity(hashes.len());
         for &hash in &hashes {
             writes.extend(

@@ -420,6 +420,19 @@ fn opened_elem<'a, 't>(
     opened(&mut elems[table as usize], txn, ELEM_TABLES[table as usize])
 }
 
+/// `meta` (`None`) or an element table, opened in `held` (which borrows no more of the
+/// keyspace than that).
+fn opened_rows<'a, 't>(
+    held: &'a mut Held<'t>,
+    txn: &'t WriteTransaction,
+    table: Option<ElemTable>,
+) -> Result<&'a mut Table<'t, &'static [u8], &'static [u8]>, StorageError> {
+    match table {
+        None => opened(&mut held.meta, txn, META),
+        Some(table) => opened_elem(&mut held.elems, txn, table),
+    }
+}
+
 fn meta_key(buf: &mut Vec<u8>, phys: u8, key: &[u8]) {
     buf.clear();
     buf.push(phys);
@@ -679,10 +692,7 @@ impl<'a, 't> Keyspace<'a, 't> {
         &mut self,
         table: Option<ElemTable>,
     ) -> Result<&mut Table<'t, &'static [u8], &'static [u8]>, StorageError> {
-        match table {
-            None => opened(&mut self.held.meta, self.txn, META),
-            Some(table) => self.elem_table(table),
-        }
+        opened_rows(self.held, self.txn, table)
     }
 
     /// Writes (`Some`) or removes (`None`) the row `row` of `meta` (`table` `None`) or of an
@@ -760,10 +770,7 @@ impl<'a, 't> Keyspace<'a, 't> {
     /// Applies the pending writes of the record cache's fullest bucket (see `cache.rs`).
     fn flush_fullest(&mut self) -> Result<(), StorageError> {
         let (tag, bucket) = self.cache.fullest();
-        let table = match elem_table_of_tag(tag) {
-            None => opened(&mut self.held.meta, self.txn, META)?,
-            Some(table) => opened_elem(&mut self.held.elems, self.txn, table)?,
-        };
+        let table = opened_rows(self.held, self.txn, elem_table_of_tag(tag))?;
         self.cache.flush_bucket(tag, bucket, table)
     }
 
