@@ -9,8 +9,11 @@ use std::path::PathBuf;
 use redb::backends::InMemoryBackend;
 use redb::{Database, ReadableDatabase, StorageBackend, TableDefinition};
 
-/// The keyspace format this build writes and reads.
-pub const FORMAT_VERSION: u32 = 1;
+/// The keyspace format this build writes and reads. Format 2 keeps a list's items in chunk
+/// rows (`keyspace/lists.rs`); a format-1 file, whose list items all have their own rows, is
+/// read as is and stamped 2 on opening, so an older build then refuses it instead of misreading
+/// the chunks.
+pub const FORMAT_VERSION: u32 = 2;
 
 /// Scalar bookkeeping: format version, last applied log sequence number, key counts.
 pub(crate) const SYSTEM: TableDefinition<&str, &[u8]> = TableDefinition::new("diskdb_system");
@@ -55,6 +58,8 @@ pub enum StorageError {
     Io(#[from] std::io::Error),
     #[error("storage: {0}")]
     Redb(String),
+    #[error("storage: corrupt {0}")]
+    Corrupt(&'static str),
 }
 
 // An I/O error keeps its kind (a full disk must be told apart from a damaged file).
@@ -152,22 +157,25 @@ fn check_format(db: &Database, name: &str) -> Result<(), StorageError> {
             path: name.into(),
             found: v,
         }),
-        Some(_) => Ok(()),
+        Some(v) if v == FORMAT_VERSION => Ok(()),
+        Some(_) => stamp_format(db),
         None if has_tables => Err(StorageError::NotDiskDb {
             path: name.into(),
             reason: "a redb database without DiskDB's tables".into(),
         }),
-        None => {
-            let mut write = db.begin_write()?;
-            write.set_durability(redb::Durability::Immediate)?;
-            {
-                let mut table = write.open_table(SYSTEM)?;
-                table.insert("format", FORMAT_VERSION.to_le_bytes().as_slice())?;
-            }
-            write.commit()?;
-            Ok(())
-        }
+        None => stamp_format(db),
     }
+}
+
+fn stamp_format(db: &Database) -> Result<(), StorageError> {
+    let mut write = db.begin_write()?;
+    write.set_durability(redb::Durability::Immediate)?;
+    {
+        let mut table = write.open_table(SYSTEM)?;
+        table.insert("format", FORMAT_VERSION.to_le_bytes().as_slice())?;
+    }
+    write.commit()?;
+    Ok(())
 }
 
 fn parse_u32(bytes: &[u8]) -> Option<u32> {

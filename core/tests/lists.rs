@@ -101,8 +101,22 @@ fn model_range(len: usize, start: i64, end: i64) -> (usize, usize) {
     (s as usize, (e - s + 1) as usize)
 }
 
+/// Every fifth item is too long to sit inside a chunk row and gets its own row.
 fn item(n: u32) -> Vec<u8> {
-    format!("v{n}").into_bytes()
+    let mut v = format!("v{n}").into_bytes();
+    if n % 5 == 0 {
+        v.resize(200, b'.');
+    }
+    v
+}
+
+/// A letter's item: `d` is too long to sit inside a chunk row.
+fn one(c: u8) -> Vec<u8> {
+    if c == b'd' {
+        vec![c; 200]
+    } else {
+        vec![c]
+    }
 }
 
 fn build(db: &mut Db, key: &[u8], items: &[Vec<u8>]) {
@@ -303,6 +317,8 @@ proptest! {
         }
         let exists = db.run(&[b"EXISTS", b"big"]);
         assert_eq!(exists, int(i64::from(!model.is_empty())));
+        let checked = db.engine.check_integrity();
+        prop_assert!(checked.is_ok(), "{:?}", checked);
     }
 }
 
@@ -339,7 +355,6 @@ fn edit_op() -> impl Strategy<Value = EditOp> {
 
 fn apply_edit(db: &mut Db, model: &mut VecDeque<Vec<u8>>, op: &EditOp) {
     let key: &[u8] = b"l";
-    let one = |c: u8| vec![c];
     let end = |left: bool| -> &'static [u8] {
         if left {
             b"LEFT"
@@ -350,7 +365,7 @@ fn apply_edit(db: &mut Db, model: &mut VecDeque<Vec<u8>>, op: &EditOp) {
     let (got, want) = match op {
         EditOp::Insert(after, pivot, v) => {
             let place: &[u8] = if *after { b"AFTER" } else { b"BEFORE" };
-            let got = db.run(&[b"LINSERT", key, place, &[*pivot], &[*v]]);
+            let got = db.run(&[b"LINSERT", key, place, &one(*pivot), &one(*v)]);
             let want = if model.is_empty() {
                 int(0)
             } else if let Some(i) = model.iter().position(|x| x == &one(*pivot)) {
@@ -362,7 +377,7 @@ fn apply_edit(db: &mut Db, model: &mut VecDeque<Vec<u8>>, op: &EditOp) {
             (got, want)
         }
         EditOp::Rem(count, v) => {
-            let got = db.run(&[b"LREM", key, count.to_string().as_bytes(), &[*v]]);
+            let got = db.run(&[b"LREM", key, count.to_string().as_bytes(), &one(*v)]);
             let limit = if *count == 0 {
                 usize::MAX
             } else {
@@ -396,7 +411,7 @@ fn apply_edit(db: &mut Db, model: &mut VecDeque<Vec<u8>>, op: &EditOp) {
             (got, b"+OK\r\n".to_vec())
         }
         EditOp::Set(i, v) => {
-            let got = db.run(&[b"LSET", key, i.to_string().as_bytes(), &[*v]]);
+            let got = db.run(&[b"LSET", key, i.to_string().as_bytes(), &one(*v)]);
             let want = if model.is_empty() {
                 b"-ERR no such key\r\n".to_vec()
             } else if let Some(i) = model_index(model.len(), *i) {
@@ -426,7 +441,7 @@ fn apply_edit(db: &mut Db, model: &mut VecDeque<Vec<u8>>, op: &EditOp) {
         EditOp::LPush(v) | EditOp::RPush(v) => {
             let left = matches!(op, EditOp::LPush(_));
             let name: &[u8] = if left { b"LPUSH" } else { b"RPUSH" };
-            let got = db.run(&[name, key, &[*v]]);
+            let got = db.run(&[name, key, &one(*v)]);
             if left {
                 model.push_front(one(*v));
             } else {
@@ -477,12 +492,14 @@ proptest! {
         ops in proptest::collection::vec(edit_op(), 1..40),
     ) {
         let mut db = Db::new();
-        let mut model: VecDeque<Vec<u8>> = initial.iter().map(|&c| vec![c]).collect();
+        let mut model: VecDeque<Vec<u8>> = initial.iter().map(|&c| one(c)).collect();
         if !model.is_empty() {
             build(&mut db, b"l", model.make_contiguous());
         }
         for op in &ops {
             apply_edit(&mut db, &mut model, op);
+            let checked = db.engine.check_integrity();
+            prop_assert!(checked.is_ok(), "{:?}: {:?}", op, checked);
         }
     }
 }

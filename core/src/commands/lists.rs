@@ -1,18 +1,18 @@
 //! List commands (Redis's `t_list.c`), the non-blocking part.
 //!
 //! Layout: a list's record body is `[count u64 LE][head i64 LE][tail i64 LE]` (count first, so
-//! [`super::count_of`] reads it like any collection's), and its items sit in the `ListItems`
-//! element table at the positions `head..tail`, each row keyed by its position in a sortable
-//! encoding. Pushing writes at `head - 1` or at `tail`, popping removes rows at one end, LINDEX and
-//! LSET are one lookup and LRANGE one range scan: no command rewrites the whole list. Edits in the
-//! middle (LINSERT, LREM) shift the items on the shorter side of the edit.
+//! [`super::count_of`] reads it like any collection's), and its items sit at the dense positions
+//! `head..tail`, in chunk rows of 32 positions (`keyspace/lists.rs`). Pushing writes at
+//! `head - 1` or at `tail`, popping removes at one end, LINDEX and LSET touch one chunk and
+//! LRANGE reads one chunk per 32 items: no command rewrites the whole list. Edits in the middle
+//! (LINSERT, LREM) shift the items on the shorter side of the edit.
 //!
 //! The push/pop/move cores ([`push`], [`pop`], [`move_item`], [`mpop`]) are separate from the
 //! command handlers so the blocking variants (BLPOP, BLMOVE, BLMPOP, ...) can reuse them.
 
 use super::{lookup_kind, parse_i64, Args, CommandSpec, Ctx};
 use crate::error::{CommandError, CommandResult};
-use crate::keyspace::{ElemRange, ElemTable, Kind};
+use crate::keyspace::Kind;
 use crate::protocol::Reply;
 
 /// This family's rows of the command table (name, arity, access, fast, keys, handler).
@@ -37,8 +37,6 @@ pub static COMMANDS: &[CommandSpec] = &[
     command!("rpushx", -3, Write, true, (1, 1, 1), rpushx),
 ];
 
-const T: ElemTable = ElemTable::ListItems;
-
 /// Rows read per range scan when walking a list, so a long list is never held in memory whole
 /// (except where the reply itself holds it).
 const BATCH: usize = 512;
@@ -52,17 +50,6 @@ const OUT_OF_RANGE_POSITIVE: &str = "ERR value is out of range, must be positive
 /// fails and nothing this command may already have written is committed.
 fn corrupt() -> CommandError {
     CommandError::Storage("corrupt list record".into())
-}
-
-/// Positions are 64-bit signed; flipping the sign bit makes their big-endian bytes sort like the
-/// numbers, so a list's rows lie in order in the element table.
-fn pos_key(pos: i64) -> [u8; 8] {
-    ((pos as u64) ^ (1 << 63)).to_be_bytes()
-}
-
-fn pos_of(elem: &[u8]) -> Option<i64> {
-    let bytes: [u8; 8] = elem.try_into().ok()?;
-    Some((u64::from_be_bytes(bytes) ^ (1 << 63)) as i64)
 }
 
 /// One end of a list: LEFT is the head (index 0), RIGHT the tail.
@@ -136,7 +123,7 @@ fn load<'k>(ctx: &mut Ctx<'_, '_, '_>, key: &'k [u8]) -> Result<Option<List<'k>>
     }))
 }
 
-/// Items at positions in `[lo, hi)`, [`BATCH`] rows per range scan, from either end.
+/// Items at positions in `[lo, hi)`, [`BATCH`] at a time, from either end.
 struct Walk {
     lo: i64,
     hi: i64,
@@ -144,7 +131,7 @@ struct Walk {
 }
 
 impl Walk {
-    /// The next rows as `(position, item)`; empty once the range is exhausted.
+    /// The next items as `(position, item)`; empty once the range is exhausted.
     fn next(
         &mut self,
         ctx: &mut Ctx<'_, '_, '_>,
@@ -153,28 +140,27 @@ impl Walk {
         if self.lo >= self.hi {
             return Ok(Vec::new());
         }
-        let (from, to) = (pos_key(self.lo), pos_key(self.hi));
-        let range = ElemRange {
-            from: Some(&from),
-            to: Some(&to),
-            reverse: self.reverse,
-            limit: BATCH,
-        };
-        let rows = ctx.ks.elem_range(T, ctx.session.db, key, range)?;
-        let mut out = Vec::with_capacity(rows.len());
-        for (elem, item) in rows {
-            out.push((pos_of(&elem).ok_or_else(corrupt)?, item));
-        }
+        let mut out = Vec::with_capacity(BATCH.min(self.hi.abs_diff(self.lo) as usize));
+        let want = BATCH as u64;
+        let read = ctx.ks.list_read(
+            ctx.session.db,
+            key,
+            (self.lo, self.hi),
+            self.reverse,
+            want,
+            |pos, item| out.push((pos, item.to_vec())),
+        )?;
         match out.last() {
             // `p` lies in [lo, hi), so `p + 1` cannot overflow.
-            Some(&(p, _)) if out.len() == BATCH => {
+            Some(&(p, _)) if read == want => {
                 if self.reverse {
                     self.hi = p;
                 } else {
                     self.lo = p + 1;
                 }
             }
-            _ => self.lo = self.hi,
+            _ if read == want.min(self.hi.abs_diff(self.lo)) => self.lo = self.hi,
+            _ => return Err(corrupt()),
         }
         Ok(out)
     }
@@ -246,20 +232,22 @@ impl<'k> List<'k> {
 
     fn get(&self, ctx: &mut Ctx<'_, '_, '_>, pos: i64) -> Result<Vec<u8>, CommandError> {
         ctx.ks
-            .elem_get(T, ctx.session.db, self.key, &pos_key(pos))?
+            .list_get(ctx.session.db, self.key, pos)?
             .ok_or_else(corrupt)
     }
 
+    /// Writes the item at `pos`: one of the list's, or the one just outside `head..tail` that a
+    /// push or a shift is about to take in.
     fn put(&self, ctx: &mut Ctx<'_, '_, '_>, pos: i64, item: &[u8]) -> CommandResult {
+        let fresh = pos < self.head || pos >= self.tail;
         ctx.ks
-            .elem_put(T, ctx.session.db, self.key, &pos_key(pos), item)?;
+            .list_put(ctx.session.db, self.key, pos, item, fresh)?;
         Ok(())
     }
 
+    /// Removes the items at `lo..hi`, which start or end the list.
     fn remove_range(&self, ctx: &mut Ctx<'_, '_, '_>, lo: i64, hi: i64) -> CommandResult {
-        let db = ctx.session.db;
-        ctx.ks
-            .elem_remove_range(T, db, self.key, &pos_key(lo), &pos_key(hi))?;
+        ctx.ks.list_remove_range(ctx.session.db, self.key, lo, hi)?;
         Ok(())
     }
 
@@ -278,8 +266,8 @@ impl<'k> List<'k> {
         for item in items {
             match end {
                 End::Left => {
+                    self.put(ctx, self.head - 1, item.as_ref())?;
                     self.head -= 1;
-                    self.put(ctx, self.head, item.as_ref())?;
                 }
                 End::Right => {
                     self.put(ctx, self.tail, item.as_ref())?;
@@ -307,8 +295,7 @@ impl<'k> List<'k> {
             End::Right => (self.at(self.len() - n), self.tail),
         };
         if n <= SMALL_POP {
-            // Positions are dense, so each row is removed by its exact key: one B-tree
-            // operation per item instead of a range read plus a range removal.
+            // One item at a time from the end: each changes the end's chunk in the cache.
             let mut items = Vec::with_capacity(n as usize);
             for i in 0..n as i64 {
                 let pos = match end {
@@ -317,7 +304,7 @@ impl<'k> List<'k> {
                 };
                 let item = ctx
                     .ks
-                    .elem_remove(T, ctx.session.db, self.key, &pos_key(pos))?
+                    .list_pop(ctx.session.db, self.key, pos)?
                     .ok_or_else(corrupt)?;
                 items.push(item);
             }
@@ -327,14 +314,16 @@ impl<'k> List<'k> {
             }
             return Ok(items);
         }
-        let range = ElemRange {
-            from: Some(&pos_key(lo)),
-            to: Some(&pos_key(hi)),
-            reverse: end == End::Right,
-            limit: usize::try_from(n).unwrap_or(usize::MAX),
-        };
-        let rows = ctx.ks.elem_range(T, ctx.session.db, self.key, range)?;
-        if rows.len() as u64 != n {
+        let mut items = Vec::with_capacity(usize::try_from(n).unwrap_or(0).min(BATCH));
+        let read = ctx.ks.list_read(
+            ctx.session.db,
+            self.key,
+            (lo, hi),
+            end == End::Right,
+            n,
+            |_, item| items.push(item.to_vec()),
+        )?;
+        if read != n {
             return Err(corrupt());
         }
         self.remove_range(ctx, lo, hi)?;
@@ -342,7 +331,7 @@ impl<'k> List<'k> {
             End::Left => self.head = hi,
             End::Right => self.tail = lo,
         }
-        Ok(rows.into_iter().map(|(_, item)| item).collect())
+        Ok(items)
     }
 
     /// Inserts `item` so that it ends up at index `i` (`i <= len`), shifting the items on the
@@ -662,17 +651,17 @@ pub fn lrange(ctx: &mut Ctx<'_, '_, '_>, args: &mut Args<'_>) -> CommandResult {
         ctx.reply.array(0);
         return Ok(());
     };
-    // Items go straight from the record cache or the B-tree into the reply; a short read fails
-    // the command, which discards what was written.
+    // Items go straight from their chunks into the reply; a short read fails the command,
+    // which discards what was written.
     ctx.reply.array(usize::try_from(n).unwrap_or(usize::MAX));
     let reply = &mut *ctx.reply;
-    let sent = ctx.ks.elem_visit_run(
-        T,
+    let sent = ctx.ks.list_read(
         ctx.session.db,
         list.key,
+        (list.at(from), list.at(from + n)),
+        false,
         n,
-        |i| pos_key(list.at(from + i)),
-        |item| reply.bulk(item),
+        |_, item| reply.bulk(item),
     )?;
     if sent != n {
         return Err(corrupt());

@@ -1,7 +1,6 @@
 //! A bounded cache of rows in front of the B-trees — the `meta` table's key records, the
-//! element rows of hashes and sets, and the list items that were read — which also holds the
-//! open transaction's writes of those rows (but not of list items) until they are applied in key
-//! order.
+//! element rows of hashes and sets, and the chunk rows of lists — which also holds the open
+//! transaction's writes of those rows until they are applied in key order.
 //!
 //! Why: a GET on a disk-resident B-tree walks three or four pages, each through redb's page cache
 //! (a lock, a hash lookup, a reference count) and a dozen key comparisons: measured here, that
@@ -61,6 +60,13 @@ pub(crate) const META_TAG: u8 = 0;
 /// next to copying them.
 const MAX_ENTRY: usize = 512;
 
+/// The tag of the list chunk rows (`lists.rs`).
+pub(crate) const LIST_TAG: u8 = 3;
+
+/// A list chunk row may be larger: it is rewritten in place of 32 separate rows, and a chunk
+/// that did not fit would send every push straight to the B-tree.
+const MAX_LIST_ENTRY: usize = 2048;
+
 /// Bookkeeping per entry beyond its bytes (table slot, allocation header), for the budget.
 const ENTRY_OVERHEAD: u64 = 48;
 
@@ -86,8 +92,12 @@ struct Slot {
 /// string value, a set member row).
 const INLINE: usize = 46;
 
-// A slot's lengths are a `u8` (in place) and a `u16` (its key, at most MAX_ENTRY bytes).
-const _: () = assert!(INLINE <= u8::MAX as usize && MAX_ENTRY <= u16::MAX as usize);
+// A slot's lengths are a `u8` (in place) and a `u16` (its key, at most MAX_LIST_ENTRY bytes).
+const _: () = assert!(
+    INLINE <= u8::MAX as usize
+        && MAX_ENTRY <= MAX_LIST_ENTRY
+        && MAX_LIST_ENTRY <= u16::MAX as usize
+);
 
 /// A row's bytes: in place when they fit, else on the heap.
 enum Bytes {
@@ -299,8 +309,13 @@ impl RowCache {
     }
 
     /// Whether `key` with `record` may be cached.
-    pub(crate) fn admits(&self, key: &[u8], record: Option<&[u8]>) -> bool {
-        self.budget > 0 && key.len() + record.map_or(0, <[u8]>::len) <= MAX_ENTRY
+    pub(crate) fn admits(&self, tag: u8, key: &[u8], record: Option<&[u8]>) -> bool {
+        let max = if tag == LIST_TAG {
+            MAX_LIST_ENTRY
+        } else {
+            MAX_ENTRY
+        };
+        self.budget > 0 && key.len() + record.map_or(0, <[u8]>::len) <= max
     }
 
     pub(crate) fn lookup(&mut self, tag: u8, key: &[u8]) -> Cached<'_> {
@@ -342,7 +357,7 @@ impl RowCache {
 
     /// Records what the B-tree holds for `key` (`None`: no row), read after a miss.
     pub(crate) fn store(&mut self, tag: u8, key: &[u8], record: Option<&[u8]>) {
-        if self.admits(key, record) {
+        if self.admits(tag, key, record) {
             // Not marked as read: an entry read once is the first to go (a scan does not
             // flush the keys read again and again).
             self.put(tag, key, record, 0);
@@ -353,7 +368,7 @@ impl RowCache {
     /// The caller checked [`RowCache::admits`]; an entry it does not admit is written to the
     /// B-tree by the caller after [`forget`](RowCache::forget)ting the key.
     pub(crate) fn write(&mut self, tag: u8, key: &[u8], record: Option<&[u8]>) {
-        debug_assert!(self.admits(key, record));
+        debug_assert!(self.admits(tag, key, record));
         self.put(tag, key, record, PENDING);
     }
 
@@ -631,7 +646,8 @@ mod tests {
         cache.store(0, b"b", None);
         assert!(matches!(cache.lookup(0, b"a"), Cached::Record(b"rec")));
         assert!(matches!(cache.lookup(0, b"b"), Cached::Absent));
-        assert!(!cache.admits(b"a", Some(&[0u8; MAX_ENTRY])));
+        assert!(!cache.admits(0, b"a", Some(&[0u8; MAX_ENTRY])));
+        assert!(cache.admits(LIST_TAG, b"a", Some(&[0u8; MAX_ENTRY])));
         cache.forget(0, b"a");
         assert!(matches!(cache.lookup(0, b"a"), Cached::Unknown));
         cache.forget(0, b"b");
@@ -794,6 +810,6 @@ mod tests {
         let mut cache = RowCache::new(0);
         cache.store(0, b"a", Some(b"rec"));
         assert!(matches!(cache.lookup(0, b"a"), Cached::Unknown));
-        assert!(!cache.admits(b"a", Some(b"rec")));
+        assert!(!cache.admits(0, b"a", Some(b"rec")));
     }
 }

@@ -8,7 +8,8 @@
 //!   which active expiry drops, but never lacks one);
 //! - a collection's body has its type's size and a count above zero (an emptied collection is
 //!   deleted), and its element rows match it: hashes and sets hold `count` slotted rows; a list
-//!   holds exactly the positions `head..tail`; a sorted set holds `count` members, each with its
+//!   holds exactly one item per position of `head..tail` (in chunks or own rows, see
+//!   `lists.rs`); a sorted set holds `count` members, each with its
 //!   position in the score order, and a rank index whose blocks start at elements, cover the
 //!   whole order and hold the number of elements up to the next block;
 //! - no element row lacks a key of the type that owns its table.
@@ -17,6 +18,7 @@ use std::collections::BTreeMap;
 
 use redb::{ReadableTable, ReadableTableMetadata};
 
+use super::lists::{chunk_start, pos_of, Chunk, CHUNK_MARK};
 use super::zset::{count_of_block, position, BLOCK_MAX, NEG_ZERO};
 use super::{
     decode, elem_table_of_tag, expire_key, key_rows, opened, rows_end, slot_of, ElemRow, ElemTable,
@@ -270,7 +272,7 @@ impl Keyspace<'_, '_> {
             _ => ElemTable::ZMembers,
         };
         let rows = self.rows_of(table, phys, key)?;
-        if rows.len() as u64 != count {
+        if kind != Kind::List && rows.len() as u64 != count {
             problems.push(format!(
                 "{} {name}: count {count} but {} element rows",
                 kind.name(),
@@ -293,15 +295,7 @@ impl Keyspace<'_, '_> {
                         "list {name}: head {head} tail {tail} count {count}"
                     ));
                 }
-                for (elem, _) in &rows {
-                    let pos = <[u8; 8]>::try_from(elem.as_slice())
-                        .map(|b| (u64::from_be_bytes(b) ^ (1 << 63)) as i64);
-                    if !pos.is_ok_and(|p| (head..tail).contains(&p)) {
-                        problems.push(format!(
-                            "list {name}: item at {elem:?} outside {head}..{tail}"
-                        ));
-                    }
-                }
+                check_list(&name, (head, tail), count, &rows, problems);
             }
             Kind::ZSet => self.check_zset(phys, key, count, &rows, problems)?,
             Kind::String => {}
@@ -553,5 +547,64 @@ mod tests {
         });
         assert_eq!(found.len(), 2, "{found:?}");
         assert!(found[0].contains("says 3, holds 2"), "{found:?}");
+    }
+}
+
+/// A list's rows against its record: each position of `head..tail` has exactly one item, in
+/// its chunk's run (inline, or marked as in its own row, which then exists) or in its own row;
+/// no row lies outside `head..tail`.
+fn check_list(
+    name: &str,
+    (head, tail): (i64, i64),
+    count: u64,
+    rows: &[ElemRow],
+    problems: &mut Vec<String>,
+) {
+    let mut own = std::collections::BTreeSet::new();
+    let mut chunks = Vec::new();
+    for (elem, value) in rows {
+        if let Some(pos) = pos_of(elem) {
+            own.insert(pos);
+            continue;
+        }
+        let start = elem
+            .split_last()
+            .filter(|(&mark, _)| mark == CHUNK_MARK)
+            .and_then(|(_, pos)| pos_of(pos))
+            .filter(|&s| chunk_start(s) == s);
+        let chunk = start.map(|s| Chunk::decode(s, value.clone()));
+        match chunk {
+            Some(Ok(chunk)) => chunks.push(chunk),
+            _ => problems.push(format!("list {name}: bad row {elem:?}")),
+        }
+    }
+    let mut items = own.len() as u64;
+    let mut doubled = 0;
+    for chunk in &chunks {
+        if chunk.first() < head || chunk.end() > tail {
+            problems.push(format!(
+                "list {name}: chunk run {}..{} outside {head}..{tail}",
+                chunk.first(),
+                chunk.end()
+            ));
+        }
+        for pos in chunk.first()..chunk.end() {
+            let inline = chunk.item(pos).is_some();
+            // One wrong position is enough to report; a thousand would bury the others.
+            if inline == own.contains(&pos) && doubled < 3 {
+                doubled += 1;
+                problems.push(format!(
+                    "list {name}: position {pos} has {} items",
+                    if inline { 2 } else { 0 }
+                ));
+            }
+            items += u64::from(inline);
+        }
+    }
+    if let Some(p) = own.iter().find(|p| !(head..tail).contains(*p)) {
+        problems.push(format!("list {name}: item at {p} outside {head}..{tail}"));
+    }
+    if items != count {
+        problems.push(format!("list {name}: count {count} but {items} items"));
     }
 }

@@ -20,6 +20,7 @@ use crate::storage::StorageError;
 
 mod cache;
 mod check;
+mod lists;
 mod ranks;
 mod zset;
 pub use cache::RowCache;
@@ -65,26 +66,16 @@ impl ElemTable {
 }
 
 /// The record cache's tag for `table`, if the cache holds its rows: the tables that commands
-/// read and write one row at a time, by hash, and the list items, read by position. A ZADD's
-/// cost is in the score order and rank index, walked by range on every write, so caching them
-/// would only add flushes, and caching the member rows alone made no difference that could be
-/// measured here.
+/// read and write one row at a time, by hash, and the list chunks. A ZADD's cost is in the
+/// score order and rank index, walked by range on every write, so caching them would only add
+/// flushes, and caching the member rows alone made no difference that could be measured here.
 fn cache_tag(table: ElemTable) -> Option<u8> {
     match table {
         ElemTable::HashFields => Some(1),
         ElemTable::SetMembers => Some(2),
-        ElemTable::ListItems => Some(3),
+        ElemTable::ListItems => Some(cache::LIST_TAG),
         ElemTable::ZMembers | ElemTable::ZScores | ElemTable::ZBlocks => None,
     }
-}
-
-/// Whether the record cache only remembers rows of `table` that were read, and its writes go
-/// straight into the B-tree (the cache forgetting the row). A list's pushes land next to each
-/// other in the B-tree, whose pages are then already in the CPU's cache, so batching them buys
-/// nothing (measured: pending list writes cost LPUSH `-P 16` 80% more CPU); its reads by
-/// position (LRANGE, LINDEX) are what the cache speeds up.
-fn writes_through(table: Option<ElemTable>) -> bool {
-    table == Some(ElemTable::ListItems)
 }
 
 /// The element table whose rows the record cache holds under `tag` (`None`: `meta`'s).
@@ -148,9 +139,6 @@ impl ElemRange<'_> {
         }
     }
 }
-
-/// The longest run of rows [`Keyspace::elem_visit_run`] remembers in the record cache.
-const CACHED_RUN: u64 = 1024;
 
 /// The row-key prefix of `key`'s elements: `[phys][len u32 BE][key]`.
 fn elem_prefix(buf: &mut Vec<u8>, phys: u8, key: &[u8]) {
@@ -706,8 +694,6 @@ impl<'a, 't> Keyspace<'a, 't> {
     /// - A row of a table the cache does not serve, or too large for it, goes straight into the
     ///   B-tree, after the cache forgets it (a pending write of it must not reach the B-tree
     ///   after this one).
-    /// - A row of a table the cache serves for reads only ([`writes_through`]) goes straight
-    ///   into the B-tree, and the cache forgets it.
     fn write_row<T>(
         &mut self,
         table: Option<ElemTable>,
@@ -719,12 +705,9 @@ impl<'a, 't> Keyspace<'a, 't> {
             None => Some(META_TAG),
             Some(table) => cache_tag(table),
         };
-        let through = writes_through(table);
         let mut known = None;
-        if let (Some(tag), true) = (tag, through) {
-            self.cache.forget(tag, row);
-        } else if let Some(tag) = tag {
-            let admitted = self.cache.admits(row, value);
+        if let Some(tag) = tag {
+            let admitted = self.cache.admits(tag, row, value);
             let cached = if tag == META_TAG {
                 let keys = self.keys_of_row(row);
                 self.cache.lookup_meta(row, keys)
@@ -761,7 +744,7 @@ impl<'a, 't> Keyspace<'a, 't> {
             };
             old(prev.as_ref().map(|g| g.value()))
         };
-        if let (Some(tag), false) = (tag, through) {
+        if let Some(tag) = tag {
             self.cache.store(tag, row, value);
         }
         Ok(known.unwrap_or(stored))
@@ -1118,6 +1101,23 @@ impl<'a, 't> Keyspace<'a, 't> {
         })
     }
 
+    /// Sets (`Some`) or removes element `elem` of `key` in `table`, without reading the
+    /// previous value out (a list's chunk rows, rewritten on every push).
+    pub fn elem_write(
+        &mut self,
+        table: ElemTable,
+        db: usize,
+        key: &[u8],
+        elem: &[u8],
+        value: Option<&[u8]>,
+    ) -> Result<(), StorageError> {
+        self.bypass_ranks(table)?;
+        self.changed = true;
+        self.touch(self.phys(db), Some(key));
+        let row = self.elem_key(db, key, elem);
+        self.write_row(Some(table), &row, value, |_| ())
+    }
+
     /// Removes element `elem` of `key` in `table`; returns its value.
     pub fn elem_remove(
         &mut self,
@@ -1160,27 +1160,13 @@ impl<'a, 't> Keyspace<'a, 't> {
 
     /// Calls `visit(element, value)` for the elements of `key` in `table` within `range`, in
     /// order, until it returns false; returns how many it was called for. Nothing is copied:
-    /// replies that stream many elements (LRANGE) pay no allocation per element.
+    /// replies that stream many elements pay no allocation per element.
     pub fn elem_visit(
         &mut self,
         table: ElemTable,
         db: usize,
         key: &[u8],
         range: ElemRange<'_>,
-        visit: impl FnMut(&[u8], &[u8]) -> bool,
-    ) -> Result<usize, StorageError> {
-        self.walk_elems(table, db, key, range, false, visit)
-    }
-
-    /// [`Keyspace::elem_visit`], also storing each row it reads in the record cache if
-    /// `remember` (and the cache serves `table`).
-    fn walk_elems(
-        &mut self,
-        table: ElemTable,
-        db: usize,
-        key: &[u8],
-        range: ElemRange<'_>,
-        remember: bool,
         mut visit: impl FnMut(&[u8], &[u8]) -> bool,
     ) -> Result<usize, StorageError> {
         let ElemRange {
@@ -1198,8 +1184,6 @@ impl<'a, 't> Keyspace<'a, 't> {
             None => prefix_end(&prefix),
         };
         self.flush_elems(table)?;
-        let tag = cache_tag(table).filter(|_| remember);
-        let cache = &mut *self.cache;
         let t = opened_elem(&mut self.held.elems, self.txn, table)?;
         let mut range = match &end {
             Some(end) => t.range::<&[u8]>(start.as_slice()..end.as_slice())?,
@@ -1215,68 +1199,11 @@ impl<'a, 't> Keyspace<'a, 't> {
             let Some(item) = item else { break };
             let (k, v) = item?;
             seen += 1;
-            if let Some(tag) = tag {
-                cache.store(tag, k.value(), Some(v.value()));
-            }
             if !visit(&k.value()[n..], v.value()) {
                 break;
             }
         }
         Ok(seen)
-    }
-
-    /// Visits the values of `n` rows of `key` in `table`, whose elements are `elem(0)`,
-    /// `elem(1)`, ... in increasing order (a list's positions): from the record cache while it
-    /// knows them, then with one range walk up to `elem(n)` from the first it does not know.
-    /// Returns how many rows there were (fewer than `n` if some are missing).
-    ///
-    /// Why: a step of redb's range iterator costs about 400 instructions (callgrind), a hash
-    /// probe a quarter of that, so a list read again (LRANGE of a timeline, redis-benchmark's
-    /// LRANGE_100) is answered from the cache. The walk caches the rows it reads unless it is
-    /// longer than [`CACHED_RUN`]: a longer read is a scan, which would only push hotter rows
-    /// out.
-    pub fn elem_visit_run<E: AsRef<[u8]>>(
-        &mut self,
-        table: ElemTable,
-        db: usize,
-        key: &[u8],
-        n: u64,
-        elem: impl Fn(u64) -> E,
-        mut visit: impl FnMut(&[u8]),
-    ) -> Result<u64, StorageError> {
-        let tag = cache_tag(table);
-        let mut row = Vec::with_capacity(64);
-        elem_prefix(&mut row, self.phys(db), key);
-        let prefix = row.len();
-        let mut seen = 0;
-        if let Some(tag) = tag {
-            while seen < n {
-                row.truncate(prefix);
-                row.extend_from_slice(elem(seen).as_ref());
-                match self.cache.lookup(tag, &row) {
-                    Cached::Record(value) => visit(value),
-                    Cached::Absent => return Ok(seen),
-                    Cached::Unknown => break,
-                }
-                seen += 1;
-            }
-        }
-        if seen == n {
-            return Ok(seen);
-        }
-        let (from, to) = (elem(seen), elem(n));
-        let rest = ElemRange {
-            from: Some(from.as_ref()),
-            to: Some(to.as_ref()),
-            reverse: false,
-            limit: usize::try_from(n - seen).unwrap_or(usize::MAX),
-        };
-        let remember = n - seen <= CACHED_RUN;
-        let read = self.walk_elems(table, db, key, rest, remember, |_, value| {
-            visit(value);
-            true
-        })?;
-        Ok(seen + read as u64)
     }
 
     /// Elements of `key` in `table` within `range`: `(element, value)` pairs.
