@@ -104,7 +104,7 @@ fn model_range(len: usize, start: i64, end: i64) -> (usize, usize) {
 /// Every fifth item is too long to sit inside a chunk row and gets its own row.
 fn item(n: u32) -> Vec<u8> {
     let mut v = format!("v{n}").into_bytes();
-    if n % 5 == 0 {
+    if n.is_multiple_of(5) {
         v.resize(200, b'.');
     }
     v

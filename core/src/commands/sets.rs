@@ -140,11 +140,7 @@ fn add_members(
     let db = ctx.session.db;
     let mut added = 0;
     for member in members {
-        if ctx
-            .ks
-            .elem_put(T, db, key, &slotted(member), b"")?
-            .is_none()
-        {
+        if !ctx.ks.elem_add(T, db, key, &slotted(member), b"", count)? {
             added += 1;
             count += 1;
             compact &= is_int(member) && count <= MAX_INTSET;

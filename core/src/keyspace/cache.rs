@@ -60,8 +60,32 @@ pub(crate) const META_TAG: u8 = 0;
 /// next to copying them.
 const MAX_ENTRY: usize = 512;
 
+/// The tags of the hash fields' and set members' rows, which their key's `meta` entry counts.
+pub(crate) const HASH_TAG: u8 = 1;
+pub(crate) const SET_TAG: u8 = 2;
 /// The tag of the list chunk rows (`lists.rs`).
 pub(crate) const LIST_TAG: u8 = 3;
+
+/// Whether a key's `meta` entry counts the cached rows of the table tagged `tag`.
+pub(crate) fn counted(tag: u8) -> bool {
+    tag == HASH_TAG || tag == SET_TAG
+}
+
+/// The `meta` row key of the key that the element row `row` belongs to: `[phys][len u32
+/// BE][key][element]` gives `[phys][slot][key]`. `false` when `row` is too short.
+pub(crate) fn meta_row_of(buf: &mut Vec<u8>, row: &[u8]) -> bool {
+    let len = row
+        .get(1..5)
+        .and_then(|b| <[u8; 4]>::try_from(b).ok())
+        .map(|b| u32::from_be_bytes(b) as usize);
+    match len.and_then(|len| row.get(5..5 + len)) {
+        Some(key) => {
+            super::meta_key(buf, row[0], key);
+            true
+        }
+        None => false,
+    }
+}
 
 /// A list chunk row may be larger: it is rewritten in place of 32 separate rows, and a chunk
 /// that did not fit would send every push straight to the B-tree.
@@ -83,6 +107,11 @@ struct Slot {
     key_len: u16,
     tag: u8,
     flags: u8,
+    /// In a `meta` entry: a lower bound on how many of its key's hash fields or set members
+    /// this cache holds as present (see [`RowCache::lookup_elem`]). Counted from the entry's
+    /// creation; a removal of a row counted before it may take one off too many, never too
+    /// few, so it never exceeds the true number.
+    elems: u32,
 }
 
 /// How many bytes a slot holds in place. Why: a lookup that missed the CPU's caches paid one
@@ -229,6 +258,8 @@ pub struct RowCache {
     /// Per physical database, the `meta` entries holding a key record (see
     /// [`lookup_meta`](RowCache::lookup_meta)).
     meta_present: [u64; DATABASES],
+    /// A reused buffer for `meta` keys.
+    scratch: Vec<u8>,
     /// The sorted sets' rank index, which lives and dies with the rest of the transaction's
     /// cached state.
     pub(super) ranks: RankIndex,
@@ -300,6 +331,7 @@ impl RowCache {
             bucket_full: false,
             entries: [0; TAGS],
             meta_present: [0; DATABASES],
+            scratch: Vec::new(),
             ranks: RankIndex::new(budget > 0),
         }
     }
@@ -355,6 +387,63 @@ impl RowCache {
         }
     }
 
+    /// As [`lookup`](RowCache::lookup) for the row `row` of a hash field or set member, where
+    /// `count` is how many fields or members its key holds right now. When the key's `meta`
+    /// entry counts that many of them cached, all of them are, and a row this cache does not
+    /// know is absent. Why: an SADD of a new member or an HSET of a new field otherwise walks
+    /// the B-tree to find nothing, and then writes the row there itself (a leaf insert at a
+    /// random place); with the whole collection cached, the new row is written into the cache,
+    /// and the flush inserts it with the others, in key order.
+    pub(crate) fn lookup_elem(&mut self, tag: u8, row: &[u8], count: u64) -> Cached<'_> {
+        if !matches!(self.lookup(tag, row), Cached::Unknown) {
+            return self.lookup(tag, row);
+        }
+        if counted(tag) && self.elems_of(row) == Some(count) {
+            Cached::Absent
+        } else {
+            Cached::Unknown
+        }
+    }
+
+    /// What the `meta` entry of `row`'s key counts (see [`Slot::elems`]); `None` if it is not
+    /// cached.
+    fn elems_of(&mut self, row: &[u8]) -> Option<u64> {
+        let mut buf = std::mem::take(&mut self.scratch);
+        let mut found = None;
+        if meta_row_of(&mut buf, row) {
+            let hash = self.hash(META_TAG, &buf);
+            found = self
+                .slots
+                .find(hash, |s| s.tag == META_TAG && s.key() == buf.as_slice())
+                .map(|s| u64::from(s.elems));
+        }
+        self.scratch = buf;
+        found
+    }
+
+    /// Keeps the `meta` entry's count of `row`'s key (see [`Slot::elems`]) as the row goes
+    /// from present (`was`) or not to present (`now`) or not.
+    fn count_elems(&mut self, tag: u8, row: &[u8], was: bool, now: bool) {
+        if !counted(tag) || was == now {
+            return;
+        }
+        let mut buf = std::mem::take(&mut self.scratch);
+        if meta_row_of(&mut buf, row) {
+            let hash = self.hash(META_TAG, &buf);
+            if let Some(slot) = self
+                .slots
+                .find_mut(hash, |s| s.tag == META_TAG && s.key() == buf.as_slice())
+            {
+                slot.elems = if now {
+                    slot.elems.saturating_add(1)
+                } else {
+                    slot.elems.saturating_sub(1)
+                };
+            }
+        }
+        self.scratch = buf;
+    }
+
     /// Records what the B-tree holds for `key` (`None`: no row), read after a miss.
     pub(crate) fn store(&mut self, tag: u8, key: &[u8], record: Option<&[u8]>) {
         if self.admits(tag, key, record) {
@@ -374,39 +463,44 @@ impl RowCache {
 
     fn put(&mut self, tag: u8, key: &[u8], record: Option<&[u8]>, flags: u8) {
         let hash = self.hash(tag, key);
-        let newly_pending = match self
+        let (newly_pending, held) = match self
             .slots
             .find_mut(hash, |s| s.tag == tag && s.key() == key)
         {
             // A read never overwrites a pending write (a lookup would have found it first).
-            Some(slot) if flags & PENDING == 0 && slot.flags & PENDING != 0 => false,
+            Some(slot) if flags & PENDING == 0 && slot.flags & PENDING != 0 => {
+                (false, record.is_some())
+            }
             Some(slot) => {
                 let was = slot.flags;
                 self.weight -= slot.weight();
                 slot.set_record(record);
                 slot.flags |= flags;
                 self.weight += slot.weight();
-                let held = was & PRESENT != 0;
-                count_present(&mut self.meta_present, tag, key, held, record.is_some());
-                flags & PENDING != 0 && was & PENDING == 0
+                (
+                    flags & PENDING != 0 && was & PENDING == 0,
+                    was & PRESENT != 0,
+                )
             }
             None => {
                 let slot = Slot {
                     data: Bytes::new([key, record.unwrap_or_default()]),
-                    // Fits: `admits` bounds an entry to MAX_ENTRY bytes.
+                    // Fits: `admits` bounds an entry to MAX_LIST_ENTRY bytes.
                     key_len: key.len() as u16,
                     tag,
                     flags: flags | if record.is_some() { PRESENT } else { 0 },
+                    elems: 0,
                 };
                 self.weight += slot.weight();
                 self.entries[usize::from(tag)] += 1;
-                count_present(&mut self.meta_present, tag, key, false, record.is_some());
                 let hasher = &self.hasher;
                 self.slots
                     .insert_unique(hash, slot, |s| hash_row(hasher, s.tag, s.key()));
-                flags & PENDING != 0
+                (flags & PENDING != 0, false)
             }
         };
+        count_present(&mut self.meta_present, tag, key, held, record.is_some());
+        self.count_elems(tag, key, held, record.is_some());
         if flags & PENDING != 0 {
             let bucket = bucket_of(tag, key);
             if newly_pending {
@@ -426,6 +520,10 @@ impl RowCache {
     /// Evicts clean entries down to three quarters of the budget (see the module comment).
     fn sweep(&mut self) {
         let target = self.budget / 4 * 3;
+        // The counted rows evicted, as `meta` keys back to back with their lengths: their
+        // entries' counts drop once the sweep is done.
+        let mut evicted: Vec<u8> = Vec::new();
+        let mut meta = Vec::new();
         for pass in 0..2 {
             let mut weight = self.weight;
             let entries = &mut self.entries;
@@ -445,12 +543,28 @@ impl RowCache {
                 entries[usize::from(slot.tag)] -= 1;
                 let held = slot.flags & PRESENT != 0;
                 count_present(present, slot.tag, slot.key(), held, false);
+                if held && counted(slot.tag) && meta_row_of(&mut meta, slot.key()) {
+                    evicted.extend_from_slice(&(meta.len() as u32).to_le_bytes());
+                    evicted.extend_from_slice(&meta);
+                }
                 false
             });
             self.weight = weight;
             if self.weight <= target {
                 break;
             }
+        }
+        let mut rest = evicted.as_slice();
+        while let Some((len, tail)) = rest.split_first_chunk::<4>() {
+            let (key, tail) = tail.split_at(u32::from_le_bytes(*len) as usize);
+            let hash = self.hash(META_TAG, key);
+            if let Some(slot) = self
+                .slots
+                .find_mut(hash, |s| s.tag == META_TAG && s.key() == key)
+            {
+                slot.elems = slot.elems.saturating_sub(1);
+            }
+            rest = tail;
         }
     }
 
@@ -470,6 +584,7 @@ impl RowCache {
             self.entries[usize::from(tag)] -= 1;
             let held = slot.flags & PRESENT != 0;
             count_present(&mut self.meta_present, tag, key, held, false);
+            self.count_elems(tag, key, held, false);
         }
     }
 
@@ -608,6 +723,15 @@ impl RowCache {
     /// integrity checks.
     pub(crate) fn meta_present(&self) -> &[u64; DATABASES] {
         &self.meta_present
+    }
+
+    /// The `meta` entries' counts of cached fields and members (see [`Slot::elems`]), by `meta`
+    /// key. For integrity checks.
+    pub(crate) fn elem_counts(&self) -> impl Iterator<Item = (&[u8], u64)> {
+        self.slots
+            .iter()
+            .filter(|s| s.tag == META_TAG)
+            .map(|s| (s.key(), u64::from(s.elems)))
     }
 
     /// Every entry: tag, B-tree key, value (`None`: known absent) and whether it is pending. For

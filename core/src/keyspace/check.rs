@@ -18,6 +18,7 @@ use std::collections::BTreeMap;
 
 use redb::{ReadableTable, ReadableTableMetadata};
 
+use super::cache::{counted, meta_row_of};
 use super::lists::{chunk_start, pos_of, Chunk, CHUNK_MARK};
 use super::zset::{count_of_block, position, BLOCK_MAX, NEG_ZERO};
 use super::{
@@ -96,6 +97,22 @@ impl Keyspace<'_, '_> {
             .filter(|(tag, ..)| *tag != META_TAG)
             .map(|(tag, k, v, _)| (tag, k.to_vec(), v.map(<[u8]>::to_vec)))
             .collect();
+        // Each key record's count of its cached fields or members never exceeds them.
+        let mut held: BTreeMap<Vec<u8>, u64> = BTreeMap::new();
+        let mut meta = Vec::new();
+        for (tag, row, value) in &cached {
+            if value.is_some() && counted(*tag) && meta_row_of(&mut meta, row) {
+                *held.entry(meta.clone()).or_default() += 1;
+            }
+        }
+        for (key, n) in self.cache.elem_counts() {
+            let have = held.get(key).copied().unwrap_or(0);
+            if n > have {
+                problems.push(format!(
+                    "the record cache counts {n} cached elements of {key:?}, it holds {have}"
+                ));
+            }
+        }
         for (tag, row, value) in cached {
             let Some(table) = elem_table_of_tag(tag) else {
                 continue;
@@ -427,6 +444,65 @@ impl Keyspace<'_, '_> {
     }
 }
 
+/// A list's rows against its record: each position of `head..tail` has exactly one item, in
+/// its chunk's run (inline, or marked as in its own row, which then exists) or in its own row;
+/// no row lies outside `head..tail`.
+fn check_list(
+    name: &str,
+    (head, tail): (i64, i64),
+    count: u64,
+    rows: &[ElemRow],
+    problems: &mut Vec<String>,
+) {
+    let mut own = std::collections::BTreeSet::new();
+    let mut chunks = Vec::new();
+    for (elem, value) in rows {
+        if let Some(pos) = pos_of(elem) {
+            own.insert(pos);
+            continue;
+        }
+        let start = elem
+            .split_last()
+            .filter(|(&mark, _)| mark == CHUNK_MARK)
+            .and_then(|(_, pos)| pos_of(pos))
+            .filter(|&s| chunk_start(s) == s);
+        let chunk = start.map(|s| Chunk::decode(s, value.clone()));
+        match chunk {
+            Some(Ok(chunk)) => chunks.push(chunk),
+            _ => problems.push(format!("list {name}: bad row {elem:?}")),
+        }
+    }
+    let mut items = own.len() as u64;
+    let mut doubled = 0;
+    for chunk in &chunks {
+        if chunk.first() < head || chunk.end() > tail {
+            problems.push(format!(
+                "list {name}: chunk run {}..{} outside {head}..{tail}",
+                chunk.first(),
+                chunk.end()
+            ));
+        }
+        for pos in chunk.first()..chunk.end() {
+            let inline = chunk.item(pos).is_some();
+            // One wrong position is enough to report; a thousand would bury the others.
+            if inline == own.contains(&pos) && doubled < 3 {
+                doubled += 1;
+                problems.push(format!(
+                    "list {name}: position {pos} has {} items",
+                    if inline { 2 } else { 0 }
+                ));
+            }
+            items += u64::from(inline);
+        }
+    }
+    if let Some(p) = own.iter().find(|p| !(head..tail).contains(*p)) {
+        problems.push(format!("list {name}: item at {p} outside {head}..{tail}"));
+    }
+    if items != count {
+        problems.push(format!("list {name}: count {count} but {items} items"));
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -547,64 +623,5 @@ mod tests {
         });
         assert_eq!(found.len(), 2, "{found:?}");
         assert!(found[0].contains("says 3, holds 2"), "{found:?}");
-    }
-}
-
-/// A list's rows against its record: each position of `head..tail` has exactly one item, in
-/// its chunk's run (inline, or marked as in its own row, which then exists) or in its own row;
-/// no row lies outside `head..tail`.
-fn check_list(
-    name: &str,
-    (head, tail): (i64, i64),
-    count: u64,
-    rows: &[ElemRow],
-    problems: &mut Vec<String>,
-) {
-    let mut own = std::collections::BTreeSet::new();
-    let mut chunks = Vec::new();
-    for (elem, value) in rows {
-        if let Some(pos) = pos_of(elem) {
-            own.insert(pos);
-            continue;
-        }
-        let start = elem
-            .split_last()
-            .filter(|(&mark, _)| mark == CHUNK_MARK)
-            .and_then(|(_, pos)| pos_of(pos))
-            .filter(|&s| chunk_start(s) == s);
-        let chunk = start.map(|s| Chunk::decode(s, value.clone()));
-        match chunk {
-            Some(Ok(chunk)) => chunks.push(chunk),
-            _ => problems.push(format!("list {name}: bad row {elem:?}")),
-        }
-    }
-    let mut items = own.len() as u64;
-    let mut doubled = 0;
-    for chunk in &chunks {
-        if chunk.first() < head || chunk.end() > tail {
-            problems.push(format!(
-                "list {name}: chunk run {}..{} outside {head}..{tail}",
-                chunk.first(),
-                chunk.end()
-            ));
-        }
-        for pos in chunk.first()..chunk.end() {
-            let inline = chunk.item(pos).is_some();
-            // One wrong position is enough to report; a thousand would bury the others.
-            if inline == own.contains(&pos) && doubled < 3 {
-                doubled += 1;
-                problems.push(format!(
-                    "list {name}: position {pos} has {} items",
-                    if inline { 2 } else { 0 }
-                ));
-            }
-            items += u64::from(inline);
-        }
-    }
-    if let Some(p) = own.iter().find(|p| !(head..tail).contains(*p)) {
-        problems.push(format!("list {name}: item at {p} outside {head}..{tail}"));
-    }
-    if items != count {
-        problems.push(format!("list {name}: count {count} but {items} items"));
     }
 }

@@ -71,8 +71,8 @@ impl ElemTable {
 /// flushes, and caching the member rows alone made no difference that could be measured here.
 fn cache_tag(table: ElemTable) -> Option<u8> {
     match table {
-        ElemTable::HashFields => Some(1),
-        ElemTable::SetMembers => Some(2),
+        ElemTable::HashFields => Some(cache::HASH_TAG),
+        ElemTable::SetMembers => Some(cache::SET_TAG),
         ElemTable::ListItems => Some(cache::LIST_TAG),
         ElemTable::ZMembers | ElemTable::ZScores | ElemTable::ZBlocks => None,
     }
@@ -670,7 +670,7 @@ impl<'a, 't> Keyspace<'a, 't> {
         record: Option<&[u8]>,
     ) -> Result<Option<(Option<i64>, u8)>, StorageError> {
         let key = std::mem::take(&mut self.held.kbuf);
-        let old = self.write_row(None, &key, record, |row| row.map(row_meta));
+        let old = self.write_row(None, &key, record, None, |row| row.map(row_meta));
         self.held.kbuf = key;
         old
     }
@@ -694,11 +694,15 @@ impl<'a, 't> Keyspace<'a, 't> {
     /// - A row of a table the cache does not serve, or too large for it, goes straight into the
     ///   B-tree, after the cache forgets it (a pending write of it must not reach the B-tree
     ///   after this one).
+    ///
+    /// `elems`: for a hash field or set member, how many its key holds right now, if known
+    /// (see `RowCache::lookup_elem`).
     fn write_row<T>(
         &mut self,
         table: Option<ElemTable>,
         row: &[u8],
         value: Option<&[u8]>,
+        elems: Option<u64>,
         old: impl Fn(Option<&[u8]>) -> T,
     ) -> Result<T, StorageError> {
         let tag = match table {
@@ -708,11 +712,13 @@ impl<'a, 't> Keyspace<'a, 't> {
         let mut known = None;
         if let Some(tag) = tag {
             let admitted = self.cache.admits(tag, row, value);
-            let cached = if tag == META_TAG {
-                let keys = self.keys_of_row(row);
-                self.cache.lookup_meta(row, keys)
-            } else {
-                self.cache.lookup(tag, row)
+            let cached = match elems {
+                _ if tag == META_TAG => {
+                    let keys = self.keys_of_row(row);
+                    self.cache.lookup_meta(row, keys)
+                }
+                Some(count) => self.cache.lookup_elem(tag, row, count),
+                None => self.cache.lookup(tag, row),
             };
             let (was, unchanged) = match cached {
                 Cached::Record(prev) => (Some(old(Some(prev))), value == Some(prev)),
@@ -1096,8 +1102,30 @@ impl<'a, 't> Keyspace<'a, 't> {
         self.changed = true;
         self.touch(self.phys(db), Some(key));
         let row = self.elem_key(db, key, elem);
-        self.write_row(Some(table), &row, Some(value), |old| {
+        self.write_row(Some(table), &row, Some(value), None, |old| {
             old.map(<[u8]>::to_vec)
+        })
+    }
+
+    /// Sets element `elem` of `key` in `table` (a hash field or a set member), where `key`
+    /// holds `count` elements right now; returns whether `elem` was there already. With the
+    /// count, the record cache can tell a new element without a B-tree walk (see
+    /// `RowCache::lookup_elem`).
+    pub fn elem_add(
+        &mut self,
+        table: ElemTable,
+        db: usize,
+        key: &[u8],
+        elem: &[u8],
+        value: &[u8],
+        count: u64,
+    ) -> Result<bool, StorageError> {
+        self.bypass_ranks(table)?;
+        self.changed = true;
+        self.touch(self.phys(db), Some(key));
+        let row = self.elem_key(db, key, elem);
+        self.write_row(Some(table), &row, Some(value), Some(count), |old| {
+            old.is_some()
         })
     }
 
@@ -1115,7 +1143,7 @@ impl<'a, 't> Keyspace<'a, 't> {
         self.changed = true;
         self.touch(self.phys(db), Some(key));
         let row = self.elem_key(db, key, elem);
-        self.write_row(Some(table), &row, value, |_| ())
+        self.write_row(Some(table), &row, value, None, |_| ())
     }
 
     /// Removes element `elem` of `key` in `table`; returns its value.
@@ -1128,7 +1156,7 @@ impl<'a, 't> Keyspace<'a, 't> {
     ) -> Result<Option<Vec<u8>>, StorageError> {
         self.bypass_ranks(table)?;
         let row = self.elem_key(db, key, elem);
-        let old = self.write_row(Some(table), &row, None, |old| old.map(<[u8]>::to_vec))?;
+        let old = self.write_row(Some(table), &row, None, None, |old| old.map(<[u8]>::to_vec))?;
         if old.is_some() {
             self.changed = true;
             self.touch(self.phys(db), Some(key));
