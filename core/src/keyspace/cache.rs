@@ -394,11 +394,14 @@ impl RowCache {
     /// the B-tree to find nothing, and then writes the row there itself (a leaf insert at a
     /// random place); with the whole collection cached, the new row is written into the cache,
     /// and the flush inserts it with the others, in key order.
+    ///
+    /// `count` 0 means the key has no record: its first element is absent, and the key's
+    /// `meta` entry is made (absent) if missing, so that it counts that element from the start.
     pub(crate) fn lookup_elem(&mut self, tag: u8, row: &[u8], count: u64) -> Cached<'_> {
         if !matches!(self.lookup(tag, row), Cached::Unknown) {
             return self.lookup(tag, row);
         }
-        if counted(tag) && self.elems_of(row) == Some(count) {
+        if counted(tag) && self.elems_of(row, count == 0) == Some(count) {
             Cached::Absent
         } else {
             Cached::Unknown
@@ -406,8 +409,8 @@ impl RowCache {
     }
 
     /// What the `meta` entry of `row`'s key counts (see [`Slot::elems`]); `None` if it is not
-    /// cached.
-    fn elems_of(&mut self, row: &[u8]) -> Option<u64> {
+    /// cached. `absent`: the key has no record, so a missing entry is made, as absent.
+    fn elems_of(&mut self, row: &[u8], absent: bool) -> Option<u64> {
         let mut buf = std::mem::take(&mut self.scratch);
         let mut found = None;
         if meta_row_of(&mut buf, row) {
@@ -416,6 +419,10 @@ impl RowCache {
                 .slots
                 .find(hash, |s| s.tag == META_TAG && s.key() == buf.as_slice())
                 .map(|s| u64::from(s.elems));
+            if found.is_none() && absent && self.admits(META_TAG, &buf, None) {
+                self.put(META_TAG, &buf, None, 0);
+                found = Some(0);
+            }
         }
         self.scratch = buf;
         found

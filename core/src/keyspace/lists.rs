@@ -499,3 +499,82 @@ impl Keyspace<'_, '_> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::keyspace::{with_test_keyspace, Kind};
+
+    fn record(ks: &mut Keyspace<'_, '_>, head: i64, tail: i64) {
+        let mut body = [0u8; 24];
+        body[..8].copy_from_slice(&tail.abs_diff(head).to_le_bytes());
+        body[8..16].copy_from_slice(&head.to_le_bytes());
+        body[16..].copy_from_slice(&tail.to_le_bytes());
+        ks.put(0, b"l", Kind::List, None, &body).unwrap();
+    }
+
+    fn items(ks: &mut Keyspace<'_, '_>, lo: i64, hi: i64) -> Vec<Vec<u8>> {
+        let mut out = Vec::new();
+        let n = ks
+            .list_read(0, b"l", (lo, hi), false, u64::MAX, |_, item| {
+                out.push(item.to_vec())
+            })
+            .unwrap();
+        assert_eq!(n as usize, out.len());
+        out
+    }
+
+    /// A format-1 list has a row per item and no chunk: it reads as is, and pushes, pops and
+    /// sets on it keep one item per position while chunks form around the old rows.
+    #[test]
+    fn a_format_1_list_of_own_rows_reads_and_changes() {
+        with_test_keyspace(|ks| {
+            let item = |p: i64| format!("i{p}").into_bytes();
+            for p in -5..40 {
+                ks.elem_put(T, 0, b"l", &pos_key(p), &item(p)).unwrap();
+            }
+            record(ks, -5, 40);
+            ks.check_integrity().unwrap();
+            let want: Vec<Vec<u8>> = (-5..40).map(item).collect();
+            assert_eq!(items(ks, -5, 40), want);
+            // Pushes at both ends start chunks next to the own rows.
+            ks.list_put(0, b"l", -6, b"new-head", true).unwrap();
+            ks.list_put(0, b"l", 40, b"new-tail", true).unwrap();
+            record(ks, -6, 41);
+            ks.check_integrity().unwrap();
+            assert_eq!(ks.list_get(0, b"l", -6).unwrap().unwrap(), b"new-head");
+            // LSET of an own row, a pop of one, and a trim across a chunk boundary.
+            ks.list_put(0, b"l", 10, b"ten", false).unwrap();
+            assert_eq!(ks.list_pop(0, b"l", -6).unwrap().unwrap(), b"new-head");
+            assert_eq!(ks.list_pop(0, b"l", -5).unwrap().unwrap(), item(-5));
+            ks.list_remove_range(0, b"l", 30, 41).unwrap();
+            record(ks, -4, 30);
+            ks.check_integrity().unwrap();
+            let mut want: Vec<Vec<u8>> = (-4..30).map(item).collect();
+            want[14] = b"ten".to_vec();
+            assert_eq!(items(ks, -4, 30), want);
+        });
+    }
+
+    /// An item too long for a chunk gets its own row, marked in the chunk; setting a short one
+    /// in its place brings it back into the chunk and removes the row.
+    #[test]
+    fn a_long_item_moves_between_its_own_row_and_the_chunk() {
+        with_test_keyspace(|ks| {
+            let long = vec![b'x'; INLINE_MAX + 1];
+            ks.list_put(0, b"l", 0, b"a", true).unwrap();
+            ks.list_put(0, b"l", 1, &long, true).unwrap();
+            record(ks, 0, 2);
+            ks.check_integrity().unwrap();
+            assert_eq!(
+                ks.elem_get(T, 0, b"l", &pos_key(1)).unwrap(),
+                Some(long.clone())
+            );
+            assert_eq!(items(ks, 0, 2), vec![b"a".to_vec(), long]);
+            ks.list_put(0, b"l", 1, b"b", false).unwrap();
+            assert_eq!(ks.elem_get(T, 0, b"l", &pos_key(1)).unwrap(), None);
+            ks.check_integrity().unwrap();
+            assert_eq!(items(ks, 0, 2), vec![b"a".to_vec(), b"b".to_vec()]);
+        });
+    }
+}

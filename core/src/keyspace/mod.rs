@@ -1318,6 +1318,38 @@ mod tests {
     use super::*;
     use redb::TableHandle;
 
+    /// A set whose members are all in the record cache (its record counts them) takes a new
+    /// member into the cache, without a B-tree walk; with a count that does not match, the
+    /// member goes straight into the B-tree.
+    #[test]
+    fn a_wholly_cached_set_takes_a_new_member_into_the_cache() {
+        with_test_keyspace(|ks| {
+            use crate::commands::slotted;
+            let t = ElemTable::SetMembers;
+            let set = |ks: &mut Keyspace<'_, '_>, n: u64| {
+                let mut body = [0u8; 9];
+                body[..8].copy_from_slice(&n.to_le_bytes());
+                ks.put(0, b"s", Kind::Set, None, &body).unwrap();
+            };
+            let in_btree = |ks: &mut Keyspace<'_, '_>, member: &[u8]| {
+                let row = ks.elem_key(0, b"s", member);
+                let table = ks.elem_table(t).unwrap();
+                table.get(row.as_slice()).unwrap().is_some()
+            };
+            assert!(!ks.elem_add(t, 0, b"s", &slotted(b"a"), b"", 0).unwrap());
+            set(ks, 1);
+            assert!(!ks.elem_add(t, 0, b"s", &slotted(b"b"), b"", 1).unwrap());
+            set(ks, 2);
+            assert!(!in_btree(ks, &slotted(b"a")) && !in_btree(ks, &slotted(b"b")));
+            assert!(ks.elem_add(t, 0, b"s", &slotted(b"a"), b"", 2).unwrap());
+            // A count the cache does not match: the new member is written into the B-tree.
+            assert!(!ks.elem_add(t, 0, b"s", &slotted(b"c"), b"", 5).unwrap());
+            assert!(in_btree(ks, &slotted(b"c")));
+            set(ks, 3);
+            ks.check_integrity().unwrap();
+        });
+    }
+
     #[test]
     fn each_cached_element_table_has_its_own_tag_and_finds_its_table_again() {
         let mut seen = vec![META_TAG];
