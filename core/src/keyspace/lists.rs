@@ -63,24 +63,24 @@ fn corrupt() -> StorageError {
     StorageError::Corrupt("list chunk")
 }
 
-/// One entry of a decoded chunk.
+/// One entry of a chunk: where its bytes lie in the row.
 #[derive(Clone)]
 pub(crate) struct Span {
-    /// The whole entry's bytes in the chunk.
-    pub whole: std::ops::Range<usize>,
+    /// The whole entry (header and item).
+    whole: std::ops::Range<usize>,
     /// The item's bytes, `None` when it has its own row.
-    pub inline: Option<std::ops::Range<usize>>,
+    inline: Option<std::ops::Range<usize>>,
 }
 
-/// A chunk row, decoded.
+/// A chunk row, checked by [`Chunk::decode`] and then edited in place: a push or a pop changes
+/// an end of the row without building a new one.
 pub(crate) struct Chunk {
     start: i64,
     bytes: Vec<u8>,
-    spans: Vec<Span>,
 }
 
 impl Chunk {
-    /// Decodes chunk `start`'s row, checking that every entry lies within it.
+    /// Chunk `start`'s row, once every entry is checked to lie within it.
     pub(crate) fn decode(start: i64, bytes: Vec<u8>) -> Result<Chunk, StorageError> {
         let (&first, &n) = (
             bytes.first().ok_or_else(corrupt)?,
@@ -89,34 +89,51 @@ impl Chunk {
         if n == 0 || i64::from(first) + i64::from(n) > SLOTS {
             return Err(corrupt());
         }
-        let mut spans = Vec::with_capacity(usize::from(n));
+        let chunk = Chunk { start, bytes };
+        let mut end = 2;
+        let mut seen = 0;
+        for span in chunk.spans() {
+            end = span.whole.end;
+            seen += 1;
+        }
+        if seen != usize::from(n) || end != chunk.bytes.len() {
+            return Err(corrupt());
+        }
+        Ok(chunk)
+    }
+
+    /// The entries in order; stops early at a malformed one (which [`Chunk::decode`] rejects).
+    fn spans(&self) -> impl Iterator<Item = Span> + '_ {
         let mut at = 2;
-        for _ in 0..n {
-            let (h, len) = read_varint(&bytes[at..]).ok_or_else(corrupt)?;
+        let n = self.bytes.get(1).copied().unwrap_or(0);
+        (0..n).map_while(move |_| {
+            let (h, len) = read_varint(self.bytes.get(at..)?)?;
             let data = at + len;
             let inline = match h {
                 0 => None,
                 h => {
-                    let size = usize::try_from(h - 1).map_err(|_| corrupt())?;
-                    let end = data.checked_add(size).filter(|&e| e <= bytes.len());
-                    Some(data..end.ok_or_else(corrupt)?)
+                    let size = usize::try_from(h - 1).ok()?;
+                    let end = data.checked_add(size).filter(|&e| e <= self.bytes.len())?;
+                    Some(data..end)
                 }
             };
             let end = inline.as_ref().map_or(data, |r| r.end);
-            spans.push(Span {
+            let span = Span {
                 whole: at..end,
                 inline,
-            });
+            };
             at = end;
-        }
-        if at != bytes.len() {
-            return Err(corrupt());
-        }
-        Ok(Chunk {
-            start,
-            bytes,
-            spans,
+            Some(span)
         })
+    }
+
+    /// The `i`th entry (`i` below the entry count).
+    fn span(&self, i: usize) -> Result<Span, StorageError> {
+        self.spans().nth(i).ok_or_else(corrupt)
+    }
+
+    fn len(&self) -> usize {
+        usize::from(self.bytes[1])
     }
 
     /// The first position of the run.
@@ -126,7 +143,7 @@ impl Chunk {
 
     /// The position after the run.
     pub(crate) fn end(&self) -> i64 {
-        self.first() + self.spans.len() as i64
+        self.first() + self.len() as i64
     }
 
     fn contains(&self, pos: i64) -> bool {
@@ -135,33 +152,58 @@ impl Chunk {
 
     /// The entry at `pos` (within the run): `Some(item)` inline, `None` in its own row.
     pub(crate) fn item(&self, pos: i64) -> Option<&[u8]> {
-        let span = &self.spans[(pos - self.first()) as usize];
-        span.inline.clone().map(|r| &self.bytes[r])
+        let span = self.spans().nth((pos - self.first()) as usize)?;
+        span.inline.map(|r| &self.bytes[r])
     }
 
-    /// Rebuilds the row from the entries `keep` (a run starting at `first`) and `fresh` put
-    /// in place of entry `at` (`at == keep.len()` appends, `at == usize::MAX` prepends).
-    fn rebuilt(&self, first: i64, keep: &[Span], edit: Option<(usize, Option<&[u8]>)>) -> Vec<u8> {
-        let mut out =
-            Vec::with_capacity(self.bytes.len() + edit.map_or(0, |(_, i)| encoded_len(i)));
-        let n = keep.len() + usize::from(edit.is_some_and(|(at, _)| at >= keep.len()));
-        out.push((first - self.start) as u8);
-        out.push(n as u8);
-        if let Some((usize::MAX, item)) = edit {
-            encode(&mut out, item);
+    /// Items of the run with their positions, in order.
+    fn items(&self) -> impl Iterator<Item = (i64, Option<&[u8]>)> + '_ {
+        let first = self.first();
+        self.spans()
+            .enumerate()
+            .map(move |(i, s)| (first + i as i64, s.inline.map(|r| &self.bytes[r])))
+    }
+
+    /// Replaces the entry `span` with `item`'s (`None`: in its own row).
+    fn replace(&mut self, span: &Span, item: Option<&[u8]>) {
+        let mut entry = Vec::with_capacity(encoded_len(item));
+        encode(&mut entry, item);
+        self.bytes.splice(span.whole.clone(), entry);
+    }
+
+    /// Adds an entry after the run.
+    fn append(&mut self, item: Option<&[u8]>) {
+        encode(&mut self.bytes, item);
+        self.bytes[1] += 1;
+    }
+
+    /// Adds an entry before the run.
+    fn prepend(&mut self, item: Option<&[u8]>) {
+        let mut entry = Vec::with_capacity(encoded_len(item));
+        encode(&mut entry, item);
+        self.bytes.splice(2..2, entry);
+        self.bytes[0] -= 1;
+        self.bytes[1] += 1;
+    }
+
+    /// Keeps the entries `from..to` of the run (none: the row is then removed when stored).
+    fn keep(&mut self, from: usize, to: usize) -> Result<(), StorageError> {
+        let n = self.len();
+        if from >= to {
+            self.bytes[1] = 0;
+            return Ok(());
         }
-        for (i, span) in keep.iter().enumerate() {
-            match edit {
-                Some((at, item)) if at == i => encode(&mut out, item),
-                _ => out.extend_from_slice(&self.bytes[span.whole.clone()]),
-            }
+        if to < n {
+            let cut = self.span(to)?.whole.start;
+            self.bytes.truncate(cut);
         }
-        if let Some((at, item)) = edit {
-            if at == keep.len() {
-                encode(&mut out, item);
-            }
+        if from > 0 {
+            let cut = self.span(from)?.whole.start;
+            self.bytes.drain(2..cut);
         }
-        out
+        self.bytes[0] += from as u8;
+        self.bytes[1] = (to - from) as u8;
+        Ok(())
     }
 }
 
@@ -229,15 +271,10 @@ impl Keyspace<'_, '_> {
         }
     }
 
-    /// Writes chunk `start`'s row (`None`: removes it).
-    fn list_store(
-        &mut self,
-        db: usize,
-        key: &[u8],
-        start: i64,
-        bytes: Option<&[u8]>,
-    ) -> Result<(), StorageError> {
-        self.elem_write(T, db, key, &chunk_elem(start), bytes)
+    /// Writes `chunk`'s row back (removes it if its run is empty).
+    fn list_store(&mut self, db: usize, key: &[u8], chunk: &Chunk) -> Result<(), StorageError> {
+        let bytes = (chunk.len() > 0).then_some(chunk.bytes.as_slice());
+        self.elem_write(T, db, key, &chunk_elem(chunk.start), bytes)
     }
 
     fn list_own(
@@ -278,48 +315,42 @@ impl Keyspace<'_, '_> {
         fresh: bool,
     ) -> Result<(), StorageError> {
         let start = chunk_start(pos);
-        let chunk = self.list_chunk(db, key, start)?;
-        match chunk {
-            Some(chunk) if chunk.contains(pos) => {
-                let at = (pos - chunk.first()) as usize;
-                let span = chunk.spans[at].clone();
-                let size = chunk.bytes.len() - span.whole.len();
+        match self.list_chunk(db, key, start)? {
+            Some(mut chunk) if chunk.contains(pos) => {
+                let span = chunk.span((pos - chunk.first()) as usize)?;
                 let external = span.inline.is_none();
-                if fits_inline(item, size) {
-                    let bytes = chunk.rebuilt(chunk.first(), &chunk.spans, Some((at, Some(item))));
-                    self.list_store(db, key, start, Some(&bytes))?;
+                if fits_inline(item, chunk.bytes.len() - span.whole.len()) {
+                    chunk.replace(&span, Some(item));
+                    self.list_store(db, key, &chunk)?;
                     if external {
                         self.list_own(db, key, pos, None)?;
                     }
                 } else {
                     if !external {
-                        let bytes = chunk.rebuilt(chunk.first(), &chunk.spans, Some((at, None)));
-                        self.list_store(db, key, start, Some(&bytes))?;
+                        chunk.replace(&span, None);
+                        self.list_store(db, key, &chunk)?;
                     }
                     self.list_own(db, key, pos, Some(item))?;
                 }
             }
-            Some(chunk) if fresh && (pos == chunk.first() - 1 || pos == chunk.end()) => {
+            Some(mut chunk) if fresh && (pos == chunk.first() - 1 || pos == chunk.end()) => {
                 let inline = fits_inline(item, chunk.bytes.len()).then_some(item);
-                let bytes = if pos == chunk.end() {
-                    chunk.rebuilt(
-                        chunk.first(),
-                        &chunk.spans,
-                        Some((chunk.spans.len(), inline)),
-                    )
+                if pos == chunk.end() {
+                    chunk.append(inline);
                 } else {
-                    chunk.rebuilt(pos, &chunk.spans, Some((usize::MAX, inline)))
-                };
-                self.list_store(db, key, start, Some(&bytes))?;
+                    chunk.prepend(inline);
+                }
+                self.list_store(db, key, &chunk)?;
                 if inline.is_none() {
                     self.list_own(db, key, pos, Some(item))?;
                 }
             }
             None if fresh => {
                 let inline = fits_inline(item, 2).then_some(item);
-                let mut bytes = vec![(pos - start) as u8, 1];
+                let mut bytes = vec![(pos - start) as u8, 0];
                 encode(&mut bytes, inline);
-                self.list_store(db, key, start, Some(&bytes))?;
+                bytes[1] = 1;
+                self.list_store(db, key, &Chunk { start, bytes })?;
                 if inline.is_none() {
                     self.list_own(db, key, pos, Some(item))?;
                 }
@@ -337,19 +368,22 @@ impl Keyspace<'_, '_> {
         pos: i64,
     ) -> Result<Option<Vec<u8>>, StorageError> {
         let start = chunk_start(pos);
-        if let Some(chunk) = self.list_chunk(db, key, start)? {
+        if let Some(mut chunk) = self.list_chunk(db, key, start)? {
             if chunk.contains(pos) {
+                let i = (pos - chunk.first()) as usize;
+                let span = chunk.span(i)?;
+                let item = span.inline.clone().map(|r| chunk.bytes[r].to_vec());
                 // The run lies within the list, so `pos`, an end of the list, ends the run.
-                let (keep, first) = if pos == chunk.first() {
-                    (&chunk.spans[1..], pos + 1)
-                } else if pos == chunk.end() - 1 {
-                    (&chunk.spans[..chunk.spans.len() - 1], chunk.first())
+                if i == 0 {
+                    chunk.bytes.drain(2..span.whole.end);
+                    chunk.bytes[0] += 1;
+                } else if i + 1 == chunk.len() {
+                    chunk.bytes.truncate(span.whole.start);
                 } else {
                     return Err(corrupt());
-                };
-                let item = chunk.item(pos).map(<[u8]>::to_vec);
-                let bytes = (!keep.is_empty()).then(|| chunk.rebuilt(first, keep, None));
-                self.list_store(db, key, start, bytes.as_deref())?;
+                }
+                chunk.bytes[1] -= 1;
+                self.list_store(db, key, &chunk)?;
                 return match item {
                     Some(item) => Ok(Some(item)),
                     None => self.elem_remove(T, db, key, &pos_key(pos)),
@@ -403,27 +437,34 @@ impl Keyspace<'_, '_> {
                 self.list_own(db, key, pos, None)?;
             }
         }
-        let Some(chunk) = chunk else { return Ok(()) };
-        if chunk.end() <= from || chunk.first() >= to {
+        let Some(mut chunk) = chunk else {
+            return Ok(());
+        };
+        let (a, b) = (chunk.first(), chunk.end());
+        if b <= from || a >= to {
             return Ok(());
         }
-        let (a, b) = (chunk.first(), chunk.end());
-        let left = &chunk.spans[..(from.max(a) - a) as usize];
-        let right = &chunk.spans[(to.min(b) - a) as usize..];
-        let bytes = match (left.is_empty(), right.is_empty()) {
-            (true, true) => None,
-            (false, _) => Some(chunk.rebuilt(a, left, None)),
-            (true, false) => Some(chunk.rebuilt(to, right, None)),
-        };
-        // A run cut in two keeps its left part; the right part's inline items move to own rows.
-        if !left.is_empty() {
-            for (i, span) in right.iter().enumerate() {
-                if let Some(r) = span.inline.clone() {
-                    self.list_own(db, key, to + i as i64, Some(&chunk.bytes[r]))?;
-                }
+        // Entries before `from` and from `to` on stay.
+        let (left, right) = ((from.max(a) - a) as usize, (to.min(b) - a) as usize);
+        let n = chunk.len();
+        if left > 0 {
+            // A run cut in two keeps its left part; the right part's inline items move to
+            // their own rows.
+            let moved: Vec<(i64, Vec<u8>)> = chunk
+                .items()
+                .skip(right)
+                .filter_map(|(p, item)| Some((p, item?.to_vec())))
+                .collect();
+            for (p, item) in moved {
+                self.list_own(db, key, p, Some(&item))?;
             }
+            chunk.keep(0, left)?;
+        } else if right < n {
+            chunk.keep(right, n)?;
+        } else {
+            chunk.bytes[1] = 0;
         }
-        self.list_store(db, key, start, bytes.as_deref())
+        self.list_store(db, key, &chunk)
     }
 
     /// Calls `visit(position, item)` for up to `limit` items at positions `lo..hi`, from the
@@ -447,45 +488,27 @@ impl Keyspace<'_, '_> {
             let from = lo.max(start);
             let to = start.checked_add(SLOTS).map_or(hi, |end| end.min(hi));
             let chunk = self.list_chunk(db, key, start)?;
-            let mut step = |ks: &mut Keyspace, pos: i64| -> Result<bool, StorageError> {
-                if seen == limit {
-                    return Ok(false);
+            // The inline items of this chunk's run, by slot.
+            let mut inline: [Option<&[u8]>; SLOTS as usize] = [None; SLOTS as usize];
+            if let Some(chunk) = &chunk {
+                for (p, item) in chunk.items() {
+                    inline[(p - start) as usize] = item;
                 }
-                match chunk
-                    .as_ref()
-                    .filter(|c| c.contains(pos))
-                    .and_then(|c| c.item(pos))
-                {
+            }
+            let n = to.abs_diff(from);
+            for i in 0..n as i64 {
+                if seen == limit {
+                    return Ok(seen);
+                }
+                let pos = if reverse { to - 1 - i } else { from + i };
+                match inline[(pos - start) as usize] {
                     Some(item) => visit(pos, item),
-                    None => match ks.elem_get(T, db, key, &pos_key(pos))? {
+                    None => match self.elem_get(T, db, key, &pos_key(pos))? {
                         Some(item) => visit(pos, &item),
-                        None => return Ok(false),
+                        None => return Ok(seen),
                     },
                 }
                 seen += 1;
-                Ok(true)
-            };
-            let going = if reverse {
-                let mut going = true;
-                for pos in (from..to).rev() {
-                    going = step(self, pos)?;
-                    if !going {
-                        break;
-                    }
-                }
-                going
-            } else {
-                let mut going = true;
-                for pos in from..to {
-                    going = step(self, pos)?;
-                    if !going {
-                        break;
-                    }
-                }
-                going
-            };
-            if !going {
-                return Ok(seen);
             }
             let next = if reverse {
                 (start > lo).then(|| start - SLOTS)
