@@ -627,7 +627,7 @@ fn zadd_generic(ctx: &mut Ctx<'_, '_, '_>, args: &mut Args<'_>, zincrby: bool) -
     for (pair, &score) in pairs.chunks(2).zip(&scores) {
         let member = pair[1];
         if plain && !compact && fresh.is_none() {
-            match ctx.ks.zset_upsert(d, key, member, score)? {
+            match ctx.ks.zset_upsert(d, key, member, score, count)? {
                 None => {
                     count += 1;
                     added += 1;

@@ -52,7 +52,7 @@ use super::{ElemTable, DATABASES};
 use crate::storage::StorageError;
 
 /// How many tables the cache serves: `meta` and the element tables `Keyspace` caches.
-pub(crate) const TAGS: usize = 4;
+pub(crate) const TAGS: usize = 5;
 /// The tag of the `meta` table's rows.
 pub(crate) const META_TAG: u8 = 0;
 
@@ -60,15 +60,17 @@ pub(crate) const META_TAG: u8 = 0;
 /// next to copying them.
 const MAX_ENTRY: usize = 512;
 
-/// The tags of the hash fields' and set members' rows, which their key's `meta` entry counts.
+/// The tags of the hash fields', set members' and sorted-set members' rows, which their key's
+/// `meta` entry counts.
 pub(crate) const HASH_TAG: u8 = 1;
 pub(crate) const SET_TAG: u8 = 2;
+pub(crate) const ZSET_TAG: u8 = 4;
 /// The tag of the list chunk rows (`lists.rs`).
 pub(crate) const LIST_TAG: u8 = 3;
 
 /// Whether a key's `meta` entry counts the cached rows of the table tagged `tag`.
 pub(crate) fn counted(tag: u8) -> bool {
-    tag == HASH_TAG || tag == SET_TAG
+    tag == HASH_TAG || tag == SET_TAG || tag == ZSET_TAG
 }
 
 /// The `meta` row key of the key that the element row `row` belongs to: `[phys][len u32

@@ -74,7 +74,8 @@ fn cache_tag(table: ElemTable) -> Option<u8> {
         ElemTable::HashFields => Some(cache::HASH_TAG),
         ElemTable::SetMembers => Some(cache::SET_TAG),
         ElemTable::ListItems => Some(cache::LIST_TAG),
-        ElemTable::ZMembers | ElemTable::ZScores | ElemTable::ZBlocks => None,
+        ElemTable::ZMembers => Some(cache::ZSET_TAG),
+        ElemTable::ZScores | ElemTable::ZBlocks => None,
     }
 }
 
@@ -1103,6 +1104,26 @@ impl<'a, 't> Keyspace<'a, 't> {
         self.touch(self.phys(db), Some(key));
         let row = self.elem_key(db, key, elem);
         self.write_row(Some(table), &row, Some(value), None, |old| {
+            old.map(<[u8]>::to_vec)
+        })
+    }
+
+    /// [`Keyspace::elem_put`] of a hash field, set member or sorted-set member, where `key`
+    /// holds `count` elements right now (see [`Keyspace::elem_add`]).
+    pub fn elem_upsert(
+        &mut self,
+        table: ElemTable,
+        db: usize,
+        key: &[u8],
+        elem: &[u8],
+        value: &[u8],
+        count: u64,
+    ) -> Result<Option<Vec<u8>>, StorageError> {
+        self.bypass_ranks(table)?;
+        self.changed = true;
+        self.touch(self.phys(db), Some(key));
+        let row = self.elem_key(db, key, elem);
+        self.write_row(Some(table), &row, Some(value), Some(count), |old| {
             old.map(<[u8]>::to_vec)
         })
     }

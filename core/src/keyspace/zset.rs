@@ -160,17 +160,19 @@ impl Keyspace<'_, '_> {
     /// Sets `member`'s score unless it equals the current one (as numbers: 0 and -0 are
     /// equal, and the current one stays); returns the current one. One walk of the member table
     /// both writes the score and finds the old one, where [`Keyspace::zset_score`] then
-    /// [`Keyspace::zset_insert`] walk it twice (ZADD without options on a large set).
+    /// [`Keyspace::zset_insert`] walk it twice (ZADD without options on a large set). `count`:
+    /// how many members `key` holds right now.
     pub fn zset_upsert(
         &mut self,
         db: usize,
         key: &[u8],
         member: &[u8],
         score: f64,
+        count: u64,
     ) -> Result<Option<f64>, StorageError> {
         let elem = member_elem(member);
         let raw = score.to_bits().to_be_bytes();
-        let old = match self.elem_put(ElemTable::ZMembers, db, key, &elem, &raw)? {
+        let old = match self.elem_upsert(ElemTable::ZMembers, db, key, &elem, &raw, count)? {
             Some(v) => Some(score_of_row(&v)?),
             None => None,
         };
@@ -235,15 +237,11 @@ impl Keyspace<'_, '_> {
             .map(|it| (position(it.score, &it.member), it))
             .collect();
         rows.sort_unstable_by(|a, b| a.0.cmp(&b.0));
-        for (pos, item) in &rows {
+        for (i, (pos, item)) in rows.iter().enumerate() {
             let raw = item.score.to_bits().to_be_bytes();
-            self.elem_put(
-                ElemTable::ZMembers,
-                db,
-                key,
-                &member_elem(&item.member),
-                &raw,
-            )?;
+            // The set holds the `i` members written before this one.
+            let elem = member_elem(&item.member);
+            self.elem_upsert(ElemTable::ZMembers, db, key, &elem, &raw, i as u64)?;
             self.elem_put(ElemTable::ZScores, db, key, pos, stored_score(&raw))?;
         }
         let n = rows.len();
