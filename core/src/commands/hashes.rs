@@ -51,7 +51,11 @@ fn set_fields(ctx: &mut Ctx<'_, '_, '_>, args: &mut Args<'_>) -> Result<i64, Com
     while let Some(field) = args.try_next() {
         let value = args.next_bytes()?;
         let db = ctx.session.db;
-        if !ctx.ks.elem_add(T, db, key, &slotted(field), value, count)? {
+        if ctx
+            .ks
+            .elem_upsert(T, db, key, &slotted(field), value, count)?
+            .is_none()
+        {
             added += 1;
             count += 1;
         }

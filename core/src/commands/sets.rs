@@ -140,7 +140,11 @@ fn add_members(
     let db = ctx.session.db;
     let mut added = 0;
     for member in members {
-        if !ctx.ks.elem_add(T, db, key, &slotted(member), b"", count)? {
+        if ctx
+            .ks
+            .elem_upsert(T, db, key, &slotted(member), b"", count)?
+            .is_none()
+        {
             added += 1;
             count += 1;
             compact &= is_int(member) && count <= MAX_INTSET;

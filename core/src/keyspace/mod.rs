@@ -1099,17 +1099,14 @@ impl<'a, 't> Keyspace<'a, 't> {
         elem: &[u8],
         value: &[u8],
     ) -> Result<Option<Vec<u8>>, StorageError> {
-        self.bypass_ranks(table)?;
-        self.changed = true;
-        self.touch(self.phys(db), Some(key));
-        let row = self.elem_key(db, key, elem);
-        self.write_row(Some(table), &row, Some(value), None, |old| {
+        self.write_elem(table, (db, key, elem), Some(value), None, |old| {
             old.map(<[u8]>::to_vec)
         })
     }
 
     /// [`Keyspace::elem_put`] of a hash field, set member or sorted-set member, where `key`
-    /// holds `count` elements right now (see [`Keyspace::elem_add`]).
+    /// holds `count` elements right now. With the count, the record cache can tell a new
+    /// element without a B-tree walk (see `RowCache::lookup_elem`).
     pub fn elem_upsert(
         &mut self,
         table: ElemTable,
@@ -1119,34 +1116,8 @@ impl<'a, 't> Keyspace<'a, 't> {
         value: &[u8],
         count: u64,
     ) -> Result<Option<Vec<u8>>, StorageError> {
-        self.bypass_ranks(table)?;
-        self.changed = true;
-        self.touch(self.phys(db), Some(key));
-        let row = self.elem_key(db, key, elem);
-        self.write_row(Some(table), &row, Some(value), Some(count), |old| {
+        self.write_elem(table, (db, key, elem), Some(value), Some(count), |old| {
             old.map(<[u8]>::to_vec)
-        })
-    }
-
-    /// Sets element `elem` of `key` in `table` (a hash field or a set member), where `key`
-    /// holds `count` elements right now; returns whether `elem` was there already. With the
-    /// count, the record cache can tell a new element without a B-tree walk (see
-    /// `RowCache::lookup_elem`).
-    pub fn elem_add(
-        &mut self,
-        table: ElemTable,
-        db: usize,
-        key: &[u8],
-        elem: &[u8],
-        value: &[u8],
-        count: u64,
-    ) -> Result<bool, StorageError> {
-        self.bypass_ranks(table)?;
-        self.changed = true;
-        self.touch(self.phys(db), Some(key));
-        let row = self.elem_key(db, key, elem);
-        self.write_row(Some(table), &row, Some(value), Some(count), |old| {
-            old.is_some()
         })
     }
 
@@ -1160,11 +1131,24 @@ impl<'a, 't> Keyspace<'a, 't> {
         elem: &[u8],
         value: Option<&[u8]>,
     ) -> Result<(), StorageError> {
+        self.write_elem(table, (db, key, elem), value, None, |_| ())
+    }
+
+    /// Writes element `elem` of `key` (`(db, key, elem)`) through [`Keyspace::write_row`],
+    /// marking the key changed.
+    fn write_elem<T>(
+        &mut self,
+        table: ElemTable,
+        (db, key, elem): (usize, &[u8], &[u8]),
+        value: Option<&[u8]>,
+        count: Option<u64>,
+        old: impl Fn(Option<&[u8]>) -> T,
+    ) -> Result<T, StorageError> {
         self.bypass_ranks(table)?;
         self.changed = true;
         self.touch(self.phys(db), Some(key));
         let row = self.elem_key(db, key, elem);
-        self.write_row(Some(table), &row, value, None, |_| ())
+        self.write_row(Some(table), &row, value, count, old)
     }
 
     /// Removes element `elem` of `key` in `table`; returns its value.
@@ -1357,14 +1341,26 @@ mod tests {
                 let table = ks.elem_table(t).unwrap();
                 table.get(row.as_slice()).unwrap().is_some()
             };
-            assert!(!ks.elem_add(t, 0, b"s", &slotted(b"a"), b"", 0).unwrap());
+            assert!(ks
+                .elem_upsert(t, 0, b"s", &slotted(b"a"), b"", 0)
+                .unwrap()
+                .is_none());
             set(ks, 1);
-            assert!(!ks.elem_add(t, 0, b"s", &slotted(b"b"), b"", 1).unwrap());
+            assert!(ks
+                .elem_upsert(t, 0, b"s", &slotted(b"b"), b"", 1)
+                .unwrap()
+                .is_none());
             set(ks, 2);
             assert!(!in_btree(ks, &slotted(b"a")) && !in_btree(ks, &slotted(b"b")));
-            assert!(ks.elem_add(t, 0, b"s", &slotted(b"a"), b"", 2).unwrap());
+            assert!(ks
+                .elem_upsert(t, 0, b"s", &slotted(b"a"), b"", 2)
+                .unwrap()
+                .is_some());
             // A count the cache does not match: the new member is written into the B-tree.
-            assert!(!ks.elem_add(t, 0, b"s", &slotted(b"c"), b"", 5).unwrap());
+            assert!(ks
+                .elem_upsert(t, 0, b"s", &slotted(b"c"), b"", 5)
+                .unwrap()
+                .is_none());
             assert!(in_btree(ks, &slotted(b"c")));
             set(ks, 3);
             ks.check_integrity().unwrap();
