@@ -1,6 +1,6 @@
 //! A bounded cache of rows in front of the B-trees — the `meta` table's key records, the
-//! element rows of hashes and sets, and the chunk rows of lists — which also holds the open
-//! transaction's writes of those rows until they are applied in key order.
+//! element rows of hashes, sets and sorted sets' members, and the chunk rows of lists — which
+//! also holds the open transaction's writes of those rows until they are applied in key order.
 //!
 //! Why: a GET on a disk-resident B-tree walks three or four pages, each through redb's page cache
 //! (a lock, a hash lookup, a reference count) and a dozen key comparisons: measured here, that
@@ -76,17 +76,19 @@ pub(crate) fn counted(tag: u8) -> bool {
 /// The `meta` row key of the key that the element row `row` belongs to: `[phys][len u32
 /// BE][key][element]` gives `[phys][slot][key]`. `false` when `row` is too short.
 pub(crate) fn meta_row_of(buf: &mut Vec<u8>, row: &[u8]) -> bool {
-    let len = row
-        .get(1..5)
-        .and_then(|b| <[u8; 4]>::try_from(b).ok())
-        .map(|b| u32::from_be_bytes(b) as usize);
-    match len.and_then(|len| row.get(5..5 + len)) {
+    match key_end(row).and_then(|end| row.get(5..end)) {
         Some(key) => {
             super::meta_key(buf, row[0], key);
             true
         }
         None => false,
     }
+}
+
+/// Where the key of the element row `row` ends (and its element starts), from its length.
+fn key_end(row: &[u8]) -> Option<usize> {
+    let len = <[u8; 4]>::try_from(row.get(1..5)?).ok()?;
+    5usize.checked_add(u32::from_be_bytes(len) as usize)
 }
 
 /// A list chunk row may be larger: it is rewritten in place of 32 separate rows, and a chunk
@@ -109,8 +111,8 @@ struct Slot {
     key_len: u16,
     tag: u8,
     flags: u8,
-    /// In a `meta` entry: a lower bound on how many of its key's hash fields or set members
-    /// this cache holds as present (see [`RowCache::lookup_elem`]). Counted from the entry's
+    /// In a `meta` entry: a lower bound on how many of its key's hash fields, set members or
+    /// sorted-set members this cache holds as present (see [`RowCache::lookup_elem`]). Counted from the entry's
     /// creation; a removal of a row counted before it may take one off too many, never too
     /// few, so it never exceeds the true number.
     elems: u32,
@@ -298,9 +300,7 @@ fn bucket_of(tag: u8, key: &[u8]) -> usize {
     let byte = if tag == META_TAG {
         key.get(1)
     } else {
-        key.get(1..5)
-            .and_then(|b| <[u8; 4]>::try_from(b).ok())
-            .and_then(|b| key.get(5 + u32::from_be_bytes(b) as usize))
+        key_end(key).and_then(|end| key.get(end))
     };
     usize::from(tag) * META_BUCKETS + byte.map_or(0, |&b| usize::from(b >> 2))
 }
