@@ -414,11 +414,7 @@ impl RowCache {
         let mut buf = std::mem::take(&mut self.scratch);
         let mut found = None;
         if meta_row_of(&mut buf, row) {
-            let hash = self.hash(META_TAG, &buf);
-            found = self
-                .slots
-                .find(hash, |s| s.tag == META_TAG && s.key() == buf.as_slice())
-                .map(|s| u64::from(s.elems));
+            found = self.meta_slot(&buf).map(|s| u64::from(s.elems));
             if found.is_none() && absent && self.admits(META_TAG, &buf, None) {
                 self.put(META_TAG, &buf, None, 0);
                 found = Some(0);
@@ -436,11 +432,7 @@ impl RowCache {
         }
         let mut buf = std::mem::take(&mut self.scratch);
         if meta_row_of(&mut buf, row) {
-            let hash = self.hash(META_TAG, &buf);
-            if let Some(slot) = self
-                .slots
-                .find_mut(hash, |s| s.tag == META_TAG && s.key() == buf.as_slice())
-            {
+            if let Some(slot) = self.meta_slot(&buf) {
                 slot.elems = if now {
                     slot.elems.saturating_add(1)
                 } else {
@@ -449,6 +441,13 @@ impl RowCache {
             }
         }
         self.scratch = buf;
+    }
+
+    /// The cached `meta` entry at `meta`, if any.
+    fn meta_slot(&mut self, meta: &[u8]) -> Option<&mut Slot> {
+        let hash = self.hash(META_TAG, meta);
+        self.slots
+            .find_mut(hash, |s| s.tag == META_TAG && s.key() == meta)
     }
 
     /// Records what the B-tree holds for `key` (`None`: no row), read after a miss.
@@ -564,11 +563,7 @@ impl RowCache {
         let mut rest = evicted.as_slice();
         while let Some((len, tail)) = rest.split_first_chunk::<4>() {
             let (key, tail) = tail.split_at(u32::from_le_bytes(*len) as usize);
-            let hash = self.hash(META_TAG, key);
-            if let Some(slot) = self
-                .slots
-                .find_mut(hash, |s| s.tag == META_TAG && s.key() == key)
-            {
+            if let Some(slot) = self.meta_slot(key) {
                 slot.elems = slot.elems.saturating_sub(1);
             }
             rest = tail;

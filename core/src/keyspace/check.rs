@@ -482,8 +482,8 @@ fn check_list(
                 chunk.end()
             ));
         }
-        for pos in chunk.first()..chunk.end() {
-            let inline = chunk.item(pos).is_some();
+        for (pos, item) in chunk.items() {
+            let inline = item.is_some();
             // One wrong position is enough to report; a thousand would bury the others.
             if inline == own.contains(&pos) && doubled < 3 {
                 doubled += 1;

@@ -51,6 +51,12 @@ pub(crate) fn chunk_start(pos: i64) -> i64 {
     pos & !(SLOTS - 1)
 }
 
+/// Chunk `start`'s positions that lie in `lo..hi`, as `(from, to)`.
+fn within(start: i64, lo: i64, hi: i64) -> (i64, i64) {
+    let to = start.checked_add(SLOTS).map_or(hi, |end| end.min(hi));
+    (lo.max(start), to)
+}
+
 /// The element of chunk `start`'s row. It sorts right after own row `start`, so a range of
 /// positions `[lo, hi)` covers the chunk rows whose start lies in it.
 pub(crate) fn chunk_elem(start: i64) -> [u8; 9] {
@@ -157,11 +163,21 @@ impl Chunk {
     }
 
     /// Items of the run with their positions, in order.
-    fn items(&self) -> impl Iterator<Item = (i64, Option<&[u8]>)> + '_ {
+    pub(crate) fn items(&self) -> impl Iterator<Item = (i64, Option<&[u8]>)> + '_ {
         let first = self.first();
         self.spans()
             .enumerate()
             .map(move |(i, s)| (first + i as i64, s.inline.map(|r| &self.bytes[r])))
+    }
+
+    /// The inline items of the run by slot (position minus the chunk's start); `None` for a
+    /// slot whose item, if any, has its own row.
+    fn inline_by_slot(&self) -> [Option<&[u8]>; SLOTS as usize] {
+        let mut inline = [None; SLOTS as usize];
+        for (p, item) in self.items() {
+            inline[(p - self.start) as usize] = item;
+        }
+        inline
     }
 
     /// Replaces the entry `span` with `item`'s (`None`: in its own row).
@@ -425,15 +441,14 @@ impl Keyspace<'_, '_> {
         lo: i64,
         hi: i64,
     ) -> Result<(), StorageError> {
-        let from = lo.max(start);
-        let to = start.checked_add(SLOTS).map_or(hi, |end| end.min(hi));
+        let (from, to) = within(start, lo, hi);
         let chunk = self.list_chunk(db, key, start)?;
+        let inline = chunk
+            .as_ref()
+            .map(Chunk::inline_by_slot)
+            .unwrap_or_default();
         for pos in from..to {
-            let own = match &chunk {
-                Some(chunk) if chunk.contains(pos) => chunk.item(pos).is_none(),
-                _ => true,
-            };
-            if own {
+            if inline[(pos - start) as usize].is_none() {
                 self.list_own(db, key, pos, None)?;
             }
         }
@@ -485,16 +500,12 @@ impl Keyspace<'_, '_> {
         }
         let mut start = chunk_start(if reverse { hi - 1 } else { lo });
         loop {
-            let from = lo.max(start);
-            let to = start.checked_add(SLOTS).map_or(hi, |end| end.min(hi));
+            let (from, to) = within(start, lo, hi);
             let chunk = self.list_chunk(db, key, start)?;
-            // The inline items of this chunk's run, by slot.
-            let mut inline: [Option<&[u8]>; SLOTS as usize] = [None; SLOTS as usize];
-            if let Some(chunk) = &chunk {
-                for (p, item) in chunk.items() {
-                    inline[(p - start) as usize] = item;
-                }
-            }
+            let inline = chunk
+                .as_ref()
+                .map(Chunk::inline_by_slot)
+                .unwrap_or_default();
             let n = to.abs_diff(from);
             for i in 0..n as i64 {
                 if seen == limit {
