@@ -884,6 +884,12 @@ impl Group<'_, '_> {
             match spec.name {
                 "exec" => return self.exec(session, reply),
                 "discard" | "multi" | "quit" | "watch" => {}
+                // Redis's `no-multi` commands (of those DiskDB has).
+                "save" | "shutdown" => {
+                    session.multi_failed = true;
+                    reply.error(b"ERR Command not allowed inside a transaction");
+                    return;
+                }
                 _ => {
                     if let Some(queue) = session.multi.as_mut() {
                         queue.push((0..argv.argc()).map(|i| argv.arg(i).to_vec()).collect());

@@ -54,6 +54,8 @@ pub struct ServerState {
     pub last_save_s: i64,
     /// A SAVE/BGSAVE asked for a checkpoint once the current group commits.
     pub save_requested: bool,
+    /// SHUTDOWN asked the host to stop serving: close every client, checkpoint, exit.
+    pub shutdown_requested: bool,
     /// CLIENT KILL asked for these connections to close.
     pub kill_requests: Vec<u64>,
     /// The host's description for INFO server (e.g. `tcp_port`, `executable`).

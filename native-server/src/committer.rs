@@ -109,6 +109,8 @@ pub struct Shared {
     limits: Mutex<(u64, ClientLimits)>,
     /// The runtime went idle since a job last wrote (see [`Shared::may_commit_alone`]).
     idled: AtomicBool,
+    /// A client sent SHUTDOWN (the accept loop waits on it, as on SIGTERM).
+    shutdown: Notify,
 }
 
 /// The connections' mailboxes (CLIENT KILL, PUBLISH, wake-ups of blocked clients).
@@ -136,6 +138,7 @@ impl Shared {
             connections: Mutex::default(),
             limits: Mutex::new((0, ClientLimits::default())),
             idled: AtomicBool::new(false),
+            shutdown: Notify::new(),
         })
     }
 
@@ -198,13 +201,27 @@ impl Shared {
         connections.mailboxes.values().for_each(|m| m.kill());
     }
 
-    /// After a job: delivers published messages and closes the connections CLIENT KILL named.
+    /// Resolves once a client has sent SHUTDOWN.
+    pub async fn shutdown_requested(&self) {
+        self.shutdown.notified().await
+    }
+
+    /// After a job: delivers published messages, closes the connections CLIENT KILL named and
+    /// passes on a SHUTDOWN.
     pub fn deliver(&self) {
         let (victims, mail, woken) = {
             let mut engine = self.engine();
             let state = engine.state_mut();
-            if state.kill_requests.is_empty() && state.outbox.is_empty() && state.wake.is_empty() {
+            if state.kill_requests.is_empty()
+                && state.outbox.is_empty()
+                && state.wake.is_empty()
+                && !state.shutdown_requested
+            {
                 return;
+            }
+            if std::mem::take(&mut state.shutdown_requested) {
+                // A stored permit: the accept loop sees it even if it is not waiting yet.
+                self.shutdown.notify_one();
             }
             (
                 std::mem::take(&mut state.kill_requests),

@@ -198,7 +198,7 @@ fn durability_name(d: diskdb_core::Durability) -> &'static str {
     }
 }
 
-/// Serves until SIGINT or SIGTERM, then lets connections finish, checkpoints and returns.
+/// Serves until SIGINT, SIGTERM or SHUTDOWN, then lets connections finish, checkpoints and returns.
 pub async fn run(config: Config, shared: Arc<Shared>) -> Result<(), ServerError> {
     let tls = tls_acceptor(&config)?;
     let mut listeners = Vec::new();
@@ -308,6 +308,10 @@ pub async fn run(config: Config, shared: Arc<Shared>) -> Result<(), ServerError>
             }
             Some(_) = connections.join_next(), if !connections.is_empty() => {}
             _ = &mut signal => break,
+            _ = shared.shutdown_requested() => {
+                tracing::info!("user requested shutdown");
+                break;
+            }
         }
     }
 

@@ -121,6 +121,36 @@ fn sigterm_shuts_down_gracefully() {
 }
 
 #[test]
+fn shutdown_closes_every_connection_exits_and_keeps_the_data() {
+    let dir = common::temp_dir("shutdown");
+    let mut server = Server::start_in(&dir, &[]);
+    let mut other = server.raw();
+    assert_eq!(exchange(&mut other, b"PING\r\n", 7), b"+PONG\r\n");
+    let mut s = server.raw();
+    // What precedes SHUTDOWN in the pipeline is applied; SHUTDOWN itself has no reply, as in
+    // Redis, and nothing after it runs.
+    let out = exchange(
+        &mut s,
+        b"SET kept v\r\nSHUTDOWN NOSAVE\r\nSET after 1\r\n",
+        1 << 20,
+    );
+    assert_eq!(out, b"+OK\r\n".to_vec());
+    assert!(is_closed(&mut s));
+    assert!(is_closed(&mut other));
+    let status = server.wait_exit();
+    assert!(status.success(), "exit status {status:?}");
+    drop(server);
+
+    let server = Server::start_in(&dir, &[]);
+    let mut con = server.client();
+    let kept: Option<String> = con.get("kept").unwrap();
+    let after: Option<String> = con.get("after").unwrap();
+    assert_eq!((kept.as_deref(), after), (Some("v"), None));
+    drop(server);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
 fn a_config_file_sets_the_port() {
     let dir = common::temp_dir("conf");
     let port = common::free_port();

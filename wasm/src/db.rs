@@ -113,6 +113,19 @@ impl<S: FileStore> Db<S> {
         self.reopen(now_ms)
     }
 
+    /// After a command: if it was SHUTDOWN, closes the database as [`Db::close`] does (Redis's
+    /// server stops; here the database closes and later calls fail). Returns whether it closed.
+    pub fn close_if_shut_down(&mut self, now_ms: i64) -> Result<bool, DbError> {
+        let Some(shell) = self.shell.as_mut() else {
+            return Ok(false);
+        };
+        if !std::mem::take(&mut shell.engine_mut().state_mut().shutdown_requested) {
+            return Ok(false);
+        }
+        self.close_engine(now_ms)?;
+        Ok(true)
+    }
+
     /// Makes everything durable and closes the engine; later calls fail.
     pub fn close(&mut self, now_ms: i64) -> Result<(), DbError> {
         self.close_engine(now_ms)

@@ -261,8 +261,12 @@ impl Database {
         let mut out = Vec::new();
         let mut input = std::mem::take(&mut self.pending);
         input.extend_from_slice(bytes);
-        let done = with_db!(self, db => db.shell().map_err(|e| error(&e))?
-            .execute_pipeline(now, &input, &mut out));
+        let done = with_db!(self, db => {
+            let done = db.shell().map_err(|e| error(&e))?
+                .execute_pipeline(now, &input, &mut out);
+            db.close_if_shut_down(now).map_err(|e| error(&e))?;
+            done
+        });
         if done.error.is_none() && !done.quit {
             input.drain(..done.consumed);
             self.pending = input;
@@ -303,7 +307,14 @@ impl Database {
 impl Database {
     fn run(&mut self, argv: &dyn Argv) -> Result<JsValue, JsValue> {
         let now = now_ms();
-        let reply = with_db!(self, db => db.shell().map_err(|e| error(&e))?.execute(now, argv));
+        let (reply, closed) = with_db!(self, db => {
+            let reply = db.shell().map_err(|e| error(&e))?.execute(now, argv);
+            (reply, db.close_if_shut_down(now).map_err(|e| error(&e))?)
+        });
+        if closed {
+            // SHUTDOWN has no reply: the database is closed, as after `close()`.
+            return Ok(JsValue::NULL);
+        }
         let (value, _) =
             resp::decode(&reply).map_err(|_| error("ERR internal: malformed reply"))?;
         match value {

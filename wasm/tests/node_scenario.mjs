@@ -128,6 +128,11 @@ console.log(`  export (${file.length} bytes) / import: every key present`);
 // Close, and the browser-only store.
 await db.close();
 await assert.rejects(db.execute("PING"), /closed/);
+// SHUTDOWN closes the database too (no reply, as in Redis); close() then releases the store.
+await assert.rejects(copy.execute("SHUTDOWN ABORT"), { message: "ERR No shutdown in progress." });
+assert.equal(await copy.execute("SHUTDOWN"), null);
+await assert.rejects(copy.execute("PING"), /closed/);
+await copy.close();
 await assert.rejects(open({ storage: "opfs", name: "x" }), /needs a browser/);
 await assert.rejects(open({ storage: "disk" }), /unknown storage/);
 await assert.rejects(open({ name: "../x" }), /invalid database name/);

@@ -1,5 +1,5 @@
 //! Server commands (Redis's `server.c`, `config.c`, `debug.c`): INFO, CONFIG, COMMAND, TIME,
-//! LASTSAVE, SAVE, BGSAVE, FUNCTION, WAIT, DEBUG.
+//! LASTSAVE, SAVE, BGSAVE, SHUTDOWN, FUNCTION, WAIT, DEBUG.
 
 use super::{parse_i64, Access, Args, CommandSpec, Ctx};
 use crate::error::{CommandError, CommandResult};
@@ -16,6 +16,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     command!("info", -1, None, false, (0, 0, 0), info),
     command!("lastsave", 1, None, true, (0, 0, 0), lastsave),
     command!("save", 1, None, false, (0, 0, 0), save),
+    command!("shutdown", -1, None, false, (0, 0, 0), shutdown),
     command!("time", 1, None, true, (0, 0, 0), time),
     command!("wait", 3, None, false, (0, 0, 0), wait),
 ];
@@ -44,6 +45,33 @@ pub fn lastsave(ctx: &mut Ctx<'_, '_, '_>, _args: &mut Args<'_>) -> CommandResul
 pub fn save(ctx: &mut Ctx<'_, '_, '_>, _args: &mut Args<'_>) -> CommandResult {
     ctx.state.save_requested = true;
     ctx.reply.ok();
+    Ok(())
+}
+
+/// `SHUTDOWN [NOSAVE|SAVE] [NOW] [FORCE] [ABORT]`: asks the host to stop. As in Redis a
+/// successful SHUTDOWN sends no reply: the connection closes, and the host closes the others,
+/// commits and checkpoints. Every acknowledged write is already durable, so NOSAVE keeps the
+/// checkpoint (it only saves the next start a log replay) and SAVE, NOW and FORCE change nothing.
+/// There are no replicas to wait for, so there is never a shutdown in progress to ABORT.
+pub fn shutdown(ctx: &mut Ctx<'_, '_, '_>, args: &mut Args<'_>) -> CommandResult {
+    let (mut save, mut nosave, mut flags, mut abort) = (false, false, false, false);
+    while let Some(arg) = args.try_next() {
+        match arg.to_ascii_lowercase().as_slice() {
+            b"nosave" => nosave = true,
+            b"save" => save = true,
+            b"now" | b"force" => flags = true,
+            b"abort" => abort = true,
+            _ => return Err(CommandError::Syntax),
+        }
+    }
+    if (abort && (save || nosave || flags)) || (save && nosave) {
+        return Err(CommandError::Syntax);
+    }
+    if abort {
+        return Err(CommandError::Static("ERR No shutdown in progress."));
+    }
+    ctx.state.shutdown_requested = true;
+    ctx.session.close_after_reply = true;
     Ok(())
 }
 

@@ -134,15 +134,17 @@ impl Server {
             .args(["-TERM", &self.child.id().to_string()])
             .status()
             .expect("kill");
+        self.wait_exit()
+    }
+
+    /// Waits (at most 20 s) for the process to exit by itself (SIGTERM, SHUTDOWN).
+    pub fn wait_exit(&mut self) -> std::process::ExitStatus {
         let deadline = Instant::now() + Duration::from_secs(20);
         loop {
             if let Some(status) = self.child.try_wait().expect("wait") {
                 return status;
             }
-            assert!(
-                Instant::now() < deadline,
-                "server did not exit after SIGTERM"
-            );
+            assert!(Instant::now() < deadline, "the server did not exit");
             std::thread::sleep(Duration::from_millis(20));
         }
     }
