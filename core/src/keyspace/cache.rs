@@ -274,6 +274,9 @@ pub struct RowCache {
 /// key merge; but a flush is a pause, so past this only the fullest bucket is flushed.
 const PENDING_LIMIT: usize = 65536;
 
+/// Draining before a commit (`Keyspace::drain_step`) stops at this many pending entries.
+pub(crate) const DRAIN_KEEP: usize = 4096;
+
 /// At most this many pending entries in one bucket: flushed at once, they are one pause
 /// (measured: 16 384 entries flushed together raised SET `-c 50 -P 16`'s p99 from 17 to 40-50
 /// ms, against 4096).
@@ -605,6 +608,11 @@ impl RowCache {
             .max_by_key(|&b| self.pending[b].len())
             .unwrap_or(0);
         (tag_of_bucket(bucket), bucket)
+    }
+
+    /// How many entries hold pending writes.
+    pub(crate) fn pending_rows(&self) -> usize {
+        self.pending_rows
     }
 
     /// Whether any write is pending (the rank index's included).

@@ -24,6 +24,7 @@ mod lists;
 mod ranks;
 mod zset;
 pub use cache::RowCache;
+pub(crate) use cache::DRAIN_KEEP;
 use cache::{Cached, META_TAG};
 pub use check::IntegrityError;
 pub use zset::{position, sortable, ZItem};
@@ -755,6 +756,17 @@ impl<'a, 't> Keyspace<'a, 't> {
             self.cache.store(tag, row, value);
         }
         Ok(known.unwrap_or(stored))
+    }
+
+    /// Before a commit that writes every pending row (see `Engine::commit_near`): applies the
+    /// record cache's fullest bucket if more than [`DRAIN_KEEP`] rows are pending. A
+    /// bucket is at most 4096 rows, a pause of a few milliseconds, and the first buckets
+    /// drained are the fullest, so a few dozen jobs leave the commit little to write.
+    pub(crate) fn drain_step(&mut self) -> Result<(), StorageError> {
+        if self.cache.pending_rows() > DRAIN_KEEP {
+            self.flush_fullest()?;
+        }
+        Ok(())
     }
 
     /// Applies the pending writes of the record cache's fullest bucket (see `cache.rs`).
