@@ -132,10 +132,11 @@ const _: () = assert!(
         && MAX_LIST_ENTRY <= u16::MAX as usize
 );
 
-/// A row's bytes: in place when they fit, else on the heap.
+/// A row's bytes: in place when they fit, else on the heap, in a `Vec` so that a record
+/// rewritten a little longer each time (a list chunk, one item per push) grows in place.
 enum Bytes {
     Inline { len: u8, bytes: [u8; INLINE] },
-    Heap(Box<[u8]>),
+    Heap(Vec<u8>),
 }
 
 impl Bytes {
@@ -150,7 +151,7 @@ impl Bytes {
                 bytes,
             }
         } else {
-            Bytes::Heap(parts.concat().into_boxed_slice())
+            Bytes::Heap(parts.concat())
         }
     }
 
@@ -179,17 +180,25 @@ impl Slot {
     }
 
     fn weight(&self) -> u64 {
-        self.data.get().len() as u64 + ENTRY_OVERHEAD
+        let held = match &self.data {
+            Bytes::Inline { len, .. } => usize::from(*len),
+            Bytes::Heap(heap) => heap.capacity(),
+        };
+        held as u64 + ENTRY_OVERHEAD
     }
 
     /// Makes this slot hold `record` for its key, in place when the size allows.
     fn set_record(&mut self, record: Option<&[u8]>) {
         let key_len = usize::from(self.key_len);
         let body = record.unwrap_or_default();
-        if self.data.get().len() == key_len + body.len() {
-            self.data.get_mut()[key_len..].copy_from_slice(body);
-        } else {
-            self.data = Bytes::new([self.key(), body]);
+        let same_len = self.data.get().len() == key_len + body.len();
+        match &mut self.data {
+            data if same_len => data.get_mut()[key_len..].copy_from_slice(body),
+            Bytes::Heap(heap) if key_len + body.len() > INLINE => {
+                heap.truncate(key_len);
+                heap.extend_from_slice(body);
+            }
+            _ => self.data = Bytes::new([self.key(), body]),
         }
         self.flags = (self.flags & !PRESENT) | if record.is_some() { PRESENT } else { 0 };
     }
