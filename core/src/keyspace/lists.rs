@@ -182,9 +182,20 @@ impl Chunk {
 
     /// Replaces the entry `span` with `item`'s (`None`: in its own row).
     fn replace(&mut self, span: &Span, item: Option<&[u8]>) {
-        let mut entry = Vec::with_capacity(encoded_len(item));
-        encode(&mut entry, item);
-        self.bytes.splice(span.whole.clone(), entry);
+        self.put_entry(span.whole.clone(), item);
+    }
+
+    /// Replaces the bytes in `range` with `item`'s entry, in one new buffer. Why not
+    /// `Vec::splice` of the entry encoded apart: that allocated twice (the row's bytes arrive
+    /// with no spare capacity), 4% of LPUSH's CPU in the allocator and 13% of its throughput
+    /// (`-c 50 -P 16` without persistence, three alternating runs).
+    fn put_entry(&mut self, range: std::ops::Range<usize>, item: Option<&[u8]>) {
+        let len = self.bytes.len() - range.len() + encoded_len(item);
+        let mut bytes = Vec::with_capacity(len);
+        bytes.extend_from_slice(&self.bytes[..range.start]);
+        encode(&mut bytes, item);
+        bytes.extend_from_slice(&self.bytes[range.end..]);
+        self.bytes = bytes;
     }
 
     /// Adds an entry after the run.
@@ -195,9 +206,7 @@ impl Chunk {
 
     /// Adds an entry before the run.
     fn prepend(&mut self, item: Option<&[u8]>) {
-        let mut entry = Vec::with_capacity(encoded_len(item));
-        encode(&mut entry, item);
-        self.bytes.splice(2..2, entry);
+        self.put_entry(2..2, item);
         self.bytes[0] -= 1;
         self.bytes[1] += 1;
     }
