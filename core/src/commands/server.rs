@@ -54,17 +54,17 @@ pub fn save(ctx: &mut Ctx<'_, '_, '_>, _args: &mut Args<'_>) -> CommandResult {
 /// checkpoint (it only saves the next start a log replay) and SAVE, NOW and FORCE change nothing.
 /// There are no replicas to wait for, so there is never a shutdown in progress to ABORT.
 pub fn shutdown(ctx: &mut Ctx<'_, '_, '_>, args: &mut Args<'_>) -> CommandResult {
-    let (mut save, mut nosave, mut flags, mut abort) = (false, false, false, false);
+    let (mut save, mut nosave, mut now_or_force, mut abort) = (false, false, false, false);
     while let Some(arg) = args.try_next() {
         match arg.to_ascii_lowercase().as_slice() {
             b"nosave" => nosave = true,
             b"save" => save = true,
-            b"now" | b"force" => flags = true,
+            b"now" | b"force" => now_or_force = true,
             b"abort" => abort = true,
             _ => return Err(CommandError::Syntax),
         }
     }
-    if (abort && (save || nosave || flags)) || (save && nosave) {
+    if (abort && (save || nosave || now_or_force)) || (save && nosave) {
         return Err(CommandError::Syntax);
     }
     if abort {

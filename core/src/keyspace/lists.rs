@@ -180,15 +180,10 @@ impl Chunk {
         inline
     }
 
-    /// Replaces the entry `span` with `item`'s (`None`: in its own row).
-    fn replace(&mut self, span: &Span, item: Option<&[u8]>) {
-        self.put_entry(span.whole.clone(), item);
-    }
-
-    /// Replaces the bytes in `range` with `item`'s entry, in one new buffer. Why not
-    /// `Vec::splice` of the entry encoded apart: that allocated twice (the row's bytes arrive
-    /// with no spare capacity), 4% of LPUSH's CPU in the allocator and 13% of its throughput
-    /// (`-c 50 -P 16` without persistence, three alternating runs).
+    /// Replaces the bytes in `range` (an entry, or none) with `item`'s entry (`None`: in its own
+    /// row), in one new buffer. Why not `Vec::splice` of the entry encoded apart: that
+    /// allocated twice (the row's bytes arrive with no spare capacity), 4% of LPUSH's CPU in
+    /// the allocator and 13% of its throughput (`-c 50 -P 16` without persistence).
     fn put_entry(&mut self, range: std::ops::Range<usize>, item: Option<&[u8]>) {
         let len = self.bytes.len() - range.len() + encoded_len(item);
         let mut bytes = Vec::with_capacity(len);
@@ -345,14 +340,14 @@ impl Keyspace<'_, '_> {
                 let span = chunk.span((pos - chunk.first()) as usize)?;
                 let external = span.inline.is_none();
                 if fits_inline(item, chunk.bytes.len() - span.whole.len()) {
-                    chunk.replace(&span, Some(item));
+                    chunk.put_entry(span.whole.clone(), Some(item));
                     self.list_store(db, key, &chunk)?;
                     if external {
                         self.list_own(db, key, pos, None)?;
                     }
                 } else {
                     if !external {
-                        chunk.replace(&span, None);
+                        chunk.put_entry(span.whole.clone(), None);
                         self.list_store(db, key, &chunk)?;
                     }
                     self.list_own(db, key, pos, Some(item))?;
@@ -483,10 +478,9 @@ impl Keyspace<'_, '_> {
                 self.list_own(db, key, p, Some(&item))?;
             }
             chunk.keep(0, left)?;
-        } else if right < n {
-            chunk.keep(right, n)?;
         } else {
-            chunk.bytes[1] = 0;
+            // Nothing left when the range reaches the run's end.
+            chunk.keep(right, n)?;
         }
         self.list_store(db, key, &chunk)
     }
