@@ -17,6 +17,7 @@ use diskdb_core::state::ServerState;
 use diskdb_core::{Durability, Engine};
 
 use crate::config::{ClientLimits, LIMIT_PARAMS};
+use crate::spin::Spin;
 use tokio::sync::{oneshot, Notify};
 
 /// How often background duties (active expiry, the `everysec` sync, checkpoints) run.
@@ -111,6 +112,8 @@ pub struct Shared {
     idled: AtomicBool,
     /// A client sent SHUTDOWN (the accept loop waits on it, as on SIGTERM).
     shutdown: Notify,
+    /// Polling after the last request before the runtime sleeps (`spin.rs`).
+    pub spin: Spin,
 }
 
 /// The connections' mailboxes (CLIENT KILL, PUBLISH, wake-ups of blocked clients).
@@ -139,6 +142,7 @@ impl Shared {
             limits: Mutex::new((0, ClientLimits::default())),
             idled: AtomicBool::new(false),
             shutdown: Notify::new(),
+            spin: Spin::new(),
         })
     }
 
@@ -263,10 +267,12 @@ impl Shared {
 }
 
 impl Shared {
-    /// The runtime is about to wait for I/O: commit what waits.
+    /// The runtime is about to wait for I/O: commit what waits, then poll a while longer if
+    /// requests ran since the last time (see `spin.rs`).
     pub fn idle(&self) {
         self.commit_pending();
         self.idled.store(true, Ordering::Relaxed);
+        self.spin.before_park();
     }
 
     /// Whether a job that wrote may commit its group itself, at once, rather than enlist for

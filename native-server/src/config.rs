@@ -294,6 +294,11 @@ pub struct Cli {
     /// The TLS private key (PEM); needed with --tls-port.
     #[arg(long)]
     pub tls_key_file: Option<PathBuf>,
+    /// Microseconds to keep polling the sockets after the last request before sleeping, so
+    /// that the next request finds the server awake; 0 never [default: 50 with more than one
+    /// CPU, else 0].
+    #[arg(long)]
+    pub idle_spin_us: Option<u64>,
 }
 
 /// The effective settings.
@@ -313,6 +318,8 @@ pub struct Config {
     pub tls_port: u16,
     pub tls_cert_file: Option<PathBuf>,
     pub tls_key_file: Option<PathBuf>,
+    /// Polling after the last request, in microseconds (`spin.rs`).
+    pub idle_spin_us: u64,
 }
 
 impl Default for Config {
@@ -331,6 +338,7 @@ impl Default for Config {
             tls_port: 0,
             tls_cert_file: None,
             tls_key_file: None,
+            idle_spin_us: crate::spin::default_window_us(),
         }
     }
 }
@@ -406,6 +414,9 @@ impl Config {
         }
         if let Some(level) = &cli.loglevel {
             config.loglevel = level.clone();
+        }
+        if let Some(us) = cli.idle_spin_us {
+            config.idle_spin_us = us;
         }
         for (name, value) in [
             ("maxclients", &cli.maxclients),
@@ -484,6 +495,12 @@ impl Config {
                     self.storage = StorageKind::from_str(&one()?, true).map_err(bad)?;
                 }
                 "cache-size" => self.cache_bytes = parse_bytes(&one()?).map_err(bad)?,
+                "idle-spin-us" => {
+                    let v = one()?;
+                    self.idle_spin_us = v
+                        .parse()
+                        .map_err(|_| bad(format!("invalid microseconds '{v}'")))?;
+                }
                 "requirepass" => self.requirepass = one()?,
                 "protected-mode" => self.protected_mode = parse_yes_no(&one()?).map_err(bad)?,
                 // One line may carry several classes; repeated lines add up, as in Redis.
@@ -590,6 +607,24 @@ mod tests {
         assert!(config
             .apply_file(Path::new("x.conf"), "tls-auth-clients yes\n")
             .is_err());
+    }
+
+    #[test]
+    fn the_idle_spin_is_set_by_file_and_flag() {
+        let mut config = Config::default();
+        config
+            .apply_file(Path::new("x.conf"), "idle-spin-us 0\n")
+            .unwrap();
+        assert_eq!(config.idle_spin_us, 0);
+        let err = config
+            .apply_file(Path::new("x.conf"), "idle-spin-us -1\n")
+            .unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "config file x.conf, line 1: invalid microseconds '-1'"
+        );
+        let cli = Cli::parse_from(["diskdb-server", "--idle-spin-us", "200"]);
+        assert_eq!(Config::load(&cli).unwrap().0.idle_spin_us, 200);
     }
 
     #[test]

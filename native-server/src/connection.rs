@@ -76,6 +76,7 @@ fn run_job(
     reply: &mut Reply,
     sent: usize,
 ) -> Result<JobOutcome, String> {
+    shared.spin.note_job();
     let mut engine = shared.engine();
     let outcome = engine
         .execute_job(now_ms(), |group| {

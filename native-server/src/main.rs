@@ -4,6 +4,7 @@ mod committer;
 mod config;
 mod connection;
 mod server;
+mod spin;
 
 use clap::Parser;
 use tracing_subscriber::EnvFilter;

@@ -94,6 +94,7 @@ pub fn open(config: &Config) -> Result<Arc<Shared>, ServerError> {
         ("tls-cert-file", path_text(&config.tls_cert_file)),
         ("tls-key-file", path_text(&config.tls_key_file)),
         ("tls-auth-clients", "no".to_string()),
+        ("idle-spin-us", config.idle_spin_us.to_string()),
     ] {
         state.set_param(name, value.as_bytes(), false);
     }
@@ -228,6 +229,13 @@ pub async fn run(config: Config, shared: Arc<Shared>) -> Result<(), ServerError>
     }
     let stop_committer = std::sync::Arc::new(tokio::sync::Notify::new());
     let committer = tokio::spawn(committer::run(shared.clone(), stop_committer.clone()));
+    shared
+        .spin
+        .set_window(std::time::Duration::from_micros(config.idle_spin_us));
+    let spinner = {
+        let shared = shared.clone();
+        tokio::spawn(async move { shared.spin.run().await })
+    };
     let mut connections: JoinSet<()> = JoinSet::new();
     tracing::info!(
         "DiskDB {} ready to accept connections on {}:{}{} (data in {})",
@@ -328,6 +336,7 @@ pub async fn run(config: Config, shared: Arc<Shared>) -> Result<(), ServerError>
     // Commit what is left and checkpoint, so the next start replays nothing.
     stop_committer.notify_one();
     let _ = committer.await;
+    spinner.abort();
     tracing::info!("DiskDB is now ready to exit, bye bye...");
     Ok(())
 }

@@ -670,8 +670,8 @@ impl RowCache {
     }
 
     /// Takes `bucket`'s pending hashes, leaving `bucket_full` to the caller: a flush of a
-    /// whole table takes its 64 buckets, and checking all the buckets after each one was 36%
-    /// of a write's CPU where every group commits (the stores without a log).
+    /// whole table takes its 64 buckets, and checking all the buckets after each one cost a
+    /// quarter of an LPUSH where every group commits (the stores without a log: 38 → 28 µs).
     fn take_pending(&mut self, bucket: usize) -> Vec<u64> {
         let hashes = std::mem::take(&mut self.pending[bucket]);
         self.pending_rows -= hashes.len();
