@@ -270,9 +270,14 @@ impl Shared {
     /// The runtime is about to wait for I/O: commit what waits, then poll a while longer if
     /// requests ran since the last time (see `spin.rs`).
     pub fn idle(&self) {
+        self.idle_turn();
+        self.spin.before_park();
+    }
+
+    /// What each idle turn does, parked or polling: commit what waits.
+    pub fn idle_turn(&self) {
         self.commit_pending();
         self.idled.store(true, Ordering::Relaxed);
-        self.spin.before_park();
     }
 
     /// Whether a job that wrote may commit its group itself, at once, rather than enlist for
@@ -290,6 +295,10 @@ impl Shared {
     /// releasing any waiters with it.
     pub fn commit_now(&self) -> CommitResult {
         let waiters = std::mem::take(&mut *self.waiters());
+        if !waiters.is_empty() && self.engine().durability() == Durability::Always {
+            // These jobs waited for the log's sync: no polling for them (see `spin.rs`).
+            self.spin.absorb();
+        }
         let result = self.commit_group();
         for waiter in waiters {
             let _ = waiter.send(result.clone());

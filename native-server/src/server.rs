@@ -234,7 +234,7 @@ pub async fn run(config: Config, shared: Arc<Shared>) -> Result<(), ServerError>
         .set_window(std::time::Duration::from_micros(config.idle_spin_us));
     let spinner = {
         let shared = shared.clone();
-        tokio::spawn(async move { shared.spin.run().await })
+        tokio::spawn(async move { shared.spin.run(|| shared.idle_turn()).await })
     };
     let mut connections: JoinSet<()> = JoinSet::new();
     tracing::info!(
