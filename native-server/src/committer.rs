@@ -133,7 +133,8 @@ pub fn now_ms() -> i64 {
 }
 
 impl Shared {
-    pub fn new(engine: Engine) -> Arc<Shared> {
+    /// `spin`: how long to keep polling after the last request (`spin.rs`).
+    pub fn new(engine: Engine, spin: Duration) -> Arc<Shared> {
         Arc::new(Shared {
             engine: Mutex::new(engine),
             waiters: Mutex::new(Vec::new()),
@@ -142,7 +143,7 @@ impl Shared {
             limits: Mutex::new((0, ClientLimits::default())),
             idled: AtomicBool::new(false),
             shutdown: Notify::new(),
-            spin: Spin::new(),
+            spin: Spin::new(spin),
         })
     }
 

@@ -114,7 +114,10 @@ pub fn open(config: &Config) -> Result<Arc<Shared>, ServerError> {
     ] {
         state.host.insert(name.into(), value);
     }
-    let shared = Shared::new(engine);
+    let shared = Shared::new(
+        engine,
+        std::time::Duration::from_micros(config.idle_spin_us),
+    );
     shared.refresh_limits(shared.engine().state());
     Ok(shared)
 }
@@ -229,9 +232,6 @@ pub async fn run(config: Config, shared: Arc<Shared>) -> Result<(), ServerError>
     }
     let stop_committer = std::sync::Arc::new(tokio::sync::Notify::new());
     let committer = tokio::spawn(committer::run(shared.clone(), stop_committer.clone()));
-    shared
-        .spin
-        .set_window(std::time::Duration::from_micros(config.idle_spin_us));
     let spinner = {
         let shared = shared.clone();
         tokio::spawn(async move { shared.spin.run(|| shared.idle_turn()).await })

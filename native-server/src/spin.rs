@@ -19,7 +19,8 @@ use std::time::{Duration, Instant};
 use tokio::sync::Notify;
 
 pub struct Spin {
-    window_us: AtomicU64,
+    /// How long to keep polling after the last request (zero: never).
+    window: Duration,
     /// Jobs run (requests executed), and their number when the last window was asked for.
     jobs: AtomicU64,
     seen: AtomicU64,
@@ -29,20 +30,14 @@ pub struct Spin {
 }
 
 impl Spin {
-    pub fn new() -> Spin {
+    pub fn new(window: Duration) -> Spin {
         Spin {
-            window_us: AtomicU64::new(0),
+            window,
             jobs: AtomicU64::new(0),
             seen: AtomicU64::new(0),
             absorbed: AtomicU64::new(0),
             start: Notify::new(),
         }
-    }
-
-    /// How long to keep polling after the last request (0: never).
-    pub fn set_window(&self, window: Duration) {
-        let us = u64::try_from(window.as_micros()).unwrap_or(u64::MAX);
-        self.window_us.store(us, Ordering::Relaxed);
     }
 
     /// A connection executed requests.
@@ -53,7 +48,7 @@ impl Spin {
     /// The runtime is about to sleep (its `on_thread_park` hook): if requests ran since the
     /// last window began, begin another, which keeps the runtime from sleeping.
     pub fn before_park(&self) {
-        if self.window_us.load(Ordering::Relaxed) == 0 {
+        if self.window.is_zero() {
             return;
         }
         let jobs = self.jobs.load(Ordering::Relaxed);
@@ -80,8 +75,7 @@ impl Spin {
         loop {
             self.start.notified().await;
             let absorbed = self.absorbed.load(Ordering::Relaxed);
-            let window = Duration::from_micros(self.window_us.load(Ordering::Relaxed));
-            let until = Instant::now() + window;
+            let until = Instant::now() + self.window;
             while Instant::now() < until {
                 tokio::task::yield_now().await;
                 turn();
@@ -90,12 +84,6 @@ impl Spin {
                 }
             }
         }
-    }
-}
-
-impl Default for Spin {
-    fn default() -> Self {
-        Spin::new()
     }
 }
 
