@@ -16,6 +16,7 @@ fn engines() -> Vec<(&'static str, Engine, Option<std::path::PathBuf>)> {
         store: Store::Dir(dir.clone()),
         durability: Durability::No,
         cache_bytes: 64 * 1024 * 1024,
+        ..EngineConfig::default()
     })
     .expect("open the file store");
     vec![

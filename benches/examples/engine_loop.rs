@@ -17,6 +17,7 @@ fn main() {
         store: Store::Dir(dir.clone()),
         durability: Durability::No,
         cache_bytes: 64 * 1024 * 1024,
+        ..EngineConfig::default()
     })
     .expect("open the file store");
     let mut session = Session::default();

@@ -12,7 +12,7 @@ use crate::keyspace::{Counters, Held, IntegrityError, Keyspace, RowCache, DATABA
 use crate::protocol::{Argv, Reply};
 use crate::state::ServerState;
 use crate::storage::{self, StorageError, Store, SYSTEM};
-use crate::wal::{RecordBuilder, Wal, WalRecord};
+use crate::wal::{self, LogImage, RecordBuilder, Tail, Wal, WalRecord};
 
 /// When an acknowledged write reaches the disk (Redis's `appendfsync`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -49,6 +49,8 @@ pub struct EngineConfig {
     /// Memory for cached pages and key records, in bytes: a quarter goes to the key-record
     /// cache ([`RowCache`]), the rest to redb's page cache.
     pub cache_bytes: usize,
+    /// What to do with a log damaged in the middle.
+    pub log_damage: LogDamage,
 }
 
 impl Default for EngineConfig {
@@ -57,6 +59,7 @@ impl Default for EngineConfig {
             store: Store::Memory,
             durability: Durability::Always,
             cache_bytes: 64 * 1024 * 1024,
+            log_damage: LogDamage::Refuse,
         }
     }
 }
@@ -168,6 +171,8 @@ pub struct Engine {
     next_lsn: u64,
     /// Highest sequence number committed to redb.
     applied_lsn: u64,
+    /// The log's epoch: the number of the last durable checkpoint (see `wal.rs`).
+    epoch: u64,
     counters: Counters,
     /// Key records of the open transaction's state; cleared whenever that state is dropped.
     cache: RowCache,
@@ -183,6 +188,94 @@ pub struct Engine {
     /// redb failed an I/O (typically a full disk) and refuses every later operation until it
     /// is reopened: [`Engine::heal`] does that before the next job.
     broken: bool,
+    recovery: RecoveryReport,
+}
+
+/// What to do when the log is damaged in the middle: acknowledged records follow a record that
+/// fails its checksum (see [`Tail::Damaged`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum LogDamage {
+    /// Refuse to open (as Redis refuses an AOF damaged in the middle).
+    #[default]
+    Refuse,
+    /// Keep a copy of the log, replay the records before the damage and drop the rest.
+    Truncate,
+}
+
+impl std::str::FromStr for LogDamage {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s.to_ascii_lowercase().as_str() {
+            "refuse" => Ok(LogDamage::Refuse),
+            "truncate" => Ok(LogDamage::Truncate),
+            other => Err(format!("unknown log-damage '{other}' (refuse or truncate)")),
+        }
+    }
+}
+
+/// What recovery found in the log and did about it.
+#[derive(Debug, Clone, Default)]
+pub struct RecoveryReport {
+    /// Log records replayed into redb.
+    pub replayed: usize,
+    /// Every page's checksum was checked (after an unclean shutdown).
+    pub verified_pages: bool,
+    /// Warnings for the operator: a torn tail dropped, damage truncated, where copies went.
+    pub warnings: Vec<String>,
+}
+
+impl RecoveryReport {
+    /// Notes (or refuses) what ends the log's chain. Intact records dropped are first copied
+    /// beside the log, so that nothing is lost beyond recall.
+    fn tail(
+        &mut self,
+        tail: &Tail,
+        policy: LogDamage,
+        wal: &Wal,
+        dir: Option<&std::path::Path>,
+    ) -> Result<(), StorageError> {
+        let (offset, dropped, damaged) = match *tail {
+            Tail::Clean => return Ok(()),
+            Tail::Torn { offset, dropped } => (offset, dropped, None),
+            Tail::Damaged {
+                offset,
+                lsn,
+                intact_after,
+            } => (offset, intact_after, Some(lsn)),
+        };
+        if let (Some(lsn), LogDamage::Refuse) = (damaged, policy) {
+            return Err(StorageError::DamagedLog {
+                path: wal.name().to_string(),
+                offset,
+                lsn,
+                intact_after: dropped,
+            });
+        }
+        let copy = match dir {
+            Some(dir) if dropped > 0 => {
+                let kind = if damaged.is_some() { "damaged" } else { "torn" };
+                let to = dir.join(format!("{}.{kind}-{}", storage::WAL_FILE, wal.epoch()));
+                std::fs::copy(dir.join(storage::WAL_FILE), &to)?;
+                format!("; the log was copied to {}", to.display())
+            }
+            _ => String::new(),
+        };
+        self.warnings.push(match damaged {
+            Some(lsn) => format!(
+                "{}: damaged at byte {offset} (record {lsn}); {dropped} acknowledged records after the damage were dropped (log-damage truncate){copy}",
+                wal.name()
+            ),
+            None if dropped > 0 => format!(
+                "{}: torn at byte {offset}; {dropped} later records that were never known to be on disk were dropped (a machine crash){copy}",
+                wal.name()
+            ),
+            None => format!(
+                "{}: a torn record at byte {offset} was dropped (a crash while it was written; it was never acknowledged in `always` mode)",
+                wal.name()
+            ),
+        });
+        Ok(())
+    }
 }
 
 self_cell::self_cell!(
@@ -247,39 +340,89 @@ impl Engine {
         Engine::open(EngineConfig::default()).expect("the in-memory backend cannot fail to open")
     }
 
-    /// Opens the store, replays the write-ahead log past the last checkpoint, and checkpoints.
+    /// Opens the store, replays the write-ahead log past the last checkpoint, and checkpoints
+    /// (starting a new epoch of the log, so that nothing written before is ever replayed
+    /// after what is written next).
     pub fn open(config: EngineConfig) -> Result<Engine, StorageError> {
         let record_cache = config.cache_bytes / 4;
         let reopen = match &config.store {
             Store::Dir(dir) => Some((dir.clone(), config.cache_bytes - record_cache)),
             _ => None,
         };
-        let (wal, records, durable_backend) = match &config.store {
+        let (store, image, durable_backend) = match config.store {
             Store::Dir(dir) => {
-                std::fs::create_dir_all(dir)?;
+                std::fs::create_dir_all(&dir)?;
                 let path = dir.join(storage::WAL_FILE);
-                let (wal, records) = Wal::open(&path).map_err(|source| StorageError::Wal {
-                    path: path.display().to_string(),
+                let name = path.display().to_string();
+                let wal_err = |source| StorageError::Wal {
+                    path: name.clone(),
                     source,
-                })?;
+                };
+                let file = wal::FsLog::open(&path).map_err(wal_err)?;
+                let image = LogImage::read(Box::new(file), name.clone()).map_err(wal_err)?;
                 // Log records exist only after the database file was created, so they beside an
                 // empty file mean the file was lost: replaying them onto nothing would bring
-                // back a fragment of the data (older records stay in the log after a rewind).
+                // back a fragment of the data.
                 let db_path = dir.join(storage::DB_FILE);
                 let db_len = std::fs::metadata(&db_path).map_or(0, |m| m.len());
-                if db_len == 0 && !records.is_empty() {
+                if db_len == 0 && image.holds_records() {
                     return Err(StorageError::LostDatabase {
                         path: db_path.display().to_string(),
-                        wal: path.display().to_string(),
+                        wal: name,
                     });
                 }
-                (Some(wal), records, true)
+                (Store::Dir(dir), Some(image), true)
             }
-            Store::Memory => (None, Vec::new(), false),
-            Store::Backend(_) => (None, Vec::new(), true),
+            Store::Files { db, log } => {
+                let image =
+                    LogImage::read(log, "log".into()).map_err(|source| StorageError::Wal {
+                        path: "log".into(),
+                        source,
+                    })?;
+                (Store::Backend(db), Some(image), true)
+            }
+            Store::Memory => (Store::Memory, None, false),
+            store @ Store::Backend(_) => (store, None, true),
         };
-        let db = storage::open_database(config.store, config.cache_bytes - record_cache)?;
-        let (applied_lsn, counters) = read_system(&db)?;
+        let dir = match &store {
+            Store::Dir(dir) => Some(dir.clone()),
+            _ => None,
+        };
+        let mut db = storage::open_database(store, config.cache_bytes - record_cache)?;
+        let mut report = RecoveryReport::default();
+        if let Some(dir) = &dir {
+            // Both files' names must survive a power loss, not only their contents.
+            storage::sync_dir(dir)?;
+        }
+        let mut system = read_system(&db)?;
+        let (wal, records) = match image {
+            Some(image) => {
+                let (wal, recovered) =
+                    image.recover(system.epoch, system.base).map_err(|source| {
+                        StorageError::Wal {
+                            path: dir.as_ref().map_or("log".into(), |d| {
+                                d.join(storage::WAL_FILE).display().to_string()
+                            }),
+                            source,
+                        }
+                    })?;
+                report.tail(&recovered.tail, config.log_damage, &wal, dir.as_deref())?;
+                // After an unclean shutdown (the log holds writes), every page's checksum is
+                // checked before anything is replayed onto them: redb itself checks pages only
+                // when it must repair.
+                if !recovered.records.is_empty() || recovered.tail != Tail::Clean {
+                    report.verified_pages = true;
+                    if !storage::verify_pages(&mut db)? {
+                        report.warnings.push(
+                            "the database file had damaged pages: redb rolled it back to its last intact commit; writes since then that the log no longer holds are lost".into(),
+                        );
+                        system = read_system(&db)?;
+                    }
+                }
+                (Some(wal), recovered.records)
+            }
+            None => (None, Vec::new()),
+        };
         let mut engine = Engine {
             db,
             wal,
@@ -287,9 +430,10 @@ impl Engine {
             durability: config.durability,
             record: RecordBuilder::default(),
             open: None,
-            next_lsn: applied_lsn + 1,
-            applied_lsn,
-            counters,
+            next_lsn: system.applied + 1,
+            applied_lsn: system.applied,
+            epoch: system.epoch,
+            counters: system.counters,
             cache: RowCache::new(record_cache),
             state: ServerState::new(0),
             last_checkpoint_ms: 0,
@@ -298,18 +442,20 @@ impl Engine {
             uncheckpointed: false,
             reopen,
             broken: false,
+            recovery: RecoveryReport::default(),
         };
-        let replay: Vec<WalRecord> = records
-            .into_iter()
-            .filter(|r| r.lsn > applied_lsn)
-            .collect();
-        for record in &replay {
-            engine.replay(record)?;
-        }
-        if !replay.is_empty() || engine.wal.as_ref().is_some_and(|w| !w.is_empty()) {
-            engine.checkpoint(0)?;
-        }
+        let applied = engine.applied_lsn;
+        let replay: Vec<&WalRecord> = records.iter().filter(|r| r.lsn > applied).collect();
+        report.replayed = replay.len();
+        engine.replay(&replay)?;
+        engine.checkpoint(0)?;
+        engine.recovery = report;
         Ok(engine)
+    }
+
+    /// What recovery found and did when the engine opened, for the host to log.
+    pub fn recovery(&self) -> &RecoveryReport {
+        &self.recovery
     }
 
     /// The durability mode.
@@ -461,7 +607,7 @@ impl Engine {
             if let Some(wal) = self.wal.as_mut() {
                 if let Err(source) = wal.append(&mut self.record) {
                     let err = StorageError::Wal {
-                        path: wal.path().display().to_string(),
+                        path: wal.name().to_string(),
                         source,
                     };
                     return self.abort_open(open, err);
@@ -551,21 +697,19 @@ impl Engine {
         Err(err)
     }
 
-    /// Replays the log records redb does not hold (after an aborted transaction).
+    /// Replays the log records redb does not hold (after an aborted transaction), read back
+    /// from what this process appended: the log goes on from its end.
     fn recover_from_log(&mut self) -> Result<(), StorageError> {
-        let Some(path) = self.wal.as_ref().map(|w| w.path().to_path_buf()) else {
+        let Some(wal) = self.wal.as_mut() else {
             return Ok(());
         };
-        // The old handle stays until the new one is open: never run without the log.
-        let (wal, records) = Wal::open(&path).map_err(|source| StorageError::Wal {
-            path: path.display().to_string(),
+        let records = wal.read_back().map_err(|source| StorageError::Wal {
+            path: wal.name().to_string(),
             source,
         })?;
-        self.wal = Some(wal);
         let applied = self.applied_lsn;
-        for record in records.iter().filter(|r| r.lsn > applied) {
-            self.replay(record)?;
-        }
+        let replay: Vec<&WalRecord> = records.iter().filter(|r| r.lsn > applied).collect();
+        self.replay(&replay)?;
         self.next_lsn = self.next_lsn.max(self.applied_lsn + 1);
         self.record.begin(self.next_lsn);
         Ok(())
@@ -603,9 +747,9 @@ impl Engine {
         let placeholder = storage::open_database(Store::Memory, 0)?;
         drop(std::mem::replace(&mut self.db, placeholder));
         self.db = storage::open_database(Store::Dir(dir), cache_bytes)?;
-        let (applied, counters) = read_system(&self.db)?;
-        self.applied_lsn = applied;
-        self.counters = counters;
+        let system = read_system(&self.db)?;
+        self.applied_lsn = system.applied;
+        self.counters = system.counters;
         self.recover_from_log()?;
         self.broken = false;
         Ok(())
@@ -649,6 +793,18 @@ impl Engine {
             reply.error(CommandError::from(err).reply_text().as_ref());
         }
         outcome
+    }
+
+    /// Checks every page of the database file against its checksum (redb's integrity check):
+    /// `Ok(false)` if damage was found and redb rolled the file back to an intact commit.
+    /// Commits first; reads the whole file.
+    pub fn verify_pages(&mut self) -> Result<bool, StorageError> {
+        self.checkpoint(0)?;
+        if let Some(open) = self.open.take() {
+            let _ = open.txn.into_txn().abort();
+        }
+        self.cache.clear();
+        storage::verify_pages(&mut self.db)
     }
 
     /// Checks the whole keyspace, as the open group sees it, against the invariants of
@@ -712,24 +868,11 @@ impl Engine {
     pub fn sync_log(&mut self) -> Result<(), StorageError> {
         if let Some(wal) = self.wal.as_mut() {
             wal.sync().map_err(|source| StorageError::Wal {
-                path: wal.path().display().to_string(),
+                path: wal.name().to_string(),
                 source,
             })?;
         }
         Ok(())
-    }
-
-    /// A handle to `fdatasync` the log from another thread (see [`Wal::sync_handle`]), if the
-    /// store has a log.
-    pub fn log_sync_handle(&self) -> Option<std::io::Result<std::fs::File>> {
-        self.wal.as_ref().map(Wal::sync_handle)
-    }
-
-    /// Records that a sync through [`Engine::log_sync_handle`] covered everything appended.
-    pub fn mark_log_synced(&mut self) {
-        if let Some(wal) = self.wal.as_mut() {
-            wal.mark_synced();
-        }
     }
 
     /// Commits the open group, then makes redb durable and empties the log (SAVE, shutdown,
@@ -750,13 +893,21 @@ impl Engine {
             }
             let _ = open.txn.into_txn().abort();
         }
+        // A new epoch: records written from now on never chain onto anything the log held.
+        let (epoch, base) = (self.epoch + 1, self.next_lsn - 1);
         let mut txn = self.db.begin_write()?;
         write_system(&txn, self.applied_lsn, &self.counters)?;
+        {
+            let mut table = txn.open_table(SYSTEM)?;
+            table.insert("log_epoch", epoch.to_le_bytes().as_slice())?;
+            table.insert("log_base", base.to_le_bytes().as_slice())?;
+        }
         txn.set_durability(redb::Durability::Immediate)?;
         txn.commit()?;
+        self.epoch = epoch;
         if let Some(wal) = self.wal.as_mut() {
-            wal.reset().map_err(|source| StorageError::Wal {
-                path: wal.path().display().to_string(),
+            wal.reset(epoch, base).map_err(|source| StorageError::Wal {
+                path: wal.name().to_string(),
                 source,
             })?;
         }
@@ -768,8 +919,13 @@ impl Engine {
         Ok(())
     }
 
-    fn replay(&mut self, record: &WalRecord) -> Result<(), StorageError> {
-        let result = self.replay_inner(record);
+    /// Replays logged records in one redb transaction (committed without fsync: the
+    /// checkpoint that follows recovery makes it durable).
+    fn replay(&mut self, records: &[&WalRecord]) -> Result<(), StorageError> {
+        let Some(last) = records.last() else {
+            return Ok(());
+        };
+        let result = self.replay_inner(records, last.lsn);
         if result.is_err() {
             // The transaction the cache followed is gone.
             self.cache.clear();
@@ -777,10 +933,11 @@ impl Engine {
         result
     }
 
-    fn replay_inner(&mut self, record: &WalRecord) -> Result<(), StorageError> {
-        let mut txn = self.db.begin_write()?;
+    fn replay_inner(&mut self, records: &[&WalRecord], last: u64) -> Result<(), StorageError> {
+        let txn = self.db.begin_write()?;
         let mut held = Held::default();
-        for cmd in &record.commands {
+        let mut reply = Reply::new();
+        for cmd in records.iter().flat_map(|r| &r.commands) {
             let keyspace = Keyspace::open(
                 &txn,
                 &mut held,
@@ -796,42 +953,60 @@ impl Engine {
                 replaying: true,
                 now_ms: cmd.time_ms,
             };
-            let mut reply = Reply::new();
             let mut session = Session {
                 db: usize::from(cmd.db) % DATABASES,
                 no_block: true,
                 ..Session::default()
             };
+            reply.truncate(0);
             group.execute(&mut session, &cmd.argv, &mut reply);
             if let Some(err) = group.failure {
                 return Err(err);
             }
         }
         drop(held);
+        let mut txn = txn;
         self.cache.flush_txn(&txn)?;
-        write_system(&txn, record.lsn, &self.counters)?;
+        write_system(&txn, last, &self.counters)?;
         txn.set_durability(redb::Durability::None)?;
         txn.commit()?;
-        self.applied_lsn = record.lsn;
-        self.next_lsn = record.lsn + 1;
+        self.applied_lsn = last;
+        self.next_lsn = last + 1;
         Ok(())
     }
 }
 
-fn read_system(db: &Database) -> Result<(u64, Counters), StorageError> {
+/// What the system table holds about the keyspace and the log.
+struct System {
+    /// The last log record redb holds.
+    applied: u64,
+    counters: Counters,
+    /// The log's epoch and the sequence number its chain starts after (written by checkpoints).
+    epoch: u64,
+    base: u64,
+}
+
+fn read_system(db: &Database) -> Result<System, StorageError> {
     use redb::ReadableDatabase;
     let read = db.begin_read()?;
     let table = read.open_table(SYSTEM)?;
-    let applied = match table.get("applied_lsn")? {
-        Some(v) => u64::from_le_bytes(v.value().try_into().unwrap_or_default()),
-        None => 0,
+    let number = |name: &str| -> Result<u64, StorageError> {
+        Ok(match table.get(name)? {
+            Some(v) => u64::from_le_bytes(v.value().try_into().unwrap_or_default()),
+            None => 0,
+        })
     };
     let counters = match table.get("counters")? {
         Some(v) => Counters::decode(v.value())
             .ok_or_else(|| StorageError::Redb("damaged key counters in the system table".into()))?,
         None => Counters::default(),
     };
-    Ok((applied, counters))
+    Ok(System {
+        applied: number("applied_lsn")?,
+        counters,
+        epoch: number("log_epoch")?,
+        base: number("log_base")?,
+    })
 }
 
 fn write_system(

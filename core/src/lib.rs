@@ -14,6 +14,8 @@ pub mod state;
 pub mod storage;
 pub mod wal;
 
-pub use engine::{CommitOutcome, Durability, Engine, EngineConfig, Session};
+pub use engine::{
+    CommitOutcome, Durability, Engine, EngineConfig, LogDamage, RecoveryReport, Session,
+};
 pub use error::{CommandError, CommandResult};
 pub use storage::Store;

@@ -26,6 +26,12 @@ pub enum Store {
     Dir(PathBuf),
     /// Any other redb backend (for example OPFS), without a write-ahead log.
     Backend(Box<dyn StorageBackend>),
+    /// A redb backend and a write-ahead log on byte stores of the caller's (the power-loss
+    /// test's simulated disk).
+    Files {
+        db: Box<dyn StorageBackend>,
+        log: Box<dyn crate::wal::LogFile>,
+    },
 }
 
 impl std::fmt::Debug for Store {
@@ -34,6 +40,7 @@ impl std::fmt::Debug for Store {
             Store::Memory => f.write_str("Memory"),
             Store::Dir(p) => write!(f, "Dir({})", p.display()),
             Store::Backend(_) => f.write_str("Backend"),
+            Store::Files { .. } => f.write_str("Files"),
         }
     }
 }
@@ -47,6 +54,15 @@ pub enum StorageError {
     NewerFormat { path: String, found: u32 },
     #[error("{path} is missing or empty but the write-ahead log {wal} holds writes: the database file was lost or replaced. Refusing to start; restore the file, or move the log away to start empty")]
     LostDatabase { path: String, wal: String },
+    #[error("the write-ahead log {path} is damaged at byte {offset} (record {lsn}), and {intact_after} acknowledged records follow the damage: refusing to start. Start with --log-damage truncate (config `log-damage truncate`) to drop the records from the damage on (the log is copied to {path}.damaged-<epoch> first); `diskdb-server --check` reports on the log and the database")]
+    DamagedLog {
+        path: String,
+        offset: u64,
+        lsn: u64,
+        intact_after: usize,
+    },
+    #[error("the database file is damaged and cannot be repaired ({reason}); `diskdb-server --check` reports on it")]
+    DamagedDatabase { reason: String },
     #[error("{path} is in use by another DiskDB process")]
     Locked { path: String },
     #[error("write-ahead log {path}: {source}")]
@@ -116,7 +132,7 @@ pub(crate) fn open_database(store: Store, cache_bytes: usize) -> Result<Database
             let name = path.display().to_string();
             (builder.create(&path), name)
         }
-        Store::Backend(backend) => (
+        Store::Backend(backend) | Store::Files { db: backend, .. } => (
             builder.create_with_backend(BoxedBackend(backend)),
             "backend".into(),
         ),
@@ -130,6 +146,25 @@ pub(crate) fn open_database(store: Store, cache_bytes: usize) -> Result<Database
     })?;
     check_format(&db, &name)?;
     Ok(db)
+}
+
+/// Makes the directory's entries durable (the files created or renamed in it). Where a
+/// directory cannot be opened as a file (WASI preview 1), there is nothing more to do.
+pub(crate) fn sync_dir(dir: &std::path::Path) -> std::io::Result<()> {
+    #[cfg(unix)]
+    std::fs::File::open(dir)?.sync_all()?;
+    #[cfg(not(unix))]
+    let _ = dir;
+    Ok(())
+}
+
+/// redb's integrity check: every page against the checksum its parent holds. `Ok(false)`: damage
+/// was found and redb rolled back to an intact commit; an unrepairable file is an error.
+pub(crate) fn verify_pages(db: &mut Database) -> Result<bool, StorageError> {
+    db.check_integrity()
+        .map_err(|e| StorageError::DamagedDatabase {
+            reason: e.to_string(),
+        })
 }
 
 /// The database file's name inside the data directory.

@@ -4,7 +4,7 @@ use std::path::{Path, PathBuf};
 
 use clap::{Parser, ValueEnum};
 use diskdb_core::protocol::split_args;
-use diskdb_core::Durability;
+use diskdb_core::{Durability, LogDamage};
 
 /// Where the keyspace lives.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -299,6 +299,14 @@ pub struct Cli {
     /// CPU, else 0].
     #[arg(long)]
     pub idle_spin_us: Option<u64>,
+    /// When the write-ahead log is damaged in the middle (acknowledged records follow a bad
+    /// one): `refuse` to start, or `truncate` it there after copying it aside [default: refuse].
+    #[arg(long)]
+    pub log_damage: Option<String>,
+    /// Check the data directory (the log, every database page and the keyspace's invariants),
+    /// print a report and exit: 0 if it is sound, 1 if not. Changes nothing.
+    #[arg(long)]
+    pub check: bool,
 }
 
 /// The effective settings.
@@ -320,6 +328,8 @@ pub struct Config {
     pub tls_key_file: Option<PathBuf>,
     /// Polling after the last request, in microseconds (`spin.rs`).
     pub idle_spin_us: u64,
+    /// What to do with a log damaged in the middle.
+    pub log_damage: LogDamage,
 }
 
 impl Default for Config {
@@ -339,6 +349,7 @@ impl Default for Config {
             tls_cert_file: None,
             tls_key_file: None,
             idle_spin_us: crate::spin::default_window_us(),
+            log_damage: LogDamage::Refuse,
         }
     }
 }
@@ -417,6 +428,9 @@ impl Config {
         }
         if let Some(us) = cli.idle_spin_us {
             config.idle_spin_us = us;
+        }
+        if let Some(policy) = &cli.log_damage {
+            config.log_damage = policy.parse().map_err(ConfigError::Flag)?;
         }
         for (name, value) in [
             ("maxclients", &cli.maxclients),
@@ -501,6 +515,7 @@ impl Config {
                         .parse()
                         .map_err(|_| bad(format!("invalid microseconds '{v}'")))?;
                 }
+                "log-damage" => self.log_damage = one()?.parse().map_err(bad)?,
                 "requirepass" => self.requirepass = one()?,
                 "protected-mode" => self.protected_mode = parse_yes_no(&one()?).map_err(bad)?,
                 // One line may carry several classes; repeated lines add up, as in Redis.

@@ -1,5 +1,6 @@
 //! `diskdb-server`: DiskDB's native TCP server.
 
+mod check;
 mod committer;
 mod config;
 mod connection;
@@ -27,6 +28,9 @@ fn main() -> std::process::ExitCode {
         .init();
     for note in notes {
         tracing::warn!("config: {note}");
+    }
+    if cli.check {
+        return check::run(&config);
     }
 
     let shared = match server::open(&config) {

@@ -54,9 +54,13 @@ pub fn open(config: &Config) -> Result<Arc<Shared>, ServerError> {
             store,
             durability: config.durability,
             cache_bytes: config.cache_bytes,
+            log_damage: config.log_damage,
         },
         &config.dir,
     )?;
+    for warning in &engine.recovery().warnings {
+        tracing::warn!("{warning}");
+    }
     tracing::info!(
         "keyspace opened in {} ms ({:?} storage, durability {:?}, {} keys in db0)",
         started.elapsed().as_millis(),
@@ -75,6 +79,13 @@ pub fn open(config: &Config) -> Result<Arc<Shared>, ServerError> {
         ("durability", durability_name(config.durability)),
         ("appendfsync", durability_name(config.durability)),
         ("cache-size", &config.cache_bytes.to_string()),
+        (
+            "log-damage",
+            match config.log_damage {
+                diskdb_core::LogDamage::Refuse => "refuse",
+                diskdb_core::LogDamage::Truncate => "truncate",
+            },
+        ),
     ] {
         state.set_param(name, value.as_bytes(), false);
     }

@@ -176,6 +176,17 @@ fn start_damaged(
     file: &str,
     damage: impl FnOnce(&mut Vec<u8>),
 ) -> (PathBuf, std::process::Output) {
+    start_damaged_with(good, tag, file, &[], damage)
+}
+
+/// [`start_damaged`] with extra server arguments.
+fn start_damaged_with(
+    good: &Path,
+    tag: &str,
+    file: &str,
+    extra: &[&str],
+    damage: impl FnOnce(&mut Vec<u8>),
+) -> (PathBuf, std::process::Output) {
     let dir = temp_dir(tag);
     for name in ["diskdb.redb", "diskdb.wal"] {
         std::fs::copy(good.join(name), dir.join(name)).unwrap();
@@ -189,6 +200,7 @@ fn start_damaged(
     let port = taken.local_addr().unwrap().port().to_string();
     let out = Command::new(env!("CARGO_BIN_EXE_diskdb-server"))
         .args(["--port", &port, "--dir", dir.to_str().unwrap()])
+        .args(extra)
         .output()
         .unwrap();
     (dir, out)
@@ -330,21 +342,100 @@ fn a_torn_or_corrupt_log_replays_up_to_its_last_whole_record() {
         report.push(late_prefix(&dir, &what));
         let _ = std::fs::remove_dir_all(&dir);
     }
-    for at in [end / 4, end / 2, end - 5] {
+    // The last record damaged: indistinguishable from a crash while it was written.
+    let at = end - 5;
+    let what = format!("diskdb.wal with a flipped byte at {at}");
+    let (dir, out) = start_damaged(&good, "wal-flip", "diskdb.wal", |b| b[at] ^= 0x55);
+    assert!(opened(&out, &what), "{what}: refused");
+    report.push(late_prefix(&dir, &what));
+    let _ = std::fs::remove_dir_all(&dir);
+    println!("late writes replayed after each cut / flip: {report:?}");
+    let _ = std::fs::remove_dir_all(&full);
+    let _ = std::fs::remove_dir_all(&good);
+}
+
+#[test]
+fn damage_in_the_middle_of_the_log_is_refused_unless_told_to_truncate() {
+    let good = make_data("wal-mid", true);
+    let wal = std::fs::read(good.join("diskdb.wal")).unwrap();
+    let end = records_end(&wal);
+    for at in [end / 4, end / 2] {
+        // Later records were written after this one was known to be on disk: real damage.
         let what = format!("diskdb.wal with a flipped byte at {at}");
-        let (dir, out) = start_damaged(&good, "wal-flip", "diskdb.wal", |b| b[at] ^= 0x55);
-        assert!(opened(&out, &what), "{what}: refused");
-        report.push(late_prefix(&dir, &what));
+        let (dir, out) = start_damaged(&good, "wal-mid-flip", "diskdb.wal", |b| b[at] ^= 0x55);
+        assert_refused_clearly(&out, &what);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(stderr.contains("is damaged at byte"), "{what}: {stderr}");
+        assert!(stderr.contains("--log-damage truncate"), "{what}: {stderr}");
+        let _ = std::fs::remove_dir_all(&dir);
+
+        let flags = ["--log-damage", "truncate"];
+        let (dir, out) = start_damaged_with(&good, "wal-mid-trunc", "diskdb.wal", &flags, |b| {
+            b[at] ^= 0x55
+        });
+        assert!(opened(&out, &what), "{what}: refused with truncate");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            stderr.contains("acknowledged records after the damage were dropped"),
+            "{stderr}"
+        );
+        let copies = std::fs::read_dir(&dir)
+            .unwrap()
+            .filter(|e| {
+                let name = e.as_ref().unwrap().file_name();
+                name.to_string_lossy().starts_with("diskdb.wal.damaged-")
+            })
+            .count();
+        assert_eq!(copies, 1, "{what}: the damaged log was not copied aside");
+        let n = late_prefix(&dir, &what);
+        assert!(n < 100, "{what}: {n} late writes");
+        // `--check` of the damaged original says so; of the truncated directory, sound.
+        let check = |dir: &Path| {
+            Command::new(env!("CARGO_BIN_EXE_diskdb-server"))
+                .args(["--check", "--dir", dir.to_str().unwrap()])
+                .output()
+                .unwrap()
+        };
+        let out = check(&dir);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stdout)
+        );
         let _ = std::fs::remove_dir_all(&dir);
     }
-    // A damaged header is not a log tail: refused.
+    let mut damaged = wal.clone();
+    damaged[end / 2] ^= 0x55;
+    let dir = temp_dir("wal-mid-check");
+    std::fs::copy(good.join("diskdb.redb"), dir.join("diskdb.redb")).unwrap();
+    std::fs::write(dir.join("diskdb.wal"), &damaged).unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_diskdb-server"))
+        .args(["--check", "--dir", dir.to_str().unwrap()])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        !out.status.success(),
+        "--check passed a damaged log: {stdout}"
+    );
+    assert!(stdout.contains("is damaged at byte"), "{stdout}");
+    assert_eq!(
+        std::fs::read(dir.join("diskdb.wal")).unwrap(),
+        damaged,
+        "--check changed the log"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+    let _ = std::fs::remove_dir_all(&good);
+}
+
+#[test]
+fn a_damaged_log_header_is_refused() {
+    let good = make_data("wal-head-good", true);
     let (dir, out) = start_damaged(&good, "wal-head", "diskdb.wal", |b| b[3] ^= 1);
     assert_refused_clearly(&out, "a damaged log header");
     let _ = std::fs::remove_dir_all(&dir);
     let (dir, out) = start_damaged(&good, "wal-short", "diskdb.wal", |b| b.truncate(5));
     assert_refused_clearly(&out, "a log shorter than its header");
     let _ = std::fs::remove_dir_all(&dir);
-    println!("late writes replayed after each cut / flip: {report:?}");
-    let _ = std::fs::remove_dir_all(&full);
     let _ = std::fs::remove_dir_all(&good);
 }

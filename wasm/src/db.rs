@@ -40,6 +40,7 @@ fn open_engine<S: FileStore>(store: &S) -> Result<Engine, StorageError> {
         durability: store.durability(),
         // Browsers give a tab far less memory than a server has.
         cache_bytes: 16 * 1024 * 1024,
+        ..EngineConfig::default()
     })
 }
 
