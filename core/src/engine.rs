@@ -875,6 +875,11 @@ impl Engine {
         Ok(())
     }
 
+    /// Whether the log holds records appended since its last sync (`everysec`, `no`).
+    pub fn log_has_unsynced(&self) -> bool {
+        self.wal.as_ref().is_some_and(Wal::has_unsynced)
+    }
+
     /// Commits the open group, then makes redb durable and empties the log (SAVE, shutdown,
     /// and periodically).
     pub fn checkpoint(&mut self, now_ms: i64) -> Result<(), StorageError> {

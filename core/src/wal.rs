@@ -364,6 +364,20 @@ fn tail_after(data: &[u8], end: usize, epoch: u64, next: u64) -> Tail {
     let (mut intact, mut vouched) = (0usize, false);
     let mut p = end + 1;
     while p + 8 + PAYLOAD_HEAD <= data.len() {
+        // Skip zeros (the preallocated rest of the file) eight bytes at a time: a record whose
+        // length field holds no byte past them cannot start before the first non-zero one.
+        static ZEROS: [u8; 512] = [0; 512];
+        let mut z = p;
+        while z + 512 <= data.len() && data[z..z + 512] == ZEROS {
+            z += 512;
+        }
+        while z + 8 <= data.len() && data[z..z + 8] == ZEROS[..8] {
+            z += 8;
+        }
+        if z - p >= 8 {
+            p = p.max(z.saturating_sub(3));
+            continue;
+        }
         if let Some((head, e)) = head_at(data, p) {
             if head.epoch == epoch && head.lsn >= next && crc_holds(data, p, e) {
                 intact += 1;
