@@ -188,6 +188,10 @@ pub struct Engine {
     /// redb failed an I/O (typically a full disk) and refuses every later operation until it
     /// is reopened: [`Engine::heal`] does that before the next job.
     broken: bool,
+    /// When [`Engine::heal`] may try again.
+    heal_after_ms: i64,
+    /// The reserve file of a file store (see [`storage::Reserve`]).
+    reserve: Option<storage::Reserve>,
     recovery: RecoveryReport,
 }
 
@@ -388,6 +392,10 @@ impl Engine {
             Store::Dir(dir) => Some(dir.clone()),
             _ => None,
         };
+        if let Some(dir) = &dir {
+            // Its room is what recovery may need on a full disk; it is made again below.
+            storage::Reserve::new(dir).release();
+        }
         let mut db = storage::open_database(store, config.cache_bytes - record_cache)?;
         let mut report = RecoveryReport::default();
         if let Some(dir) = &dir {
@@ -442,13 +450,29 @@ impl Engine {
             uncheckpointed: false,
             reopen,
             broken: false,
+            heal_after_ms: 0,
+            reserve: dir.as_deref().map(storage::Reserve::new),
             recovery: RecoveryReport::default(),
         };
         let applied = engine.applied_lsn;
         let replay: Vec<&WalRecord> = records.iter().filter(|r| r.lsn > applied).collect();
         report.replayed = replay.len();
         engine.replay(&replay)?;
-        engine.checkpoint(0)?;
+        if let Err(err) = engine.checkpoint(0) {
+            if !err.is_disk_full() {
+                return Err(err);
+            }
+            // The data is there (in the open transaction); writes wait for space.
+            report.warnings.push(format!(
+                "the disk is full: reads are served, writes are refused until space returns ({err})"
+            ));
+        }
+        if !engine.take_reserve() {
+            engine.refuse_writes(&StorageError::Io(std::io::Error::new(
+                std::io::ErrorKind::StorageFull,
+                "no room for the reserve file",
+            )));
+        }
         engine.recovery = report;
         Ok(engine)
     }
@@ -491,24 +515,9 @@ impl Engine {
         now_ms: i64,
         f: impl FnOnce(&mut Group<'_, '_>) -> R,
     ) -> Result<R, StorageError> {
-        self.heal()?;
+        self.heal(now_ms)?;
         self.busy = true;
-        if self.open.is_none() {
-            self.record.begin(self.next_lsn);
-            let txn = (|| {
-                let mut txn = self.db.begin_write()?;
-                txn.set_durability(redb::Durability::None)?;
-                Ok::<_, StorageError>(txn)
-            })();
-            let txn = self.watch(txn)?;
-            self.open = Some(OpenGroup {
-                txn: OpenTxn::new(txn, |_| Held::default()),
-                counters_before: self.counters.clone(),
-                changed: false,
-                failure: None,
-                spanned: None,
-            });
-        }
+        self.ensure_open()?;
         let drain = self.commit_near(now_ms);
         let open = self.open.as_mut().expect("opened above");
         let (counters, cache) = (&mut self.counters, &mut self.cache);
@@ -536,6 +545,82 @@ impl Engine {
             *failure = group.failure.take();
             Ok(result)
         })
+    }
+
+    /// Opens a group (a redb write transaction) if none is open.
+    fn ensure_open(&mut self) -> Result<(), StorageError> {
+        if self.open.is_some() {
+            return Ok(());
+        }
+        self.record.begin(self.next_lsn);
+        let txn = (|| {
+            let mut txn = self.db.begin_write()?;
+            txn.set_durability(redb::Durability::None)?;
+            Ok::<_, StorageError>(txn)
+        })();
+        let txn = self.watch(txn)?;
+        self.open = Some(OpenGroup {
+            txn: OpenTxn::new(txn, |_| Held::default()),
+            counters_before: self.counters.clone(),
+            changed: false,
+            failure: None,
+            spanned: None,
+        });
+        Ok(())
+    }
+
+    /// Replays logged records into the open group, as if they had just been logged there: the
+    /// transaction carries them until the next commit, so nothing needs the disk before then
+    /// (on a full disk, reads go on and that commit fails instead).
+    fn replay(&mut self, records: &[&WalRecord]) -> Result<(), StorageError> {
+        let Some(last) = records.last() else {
+            return Ok(());
+        };
+        self.ensure_open()?;
+        let open = self.open.as_mut().expect("opened above");
+        let (counters, cache) = (&mut self.counters, &mut self.cache);
+        let (record, state) = (&mut self.record, &mut self.state);
+        let replayed = open.txn.with_dependent_mut(|txn, held| {
+            let mut reply = Reply::new();
+            for cmd in records.iter().flat_map(|r| &r.commands) {
+                let keyspace = Keyspace::open(txn, held, cmd.time_ms, counters, cache)?;
+                let mut group = Group {
+                    keyspace,
+                    record: &mut *record,
+                    state: &mut *state,
+                    failure: None,
+                    replaying: true,
+                    now_ms: cmd.time_ms,
+                };
+                let mut session = Session {
+                    db: usize::from(cmd.db) % DATABASES,
+                    no_block: true,
+                    ..Session::default()
+                };
+                reply.truncate(0);
+                group.execute(&mut session, &cmd.argv, &mut reply);
+                if let Some(err) = group.failure {
+                    return Err(err);
+                }
+            }
+            Ok(())
+        });
+        if let Err(err) = replayed {
+            // The transaction is half-written: drop it and what it carried.
+            if let Some(open) = self.open.take() {
+                self.counters = open.counters_before;
+                let _ = open.txn.into_txn().abort();
+            }
+            self.cache.clear();
+            return Err(err);
+        }
+        let commands: usize = records.iter().map(|r| r.commands.len()).sum();
+        open.changed = true;
+        let carried = open.spanned.map_or(0, |(_, n)| n) + commands as u64;
+        open.spanned = Some((last.lsn, carried));
+        self.next_lsn = last.lsn + 1;
+        self.record.begin(self.next_lsn);
+        Ok(())
     }
 
     /// Whether a redb commit that writes every pending row of the record cache is near: a
@@ -656,7 +741,7 @@ impl Engine {
             // a reopened redb if the failure was an I/O error (which leaves redb unusable).
             if self.reopen.is_some() {
                 self.broken = true;
-                let _ = self.heal();
+                let _ = self.heal(0);
             } else {
                 self.recover_from_log()?;
             }
@@ -719,6 +804,9 @@ impl Engine {
     /// leaves redb usable).
     fn watch<T>(&mut self, result: Result<T, StorageError>) -> Result<T, StorageError> {
         if let Err(err) = &result {
+            if err.is_disk_full() {
+                self.refuse_writes(err);
+            }
             if self.reopen.is_some() && !matches!(err, StorageError::Wal { .. }) {
                 self.broken = true;
             }
@@ -726,14 +814,41 @@ impl Engine {
         result
     }
 
+    /// Refuses write commands until a checkpoint succeeds: redb cannot commit, and what the
+    /// log holds past a failed commit must not be followed by more in the same epoch.
+    fn refuse_writes(&mut self, err: &StorageError) {
+        let text = CommandError::from(err).reply_text().into_owned();
+        let text = String::from_utf8_lossy(&text);
+        let reason = text.strip_prefix("MISCONF ").unwrap_or(&text).to_string();
+        self.state.writes_refused = Some(reason);
+        // Its room lets redb reopen, replay and checkpoint, so reads and recovery go on.
+        if let Some(reserve) = &mut self.reserve {
+            reserve.release();
+        }
+    }
+
+    /// Makes the reserve file if it is missing; `false` if the disk has no room for it (then
+    /// writes stay refused). Stores without one always have room.
+    fn take_reserve(&mut self) -> bool {
+        self.reserve.as_mut().is_none_or(storage::Reserve::take)
+    }
+
     /// Reopens redb after a failed I/O left it refusing every operation, and replays from the
     /// log what its lost non-durable commits held, so a full disk heals without a restart once
     /// space returns. While the disk still refuses what this needs, it fails and the next job
     /// tries again.
-    fn heal(&mut self) -> Result<(), StorageError> {
+    fn heal(&mut self, now_ms: i64) -> Result<(), StorageError> {
         if !self.broken {
             return Ok(());
         }
+        // Not at every command while the disk stays full: once a second.
+        if now_ms < self.heal_after_ms {
+            return Err(StorageError::Io(std::io::Error::new(
+                std::io::ErrorKind::StorageFull,
+                "the storage failed and is reopened once space returns",
+            )));
+        }
+        self.heal_after_ms = now_ms + 1000;
         let Some((dir, cache_bytes)) = self.reopen.clone() else {
             self.broken = false;
             return Ok(());
@@ -844,8 +959,18 @@ impl Engine {
         } else {
             CHECKPOINT_EVERY_MS
         };
-        if (self.uncheckpointed || carrying)
-            && (now_ms - self.last_checkpoint_ms >= every || log_big)
+        let refused = self.state.writes_refused.is_some();
+        if refused
+            && now_ms - self.last_checkpoint_ms >= CHECKPOINT_EVERY_MS
+            && !self.take_reserve()
+        {
+            // Still full: try again in a second.
+            self.last_checkpoint_ms = now_ms;
+            return Ok(());
+        }
+        let every = if refused { CHECKPOINT_EVERY_MS } else { every };
+        if (self.uncheckpointed || carrying || refused)
+            && (now_ms - self.last_checkpoint_ms >= every || (log_big && !refused))
         {
             if let Err(err) = self.checkpoint(now_ms) {
                 // Not again at every tick (a full disk): the log keeps the data meanwhile.
@@ -888,7 +1013,7 @@ impl Engine {
     }
 
     fn checkpoint_inner(&mut self, now_ms: i64) -> Result<(), StorageError> {
-        self.heal()?;
+        self.heal(now_ms)?;
         self.commit_all()?;
         if let Some(open) = self.open.take() {
             // An unchanged group is left open by `commit`; close it to write the checkpoint.
@@ -918,65 +1043,12 @@ impl Engine {
         }
         self.last_checkpoint_ms = now_ms;
         self.uncheckpointed = false;
+        if self.reserve.as_ref().is_none_or(storage::Reserve::held) {
+            self.state.writes_refused = None;
+        }
         if now_ms > 0 {
             self.state.last_save_s = now_ms / 1000;
         }
-        Ok(())
-    }
-
-    /// Replays logged records in one redb transaction (committed without fsync: the
-    /// checkpoint that follows recovery makes it durable).
-    fn replay(&mut self, records: &[&WalRecord]) -> Result<(), StorageError> {
-        let Some(last) = records.last() else {
-            return Ok(());
-        };
-        let result = self.replay_inner(records, last.lsn);
-        if result.is_err() {
-            // The transaction the cache followed is gone.
-            self.cache.clear();
-        }
-        result
-    }
-
-    fn replay_inner(&mut self, records: &[&WalRecord], last: u64) -> Result<(), StorageError> {
-        let txn = self.db.begin_write()?;
-        let mut held = Held::default();
-        let mut reply = Reply::new();
-        for cmd in records.iter().flat_map(|r| &r.commands) {
-            let keyspace = Keyspace::open(
-                &txn,
-                &mut held,
-                cmd.time_ms,
-                &mut self.counters,
-                &mut self.cache,
-            )?;
-            let mut group = Group {
-                keyspace,
-                record: &mut self.record,
-                state: &mut self.state,
-                failure: None,
-                replaying: true,
-                now_ms: cmd.time_ms,
-            };
-            let mut session = Session {
-                db: usize::from(cmd.db) % DATABASES,
-                no_block: true,
-                ..Session::default()
-            };
-            reply.truncate(0);
-            group.execute(&mut session, &cmd.argv, &mut reply);
-            if let Some(err) = group.failure {
-                return Err(err);
-            }
-        }
-        drop(held);
-        let mut txn = txn;
-        self.cache.flush_txn(&txn)?;
-        write_system(&txn, last, &self.counters)?;
-        txn.set_durability(redb::Durability::None)?;
-        txn.commit()?;
-        self.applied_lsn = last;
-        self.next_lsn = last + 1;
         Ok(())
     }
 }
@@ -1095,6 +1167,15 @@ impl Group<'_, '_> {
             );
             reply.error(text.as_bytes());
             return;
+        }
+        if spec.access == Access::Write && !self.replaying {
+            if let Some(reason) = &self.state.writes_refused {
+                // As Redis refuses writes it cannot persist (`MISCONF`); queued in MULTI, the
+                // refusal aborts the transaction.
+                session.multi_failed |= session.multi.is_some();
+                reply.error(format!("MISCONF {reason}").as_bytes());
+                return;
+            }
         }
         if session.multi.is_some() {
             match spec.name {

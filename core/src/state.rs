@@ -43,6 +43,9 @@ pub struct Param {
 /// Instance-wide state shared by every client's commands.
 #[derive(Debug, Default)]
 pub struct ServerState {
+    /// Why writes are refused (the disk is full and a checkpoint failed), as the text after
+    /// `MISCONF`: write commands get that error, reads go on, until a checkpoint succeeds.
+    pub writes_refused: Option<String>,
     /// CONFIG parameters by name (lower case).
     pub config: BTreeMap<String, Param>,
     pub stats: Stats,

@@ -167,6 +167,65 @@ pub(crate) fn verify_pages(db: &mut Database) -> Result<bool, StorageError> {
         })
 }
 
+/// A file of zeros kept in the data directory so that a full disk never leaves DiskDB without
+/// room to reopen, replay the log and checkpoint: it is deleted when a write finds the disk
+/// full (writes are then refused, reads go on) and made again, once there is room, before
+/// writes resume.
+#[derive(Debug)]
+pub(crate) struct Reserve {
+    path: PathBuf,
+    held: bool,
+}
+
+/// Size of the reserve file.
+pub const RESERVE_BYTES: u64 = 16 * 1024 * 1024;
+/// The reserve file's name inside the data directory.
+pub const RESERVE_FILE: &str = "diskdb.reserve";
+
+impl Reserve {
+    pub(crate) fn new(dir: &std::path::Path) -> Reserve {
+        Reserve {
+            path: dir.join(RESERVE_FILE),
+            held: false,
+        }
+    }
+
+    /// Whether the file is there.
+    pub(crate) fn held(&self) -> bool {
+        self.held
+    }
+
+    /// Deletes the file, giving its room back.
+    pub(crate) fn release(&mut self) {
+        let _ = std::fs::remove_file(&self.path);
+        self.held = false;
+    }
+
+    /// Makes the file if it is not held; `false` if the disk has no room for it.
+    pub(crate) fn take(&mut self) -> bool {
+        if !self.held {
+            self.held = Reserve::write(&self.path).is_ok();
+            if !self.held {
+                let _ = std::fs::remove_file(&self.path);
+            }
+        }
+        self.held
+    }
+
+    fn write(path: &std::path::Path) -> std::io::Result<()> {
+        use std::io::Write;
+        static ZEROS: [u8; 64 * 1024] = [0; 64 * 1024];
+        let mut file = std::fs::File::create(path)?;
+        let mut left = RESERVE_BYTES;
+        while left > 0 {
+            let n = left.min(ZEROS.len() as u64) as usize;
+            file.write_all(&ZEROS[..n])?;
+            left -= n as u64;
+        }
+        file.sync_all()
+    }
+}
+
 /// The database file's name inside the data directory.
 pub const DB_FILE: &str = "diskdb.redb";
 /// The write-ahead log's name inside the data directory.

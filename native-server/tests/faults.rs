@@ -70,6 +70,7 @@ fn a_full_disk_refuses_writes_clearly_keeps_reads_and_heals_when_space_returns()
     let dir = fs.path.join("data");
     let mut server = Server::start_in(&dir, &[]);
     let mut con = server.client();
+    assert!(dir.join("diskdb.reserve").exists(), "no reserve file");
     let mut acked: Vec<(String, String)> = Vec::new();
     for i in 0..50 {
         let (k, v) = (format!("before:{i}"), format!("v{i}"));
@@ -118,10 +119,55 @@ fn a_full_disk_refuses_writes_clearly_keeps_reads_and_heals_when_space_returns()
         redis::cmd("PING").query::<String>(&mut con).unwrap(),
         "PONG"
     );
+    let keys: i64 = redis::cmd("DBSIZE").query(&mut con).unwrap();
+    assert!(keys >= acked.len() as i64, "DBSIZE {keys}");
 
-    // Space returns: the next write succeeds, without a restart.
+    // An idle server on a full disk waits: it does not spin.
+    let cpu = |server: &Server| -> u64 {
+        let stat = std::fs::read_to_string(format!("/proc/{}/stat", server.child.id())).unwrap();
+        let fields: Vec<&str> = stat
+            .rsplit(')')
+            .next()
+            .unwrap()
+            .split_whitespace()
+            .collect();
+        fields[11].parse::<u64>().unwrap() + fields[12].parse::<u64>().unwrap()
+    };
+    let before = cpu(&server);
+    std::thread::sleep(std::time::Duration::from_secs(3));
+    let ticks = cpu(&server) - before;
+    assert!(
+        ticks < 150,
+        "{ticks} clock ticks of CPU in 3 s on a full disk"
+    );
+
+    // A restart on the full disk opens the data: reads work, writes are refused.
+    server.crash();
+    server = Server::start_in(&dir, &[]);
+    con = server.client();
+    for (k, v) in acked.iter().step_by(11) {
+        assert_eq!(
+            get(&mut con, k).as_deref(),
+            Some(v.as_str()),
+            "{k} after restart"
+        );
+    }
+    let refused: redis::RedisResult<()> = con.set("refused", "x");
+    assert_eq!(refused.unwrap_err().code(), Some("MISCONF"));
+
+    // Space returns: writes succeed again within a second or two, without a restart.
     std::fs::remove_file(&filler).unwrap();
-    let _: () = con.set("after", "freed").unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        match con.set::<_, _, ()>("after", "freed") {
+            Ok(()) => break,
+            Err(err) if std::time::Instant::now() < deadline => {
+                assert_eq!(err.code(), Some("MISCONF"), "{err}");
+                std::thread::sleep(std::time::Duration::from_millis(200));
+            }
+            Err(err) => panic!("writes did not resume once space returned: {err}"),
+        }
+    }
     acked.push(("after".into(), "freed".into()));
     for (k, v) in &acked {
         assert_eq!(get(&mut con, k).as_deref(), Some(v.as_str()), "{k} lost");
