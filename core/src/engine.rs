@@ -6,10 +6,12 @@
 
 use redb::Database;
 
-use crate::commands::{self, Access, Args, Ctx};
+use crate::commands::dispatch::{self, Caller};
+use crate::commands::Ctx;
 use crate::error::CommandError;
 use crate::keyspace::{Counters, Held, IntegrityError, Keyspace, RowCache, DATABASES};
 use crate::protocol::{Argv, Reply};
+use crate::session::Session;
 use crate::state::ServerState;
 use crate::storage::{self, StorageError, Store, SYSTEM};
 use crate::wal::{self, LogImage, RecordBuilder, Tail, Wal, WalRecord};
@@ -61,76 +63,6 @@ impl Default for EngineConfig {
             cache_bytes: 64 * 1024 * 1024,
             log_damage: LogDamage::Refuse,
         }
-    }
-}
-
-/// Per-client state that commands read and change.
-#[derive(Debug)]
-pub struct Session {
-    /// The client's id in [`ServerState::clients`] (0 when the host keeps no registry).
-    pub id: u64,
-    /// Selected logical database.
-    pub db: usize,
-    /// Set by QUIT: the connection closes once the replies so far are sent.
-    pub close_after_reply: bool,
-    /// Commands queued since MULTI.
-    pub multi: Option<Vec<Vec<Vec<u8>>>>,
-    /// A command queued since MULTI was rejected: EXEC fails with EXECABORT.
-    pub multi_failed: bool,
-    /// WATCHed keys: logical db, key, and whether it existed at WATCH time.
-    pub watched: Vec<(usize, Vec<u8>, bool)>,
-    /// Set by a blocking command (BLPOP, ...) that found nothing to serve: the host keeps the
-    /// request and runs it again when one of the keys is written or the deadline passes.
-    pub block: Option<Block>,
-    /// The client passed AUTH (or no password is required); hosts that require a password
-    /// create sessions with this false.
-    pub authenticated: bool,
-    /// Blocking commands must not block (a host that cannot wait, replay): they answer as if
-    /// their timeout had passed.
-    pub no_block: bool,
-    /// Inside EXEC: blocking commands answer at once, with Redis's in-transaction nulls.
-    pub in_exec: bool,
-    /// Subscribed channels, in subscription order.
-    pub channels: Vec<Vec<u8>>,
-    /// Subscribed patterns, in subscription order.
-    pub patterns: Vec<Vec<u8>>,
-}
-
-/// What a blocked client waits for.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Block {
-    /// Logical database and keys whose writes may serve it.
-    pub db: usize,
-    pub keys: Vec<Vec<u8>>,
-    /// Unix ms after which it gives up (`None`: forever).
-    pub deadline_ms: Option<i64>,
-    /// What to reply on timeout: a null array (BLPOP, BZPOPMIN, ...) or a null bulk (BLMOVE).
-    pub null_array: bool,
-}
-
-impl Default for Session {
-    fn default() -> Self {
-        Session {
-            id: 0,
-            db: 0,
-            close_after_reply: false,
-            multi: None,
-            multi_failed: false,
-            watched: Vec::new(),
-            block: None,
-            authenticated: true,
-            no_block: false,
-            in_exec: false,
-            channels: Vec::new(),
-            patterns: Vec::new(),
-        }
-    }
-}
-
-impl Session {
-    /// Whether the client is in subscribed mode (RESP2 limits it to pub/sub commands).
-    pub fn subscribed(&self) -> bool {
-        !self.channels.is_empty() || !self.patterns.is_empty()
     }
 }
 
@@ -1108,183 +1040,21 @@ pub struct Group<'g, 't> {
 }
 
 impl Group<'_, '_> {
-    /// Executes one command (`argv[0]` is its name) and appends its reply to `reply`. An empty
-    /// argument vector is ignored, as Redis ignores an empty request.
+    /// Executes one client command (`argv[0]` is its name) and appends its reply to `reply`.
     pub fn execute(&mut self, session: &mut Session, argv: &dyn Argv, reply: &mut Reply) {
-        if argv.argc() == 0 {
-            return;
-        }
-        if let Some(err) = &self.failure {
-            reply.error(CommandError::from(err).reply_text().as_ref());
-            return;
-        }
-        let spec = match commands::lookup(argv.arg(0)) {
-            None => {
-                session.multi_failed |= session.multi.is_some();
-                reply.error(&CommandError::unknown_command(argv).reply_text());
-                return;
-            }
-            Some(spec) if !spec.arity_ok(argv.argc()) => {
-                let err = CommandError::WrongArity(spec.name)
-                    .reply_text()
-                    .into_owned();
-                if spec.name == "exec" {
-                    // Redis aborts the transaction when EXEC itself is rejected.
-                    session.multi = None;
-                    session.multi_failed = false;
-                    let mut text = b"EXECABORT Transaction discarded because of: ".to_vec();
-                    text.extend_from_slice(err.strip_prefix(b"ERR ").unwrap_or(&err));
-                    reply.error(&text);
-                    return;
-                }
-                session.multi_failed |= session.multi.is_some();
-                reply.error(&err);
-                return;
-            }
-            Some(spec) => spec,
-        };
-        if !session.authenticated && !matches!(spec.name, "auth" | "hello" | "quit" | "reset") {
-            session.multi_failed |= session.multi.is_some();
-            reply.error(b"NOAUTH Authentication required.");
-            return;
-        }
-        if session.subscribed()
-            && reply.protocol() == crate::protocol::reply::Protocol::Resp2
-            && !matches!(
-                spec.name,
-                "subscribe"
-                    | "psubscribe"
-                    | "unsubscribe"
-                    | "punsubscribe"
-                    | "ping"
-                    | "quit"
-                    | "reset"
-            )
-        {
-            let text = format!(
-                "ERR Can't execute '{}': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context",
-                spec.name
-            );
-            reply.error(text.as_bytes());
-            return;
-        }
-        if spec.access == Access::Write && !self.replaying {
-            if let Some(reason) = &self.state.writes_refused {
-                // As Redis refuses writes it cannot persist (`MISCONF`); queued in MULTI, the
-                // refusal aborts the transaction.
-                session.multi_failed |= session.multi.is_some();
-                reply.error(format!("MISCONF {reason}").as_bytes());
-                return;
-            }
-        }
-        if session.multi.is_some() {
-            match spec.name {
-                "exec" => return self.exec(session, reply),
-                "discard" | "multi" | "quit" | "watch" => {}
-                // Redis's `no-multi` commands (of those DiskDB has).
-                "save" | "shutdown" => {
-                    session.multi_failed = true;
-                    reply.error(b"ERR Command not allowed inside a transaction");
-                    return;
-                }
-                _ => {
-                    if let Some(queue) = session.multi.as_mut() {
-                        queue.push((0..argv.argc()).map(|i| argv.arg(i).to_vec()).collect());
-                    }
-                    reply.simple("QUEUED");
-                    return;
-                }
-            }
-        }
-        let mark = reply.len();
-        let db = session.db;
-        self.state.stats.total_commands_processed += 1;
-        if let Some(client) = self.state.clients.get_mut(&session.id) {
-            client.last_cmd = spec.name;
-            client.last_ms = self.now_ms;
-        }
         let mut ctx = Ctx {
             ks: &mut self.keyspace,
             session,
             reply,
             state: &mut *self.state,
             rewrite: None,
+            log: &mut *self.record,
+            failure: &mut self.failure,
+            replaying: self.replaying,
+            now_ms: self.now_ms,
+            caller: Caller::Client,
         };
-        let watching = !ctx.state.watchers.is_empty() || !ctx.state.blocked_on.is_empty();
-        if watching {
-            ctx.ks.track_touches();
-        }
-        let result = (spec.handler)(&mut ctx, &mut Args::new(argv, spec.name));
-        let rewrite = ctx.rewrite.take();
-        if watching {
-            let touched = ctx.ks.take_touched();
-            ctx.state.keys_touched(touched);
-        }
-        match &ctx.session.block {
-            Some(block) => {
-                let phys = ctx.ks.physical_db(block.db);
-                ctx.state.block(ctx.session.id, phys, &block.keys);
-            }
-            None if !ctx.state.blocked_on.is_empty() => ctx.state.unblock(ctx.session.id),
-            None => {}
-        }
-        match result {
-            Ok(()) => {
-                if spec.access == Access::Write && !self.replaying && session.block.is_none() {
-                    match &rewrite {
-                        None => self.record.command(self.now_ms, db as u8, argv),
-                        Some(logged) if !logged.is_empty() => {
-                            self.record.command(self.now_ms, db as u8, logged)
-                        }
-                        Some(_) => {}
-                    }
-                }
-            }
-            Err(err) => {
-                reply.truncate(mark);
-                match &err {
-                    // The transaction may hold part of this command: the whole group fails.
-                    CommandError::Storage(e) => self.failure = Some(StorageError::Redb(e.clone())),
-                    CommandError::DiskFull(e) => {
-                        let io = std::io::Error::new(std::io::ErrorKind::StorageFull, e.clone());
-                        self.failure = Some(StorageError::Io(io));
-                    }
-                    _ => {}
-                }
-                reply.error(&err.reply_text());
-            }
-        }
-    }
-
-    /// EXEC: runs the queued commands back to back, or fails the whole transaction if one was
-    /// rejected while queueing.
-    fn exec(&mut self, session: &mut Session, reply: &mut Reply) {
-        let queue = session.multi.take().unwrap_or_default();
-        if std::mem::take(&mut session.multi_failed) {
-            self.state.unwatch_all(session.id);
-            reply.error(b"EXECABORT Transaction discarded because of previous errors.");
-            return;
-        }
-        // A WATCHed key that has expired since WATCH counts as modified (Redis 7.0).
-        let watched = std::mem::take(&mut session.watched);
-        let mut expired = false;
-        for (db, key, existed) in &watched {
-            if *existed && matches!(self.keyspace.get(*db, key), Ok(None)) {
-                expired = true;
-            }
-        }
-        let dirty = self.state.dirty_cas.contains(&session.id) || expired;
-        self.state.unwatch_all(session.id);
-        if dirty {
-            reply.null_array();
-            return;
-        }
-        reply.array(queue.len());
-        let in_exec = std::mem::replace(&mut session.in_exec, true);
-        for argv in &queue {
-            self.execute(session, argv, reply);
-        }
-        session.in_exec = in_exec;
+        dispatch::call(&mut ctx, argv);
     }
 
     /// Removes keys whose deadline has passed (active expiry; not logged: replay sees the same

@@ -10,12 +10,12 @@ pub mod glob;
 pub mod keyspace;
 pub mod long_double;
 pub mod protocol;
+pub mod session;
 pub mod state;
 pub mod storage;
 pub mod wal;
 
-pub use engine::{
-    CommitOutcome, Durability, Engine, EngineConfig, LogDamage, RecoveryReport, Session,
-};
+pub use engine::{CommitOutcome, Durability, Engine, EngineConfig, LogDamage, RecoveryReport};
 pub use error::{CommandError, CommandResult};
+pub use session::Session;
 pub use storage::Store;

@@ -6,16 +6,16 @@
 
 use super::lists::{self, End};
 use super::{Args, CommandSpec, Ctx};
-use crate::engine::Block;
 use crate::error::{CommandError, CommandResult};
+use crate::session::Block;
 
 /// This family's rows of the command table (name, arity, access, fast, keys, handler).
 pub static COMMANDS: &[CommandSpec] = &[
-    command!("blmove", 6, Write, false, (1, 2, 1), blmove),
-    command!("blmpop", -5, Write, false, (0, 0, 0), blmpop),
-    command!("blpop", -3, Write, false, (1, -2, 1), blpop),
-    command!("brpop", -3, Write, false, (1, -2, 1), brpop),
-    command!("brpoplpush", 4, Write, false, (1, 2, 1), brpoplpush),
+    command!("blmove", 6, Write, false, (1, 2, 1), blmove; BLOCKING | DENYOOM),
+    command!("blmpop", -5, Write, false, (0, 0, 0), blmpop; BLOCKING),
+    command!("blpop", -3, Write, false, (1, -2, 1), blpop; BLOCKING),
+    command!("brpop", -3, Write, false, (1, -2, 1), brpop; BLOCKING),
+    command!("brpoplpush", 4, Write, false, (1, 2, 1), brpoplpush; BLOCKING | DENYOOM),
 ];
 
 /// Redis's timeout argument: seconds as a float, 0 = forever; returns the deadline in Unix ms.

@@ -22,7 +22,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     command!("rename", 3, Write, false, (1, 2, 1), rename),
     command!("renamenx", 3, Write, true, (1, 2, 1), renamenx),
     command!("scan", -2, Read, false, (0, 0, 0), scan),
-    command!("select", 2, None, true, (0, 0, 0), select),
+    command!("select", 2, None, true, (0, 0, 0), select; LOADING | STALE),
     command!("swapdb", 3, Write, true, (0, 0, 0), swapdb),
     command!("touch", -2, Read, true, (1, -1, 1), exists),
     command!("type", 2, Read, true, (1, 1, 1), type_),

@@ -1,13 +1,21 @@
-//! The command table and dispatch, in the manner of Redis's `server.c` command table: one row per
-//! command (name, arity, flags, key positions, handler); the handlers live one family per file.
+//! The command table, in the manner of Redis's `server.c` command table: one row per command
+//! (name, arity, flags, key positions, handler); the handlers live one family per file, and
+//! [`dispatch`] admits a command by its row's flags and calls it.
 
+/// One row: `command!(name, arity, Write|Read|None, fast, (first, last, step), handler)`,
+/// optionally followed by `; FLAG | FLAG` naming more of Redis's flags (see [`flags`]).
 macro_rules! command {
     ($name:literal, $arity:expr, $access:ident, $fast:expr, $keys:expr, $handler:path) => {
+        command!($name, $arity, $access, $fast, $keys, $handler; NONE)
+    };
+    ($name:literal, $arity:expr, $access:ident, $fast:expr, $keys:expr, $handler:path;
+     $($flag:ident)|+) => {
         $crate::commands::CommandSpec {
             name: $name,
             arity: $arity,
-            access: $crate::commands::Access::$access,
-            fast: $fast,
+            flags: $crate::commands::Access::$access.flags()
+                | if $fast { $crate::commands::flags::FAST } else { 0 }
+                $(| $crate::commands::flags::$flag)+,
             keys: $keys,
             handler: $handler,
         }
@@ -16,6 +24,7 @@ macro_rules! command {
 
 mod blocking;
 mod connection;
+pub mod dispatch;
 mod expire;
 mod hashes;
 mod keys;
@@ -30,10 +39,10 @@ mod zsets;
 use std::collections::HashMap;
 use std::sync::OnceLock;
 
-use crate::engine::Session;
 use crate::error::{CommandError, CommandResult};
 use crate::keyspace::{ElemRange, ElemRow, ElemTable, Entry, Keyspace, Kind};
 use crate::protocol::{Argv, Reply};
+use crate::session::Session;
 use crate::state::ServerState;
 
 /// A command's effect on data, as in Redis's command flags.
@@ -45,6 +54,71 @@ pub enum Access {
     Read,
     /// Touches no key (connection and server commands).
     None,
+}
+
+impl Access {
+    pub const fn flags(self) -> u32 {
+        match self {
+            Access::Write => flags::WRITE,
+            Access::Read => flags::READONLY,
+            Access::None => 0,
+        }
+    }
+}
+
+/// Redis's command flags (`CMD_*` in `server.h`), and two of DiskDB's own that stand for lists
+/// Redis writes out in `processCommand`.
+pub mod flags {
+    pub const NONE: u32 = 0;
+    pub const WRITE: u32 = 1 << 0;
+    pub const READONLY: u32 = 1 << 1;
+    pub const DENYOOM: u32 = 1 << 2;
+    pub const ADMIN: u32 = 1 << 3;
+    pub const PUBSUB: u32 = 1 << 4;
+    /// Not callable from a script.
+    pub const NOSCRIPT: u32 = 1 << 5;
+    pub const BLOCKING: u32 = 1 << 6;
+    pub const LOADING: u32 = 1 << 7;
+    pub const STALE: u32 = 1 << 8;
+    pub const SKIP_MONITOR: u32 = 1 << 9;
+    pub const SKIP_SLOWLOG: u32 = 1 << 10;
+    pub const FAST: u32 = 1 << 11;
+    /// Allowed before the client has authenticated.
+    pub const NO_AUTH: u32 = 1 << 12;
+    pub const MAY_REPLICATE: u32 = 1 << 13;
+    pub const NO_MANDATORY_KEYS: u32 = 1 << 14;
+    pub const NO_ASYNC_LOADING: u32 = 1 << 15;
+    /// Refused inside MULTI (and aborts it).
+    pub const NO_MULTI: u32 = 1 << 16;
+    pub const MOVABLE_KEYS: u32 = 1 << 17;
+    pub const ALLOW_BUSY: u32 = 1 << 18;
+    /// DiskDB's: allowed in RESP2's subscribed mode.
+    pub const SUBSCRIBED: u32 = 1 << 30;
+    /// DiskDB's: runs at once inside MULTI instead of being queued (EXEC, DISCARD, ...).
+    pub const TRANSACTION: u32 = 1 << 31;
+
+    /// The flags Redis prints, in `COMMAND INFO`'s order.
+    pub const NAMES: &[(u32, &str)] = &[
+        (WRITE, "write"),
+        (READONLY, "readonly"),
+        (DENYOOM, "denyoom"),
+        (ADMIN, "admin"),
+        (PUBSUB, "pubsub"),
+        (NOSCRIPT, "noscript"),
+        (BLOCKING, "blocking"),
+        (LOADING, "loading"),
+        (STALE, "stale"),
+        (SKIP_MONITOR, "skip_monitor"),
+        (SKIP_SLOWLOG, "skip_slowlog"),
+        (FAST, "fast"),
+        (NO_AUTH, "no_auth"),
+        (MAY_REPLICATE, "may_replicate"),
+        (NO_MANDATORY_KEYS, "no_mandatory_keys"),
+        (NO_ASYNC_LOADING, "no_async_loading"),
+        (NO_MULTI, "no_multi"),
+        (MOVABLE_KEYS, "movablekeys"),
+        (ALLOW_BUSY, "allow_busy"),
+    ];
 }
 
 /// What a handler works with: the keyspace, the client's session, and its reply buffer.
@@ -59,6 +133,33 @@ pub struct Ctx<'a, 'k, 't> {
     /// repeats the same effect (Redis propagates SPOP as SREM the same way). An empty vector
     /// logs nothing.
     pub rewrite: Option<Vec<Vec<u8>>>,
+    /// Where written commands are logged (the group's write-ahead log record).
+    pub(crate) log: &'a mut crate::wal::RecordBuilder,
+    /// Set when storage failed under a command: the group's transaction may hold part of it, so
+    /// every later command of the group fails.
+    pub(crate) failure: &'a mut Option<crate::storage::StorageError>,
+    /// Replaying the log: writes are not logged again nor refused.
+    pub(crate) replaying: bool,
+    pub(crate) now_ms: i64,
+    pub(crate) caller: dispatch::Caller,
+}
+
+impl<'k, 't> Ctx<'_, 'k, 't> {
+    /// The same context for a nested command (EXEC's queue, a script's `redis.call`).
+    pub(crate) fn reborrow(&mut self) -> Ctx<'_, 'k, 't> {
+        Ctx {
+            ks: &mut *self.ks,
+            session: &mut *self.session,
+            reply: &mut *self.reply,
+            state: &mut *self.state,
+            rewrite: None,
+            log: &mut *self.log,
+            failure: &mut *self.failure,
+            replaying: self.replaying,
+            now_ms: self.now_ms,
+            caller: self.caller,
+        }
+    }
 }
 
 pub type Handler = fn(&mut Ctx<'_, '_, '_>, &mut Args<'_>) -> CommandResult;
@@ -69,9 +170,8 @@ pub struct CommandSpec {
     pub name: &'static str,
     /// Redis arity: `n` means exactly `n` arguments (name included), `-n` at least `n`.
     pub arity: i32,
-    pub access: Access,
-    /// Constant-time or logarithmic (Redis's `fast` flag).
-    pub fast: bool,
+    /// Redis's flags for it ([`flags`]).
+    pub flags: u32,
     /// First key argument, last key argument (negative: from the end), step; 0 when keyless.
     pub keys: (i32, i32, i32),
     pub handler: Handler,
@@ -123,6 +223,14 @@ pub fn lookup(name: &[u8]) -> Option<&'static CommandSpec> {
 }
 
 impl CommandSpec {
+    pub fn has(&self, flag: u32) -> bool {
+        self.flags & flag != 0
+    }
+
+    pub fn is_write(&self) -> bool {
+        self.has(flags::WRITE)
+    }
+
     /// Whether `argc` arguments (name included) satisfy the arity.
     pub fn arity_ok(&self, argc: usize) -> bool {
         let arity = self.arity.unsigned_abs() as usize;
@@ -363,8 +471,9 @@ impl<'a> Args<'a> {
 /// Running commands in unit tests.
 #[cfg(test)]
 pub(crate) mod testing {
-    use crate::engine::{Engine, Session};
+    use crate::engine::Engine;
     use crate::protocol::reply::{Protocol, Reply};
+    use crate::session::Session;
 
     /// Runs `commands` in order on a fresh in-memory engine, as one client speaking `proto`, at
     /// a fixed clock; returns each reply's bytes.

@@ -1,24 +1,24 @@
 //! Server commands (Redis's `server.c`, `config.c`, `debug.c`): INFO, CONFIG, COMMAND, TIME,
 //! LASTSAVE, SAVE, BGSAVE, SHUTDOWN, FUNCTION, WAIT, DEBUG.
 
-use super::{parse_i64, Access, Args, CommandSpec, Ctx};
+use super::{parse_i64, Args, CommandSpec, Ctx};
 use crate::error::{CommandError, CommandResult};
 use crate::glob;
 use crate::keyspace::DATABASES;
 
 /// This family's rows of the command table (name, arity, access, fast, keys, handler).
 pub static COMMANDS: &[CommandSpec] = &[
-    command!("bgsave", -1, None, false, (0, 0, 0), bgsave),
-    command!("command", -1, None, false, (0, 0, 0), command),
-    command!("config", -2, None, false, (0, 0, 0), config),
-    command!("debug", -2, None, false, (0, 0, 0), debug),
-    command!("function", -2, None, false, (0, 0, 0), function),
-    command!("info", -1, None, false, (0, 0, 0), info),
-    command!("lastsave", 1, None, true, (0, 0, 0), lastsave),
-    command!("save", 1, None, false, (0, 0, 0), save),
-    command!("shutdown", -1, None, false, (0, 0, 0), shutdown),
-    command!("time", 1, None, true, (0, 0, 0), time),
-    command!("wait", 3, None, false, (0, 0, 0), wait),
+    command!("bgsave", -1, None, false, (0, 0, 0), bgsave; NOSCRIPT | NO_ASYNC_LOADING | ADMIN),
+    command!("command", -1, None, false, (0, 0, 0), command; LOADING | STALE),
+    command!("config", -2, None, false, (0, 0, 0), config; NOSCRIPT | LOADING | STALE | ADMIN),
+    command!("debug", -2, None, false, (0, 0, 0), debug; ADMIN | NOSCRIPT | LOADING | STALE),
+    command!("function", -2, None, false, (0, 0, 0), function; NOSCRIPT),
+    command!("info", -1, None, false, (0, 0, 0), info; LOADING | STALE),
+    command!("lastsave", 1, None, true, (0, 0, 0), lastsave; LOADING | STALE),
+    command!("save", 1, None, false, (0, 0, 0), save; NOSCRIPT | NO_ASYNC_LOADING | NO_MULTI | ADMIN),
+    command!("shutdown", -1, None, false, (0, 0, 0), shutdown; ADMIN | NOSCRIPT | LOADING | STALE | NO_MULTI | ALLOW_BUSY),
+    command!("time", 1, None, true, (0, 0, 0), time; LOADING | STALE),
+    command!("wait", 3, None, false, (0, 0, 0), wait; NOSCRIPT),
 ];
 
 /// The Redis version DiskDB's replies are compatible with (clients read it to pick features).
@@ -259,16 +259,11 @@ pub fn config(ctx: &mut Ctx<'_, '_, '_>, args: &mut Args<'_>) -> CommandResult {
 }
 
 fn flag_names(spec: &CommandSpec) -> Vec<&'static str> {
-    let mut flags = Vec::new();
-    match spec.access {
-        Access::Write => flags.push("write"),
-        Access::Read => flags.push("readonly"),
-        Access::None => {}
-    }
-    if spec.fast {
-        flags.push("fast");
-    }
-    flags
+    super::flags::NAMES
+        .iter()
+        .filter(|(flag, _)| spec.has(*flag))
+        .map(|(_, name)| *name)
+        .collect()
 }
 
 fn command_info(ctx: &mut Ctx<'_, '_, '_>, spec: &CommandSpec) {

@@ -3,16 +3,17 @@
 //! group, so their writes share one log record and are wholly present or wholly absent after a
 //! crash.
 
+use super::dispatch::{self, Caller};
 use super::{Args, CommandSpec, Ctx};
 use crate::error::{CommandError, CommandResult};
 
 /// This family's rows of the command table (name, arity, access, fast, keys, handler).
 pub static COMMANDS: &[CommandSpec] = &[
-    command!("unwatch", 1, None, true, (0, 0, 0), unwatch),
-    command!("watch", -2, None, true, (1, -1, 1), watch),
-    command!("discard", 1, None, true, (0, 0, 0), discard),
-    command!("exec", 1, None, false, (0, 0, 0), exec),
-    command!("multi", 1, None, true, (0, 0, 0), multi),
+    command!("unwatch", 1, None, true, (0, 0, 0), unwatch; NOSCRIPT | LOADING | STALE | ALLOW_BUSY),
+    command!("watch", -2, None, true, (1, -1, 1), watch; NOSCRIPT | LOADING | STALE | ALLOW_BUSY | TRANSACTION),
+    command!("discard", 1, None, true, (0, 0, 0), discard; NOSCRIPT | LOADING | STALE | ALLOW_BUSY | TRANSACTION),
+    command!("exec", 1, None, false, (0, 0, 0), exec; NOSCRIPT | LOADING | STALE | SKIP_SLOWLOG | TRANSACTION),
+    command!("multi", 1, None, true, (0, 0, 0), multi; NOSCRIPT | LOADING | STALE | ALLOW_BUSY | TRANSACTION),
 ];
 
 /// `MULTI`
@@ -37,9 +38,42 @@ pub fn discard(ctx: &mut Ctx<'_, '_, '_>, _args: &mut Args<'_>) -> CommandResult
     Ok(())
 }
 
-/// `EXEC` outside MULTI (inside MULTI the engine runs the queue itself).
-pub fn exec(_ctx: &mut Ctx<'_, '_, '_>, _args: &mut Args<'_>) -> CommandResult {
-    Err(CommandError::Static("ERR EXEC without MULTI"))
+/// `EXEC`: runs the queued commands back to back, or fails the whole transaction if one was
+/// rejected while queueing or a WATCHed key changed.
+pub fn exec(ctx: &mut Ctx<'_, '_, '_>, _args: &mut Args<'_>) -> CommandResult {
+    let Some(queue) = ctx.session.multi.take() else {
+        return Err(CommandError::Static("ERR EXEC without MULTI"));
+    };
+    let id = ctx.session.id;
+    if std::mem::take(&mut ctx.session.multi_failed) {
+        ctx.state.unwatch_all(id);
+        return Err(CommandError::Static(
+            "EXECABORT Transaction discarded because of previous errors.",
+        ));
+    }
+    // A WATCHed key that has expired since WATCH counts as modified (Redis 7.0).
+    let watched = std::mem::take(&mut ctx.session.watched);
+    let mut expired = false;
+    for (db, key, existed) in &watched {
+        if *existed && ctx.ks.get(*db, key)?.is_none() {
+            expired = true;
+        }
+    }
+    let dirty = ctx.state.dirty_cas.contains(&id) || expired;
+    ctx.state.unwatch_all(id);
+    if dirty {
+        ctx.reply.null_array();
+        return Ok(());
+    }
+    ctx.reply.array(queue.len());
+    let in_exec = std::mem::replace(&mut ctx.session.in_exec, true);
+    let mut inner = ctx.reborrow();
+    inner.caller = Caller::Exec;
+    for argv in &queue {
+        dispatch::call(&mut inner, argv);
+    }
+    ctx.session.in_exec = in_exec;
+    Ok(())
 }
 
 fn unwatch_session(ctx: &mut Ctx<'_, '_, '_>) {
