@@ -47,6 +47,11 @@ pub enum CommandError {
 }
 
 impl CommandError {
+    /// An error whose text is built at run time (with its code, without the leading `-`).
+    pub fn owned(text: String) -> Self {
+        CommandError::Raw(Cow::Owned(text.into_bytes()))
+    }
+
     /// The error reply without the leading `-`.
     pub fn reply_text(&self) -> Cow<'_, [u8]> {
         match self {

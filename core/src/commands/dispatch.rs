@@ -42,7 +42,7 @@ pub fn call(ctx: &mut Ctx<'_, '_, '_>, argv: &dyn Argv) {
             let err = CommandError::WrongArity(spec.name)
                 .reply_text()
                 .into_owned();
-            if spec.name == "exec" && in_multi {
+            if spec.name == "exec" && ctx.caller == Caller::Client {
                 // Redis aborts the transaction when EXEC itself is rejected.
                 ctx.session.multi = None;
                 ctx.session.multi_failed = false;

@@ -30,11 +30,14 @@ mod hashes;
 mod keys;
 mod lists;
 mod pubsub;
+mod scripting;
 mod server;
 mod sets;
 mod strings;
 mod transactions;
 mod zsets;
+
+pub use server::REDIS_VERSION;
 
 use std::collections::HashMap;
 use std::sync::OnceLock;
@@ -145,6 +148,13 @@ pub struct Ctx<'a, 'k, 't> {
 }
 
 impl<'k, 't> Ctx<'_, 'k, 't> {
+    /// The same context with replies going to `reply` (a script's `redis.call`).
+    pub(crate) fn with_reply<'r>(&'r mut self, reply: &'r mut Reply) -> Ctx<'r, 'k, 't> {
+        let mut inner = self.reborrow();
+        inner.reply = reply;
+        inner
+    }
+
     /// The same context for a nested command (EXEC's queue, a script's `redis.call`).
     pub(crate) fn reborrow(&mut self) -> Ctx<'_, 'k, 't> {
         Ctx {
@@ -186,6 +196,7 @@ static FAMILIES: &[&[CommandSpec]] = &[
     keys::COMMANDS,
     lists::COMMANDS,
     pubsub::COMMANDS,
+    scripting::COMMANDS,
     server::COMMANDS,
     sets::COMMANDS,
     strings::COMMANDS,

@@ -1,0 +1,617 @@
+//! The libraries Redis loads into Lua besides Lua's own: `redis` (the parts that need no client
+//! context), `cjson`, `cmsgpack`, `bit`, and `math.random` on Redis's own generator. Written
+//! here because the C libraries Redis vendors (lua_cjson, lua_cmsgpack, lua_bit) are not part of
+//! the Lua that mlua builds; each follows the behaviour of the one Redis ships.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use mlua::{Lua, MultiValue, Table, Value, Variadic};
+
+fn rt(msg: impl Into<String>) -> mlua::Error {
+    mlua::Error::RuntimeError(msg.into())
+}
+
+fn num(v: &Value) -> Option<f64> {
+    match v {
+        Value::Integer(n) => Some(*n as f64),
+        Value::Number(n) => Some(*n),
+        Value::String(s) => std::str::from_utf8(&s.as_bytes()).ok()?.trim().parse().ok(),
+        _ => None,
+    }
+}
+
+/// Redis's `rand.c` generator (the 48-bit linear congruential one of `lrand48`), so scripts see
+/// the numbers Redis's scripts see.
+static RAND48: AtomicU64 = AtomicU64::new(0x330E);
+
+fn srand48(seed: i32) {
+    RAND48.store((((seed as u32) as u64) << 16) | 0x330E, Ordering::Relaxed);
+}
+
+fn lrand48() -> i64 {
+    let x = RAND48.load(Ordering::Relaxed);
+    let next = x.wrapping_mul(0x5_DEEC_E66D).wrapping_add(0xB) & ((1 << 48) - 1);
+    RAND48.store(next, Ordering::Relaxed);
+    (next >> 17) as i64
+}
+
+/// Called before each script: nothing to reset today (Redis 7.0 keeps the generator's state
+/// between scripts); kept as the one place a per-run reset would go.
+pub fn reset_for_run(_lua: &Lua) {}
+
+fn check_int(v: Option<&Value>, arg: usize, name: &str) -> mlua::Result<i32> {
+    match v.and_then(num) {
+        Some(n) => Ok(n as i32),
+        None => Err(rt(format!(
+            "bad argument #{arg} to '{name}' (number expected, got {})",
+            v.map(|v| v.type_name()).unwrap_or("no value")
+        ))),
+    }
+}
+
+pub fn install(lua: &Lua) -> mlua::Result<()> {
+    let globals = lua.globals();
+    srand48(0);
+    let math: Table = globals.raw_get("math")?;
+    math.raw_set(
+        "random",
+        lua.create_function(|_, args: MultiValue| {
+            const MAX: i64 = 2_147_483_647;
+            let r = (lrand48() % MAX) as f64 / MAX as f64;
+            let args: Vec<Value> = args.into_iter().collect();
+            match args.len() {
+                0 => Ok(r),
+                1 => {
+                    let u = check_int(args.first(), 1, "random")?;
+                    if u < 1 {
+                        return Err(rt("bad argument #1 to 'random' (interval is empty)"));
+                    }
+                    Ok((r * u as f64).floor() + 1.0)
+                }
+                2 => {
+                    let l = check_int(args.first(), 1, "random")?;
+                    let u = check_int(args.get(1), 2, "random")?;
+                    if l > u {
+                        return Err(rt("bad argument #2 to 'random' (interval is empty)"));
+                    }
+                    Ok((r * (u as f64 - l as f64 + 1.0)).floor() + l as f64)
+                }
+                _ => Err(rt("wrong number of arguments")),
+            }
+        })?,
+    )?;
+    math.raw_set(
+        "randomseed",
+        lua.create_function(|_, args: MultiValue| {
+            srand48(check_int(args.front(), 1, "randomseed")?);
+            Ok(())
+        })?,
+    )?;
+    globals.raw_set("bit", bit(lua)?)?;
+    globals.raw_set("cjson", cjson(lua)?)?;
+    globals.raw_set("cmsgpack", cmsgpack(lua)?)?;
+    Ok(())
+}
+
+/// The parts of the `redis` table that need no client: the rest (`call`, `pcall`, `setresp`)
+/// are bound per run.
+pub fn redis_table(lua: &Lua) -> mlua::Result<Table> {
+    let redis = lua.create_table()?;
+    redis.raw_set(
+        "sha1hex",
+        lua.create_function(|_, args: MultiValue| {
+            if args.len() != 1 {
+                return Err(rt("wrong number of arguments"));
+            }
+            let bytes = match args.front() {
+                Some(Value::String(s)) => s.as_bytes().to_vec(),
+                Some(v) => num(v)
+                    .map(|n| n.to_string().into_bytes())
+                    .unwrap_or_default(),
+                None => Vec::new(),
+            };
+            Ok(super::sha1_hex(&bytes))
+        })?,
+    )?;
+    // Wrong arguments give an error *reply* (returned, not raised), as in Redis.
+    redis.raw_set(
+        "error_reply",
+        lua.create_function(|lua, args: MultiValue| {
+            let text = match (args.len(), args.front()) {
+                (1, Some(Value::String(s))) => s.as_bytes().to_vec(),
+                _ => {
+                    return super::convert::error_table(
+                        lua,
+                        b"ERR wrong number or type of arguments",
+                    )
+                }
+            };
+            let text = text.strip_prefix(b"-").unwrap_or(&text).to_vec();
+            let text = if memchr::memchr(b' ', &text).is_some() {
+                text
+            } else {
+                [b"ERR ".as_slice(), &text].concat()
+            };
+            super::convert::error_table(lua, &text)
+        })?,
+    )?;
+    redis.raw_set(
+        "status_reply",
+        lua.create_function(|lua, args: MultiValue| match (args.len(), args.front()) {
+            (1, Some(Value::String(s))) => {
+                let t = lua.create_table()?;
+                t.raw_set("ok", s.clone())?;
+                Ok(Value::Table(t))
+            }
+            _ => super::convert::error_table(lua, b"ERR wrong number or type of arguments"),
+        })?,
+    )?;
+    redis.raw_set(
+        "log",
+        lua.create_function(|_, args: MultiValue| {
+            if args.len() < 2 {
+                return Err(rt("redis.log() requires two arguments or more."));
+            }
+            match args.front().and_then(num) {
+                Some(level) if (0.0..=3.0).contains(&level) => Ok(()),
+                Some(_) => Err(rt("Invalid debug level.")),
+                None => Err(rt("First argument must be a number (log level).")),
+            }
+        })?,
+    )?;
+    redis.raw_set("set_repl", lua.create_function(|_, _: MultiValue| Ok(()))?)?;
+    redis.raw_set(
+        "replicate_commands",
+        lua.create_function(|_, _: MultiValue| Ok(true))?,
+    )?;
+    redis.raw_set(
+        "breakpoint",
+        lua.create_function(|_, _: MultiValue| Ok(false))?,
+    )?;
+    redis.raw_set("debug", lua.create_function(|_, _: MultiValue| Ok(()))?)?;
+    for (name, value) in [
+        ("LOG_DEBUG", 0),
+        ("LOG_VERBOSE", 1),
+        ("LOG_NOTICE", 2),
+        ("LOG_WARNING", 3),
+        ("REPL_NONE", 0),
+        ("REPL_AOF", 1),
+        ("REPL_SLAVE", 2),
+        ("REPL_REPLICA", 2),
+        ("REPL_ALL", 3),
+    ] {
+        redis.raw_set(name, value)?;
+    }
+    let version = crate::commands::REDIS_VERSION;
+    redis.raw_set("REDIS_VERSION", version)?;
+    let parts: Vec<i64> = version.split('.').filter_map(|p| p.parse().ok()).collect();
+    let num = parts.iter().fold(0, |acc, p| (acc << 8) | p);
+    redis.raw_set("REDIS_VERSION_NUM", num)?;
+    Ok(redis)
+}
+
+/// LuaBitOp's `bit`: 32-bit operations on numbers.
+fn bit(lua: &Lua) -> mlua::Result<Table> {
+    fn tobit(v: &Value) -> mlua::Result<i32> {
+        let n = num(v).ok_or_else(|| rt("bad argument #1 (number expected)"))?;
+        // LuaBitOp's normalisation: add 2^52+2^51 and keep the low 32 bits.
+        let b = (n + 6_755_399_441_055_744.0).to_bits();
+        Ok(b as u32 as i32)
+    }
+    let t = lua.create_table()?;
+    t.raw_set("tobit", lua.create_function(|_, v: Value| tobit(&v))?)?;
+    t.raw_set("bnot", lua.create_function(|_, v: Value| Ok(!tobit(&v)?))?)?;
+    let fold = |op: fn(i32, i32) -> i32| {
+        move |_: &Lua, args: Variadic<Value>| {
+            let mut it = args.iter();
+            let first = it
+                .next()
+                .ok_or_else(|| rt("bad argument #1 (number expected)"))?;
+            let mut acc = tobit(first)?;
+            for v in it {
+                acc = op(acc, tobit(v)?);
+            }
+            Ok(acc)
+        }
+    };
+    t.raw_set("band", lua.create_function(fold(|a, b| a & b))?)?;
+    t.raw_set("bor", lua.create_function(fold(|a, b| a | b))?)?;
+    t.raw_set("bxor", lua.create_function(fold(|a, b| a ^ b))?)?;
+    let shift = |op: fn(i32, u32) -> i32| {
+        move |_: &Lua, (a, n): (Value, Value)| Ok(op(tobit(&a)?, (tobit(&n)? & 31) as u32))
+    };
+    t.raw_set(
+        "lshift",
+        lua.create_function(shift(|a, n| ((a as u32) << n) as i32))?,
+    )?;
+    t.raw_set(
+        "rshift",
+        lua.create_function(shift(|a, n| ((a as u32) >> n) as i32))?,
+    )?;
+    t.raw_set("arshift", lua.create_function(shift(|a, n| a >> n))?)?;
+    t.raw_set(
+        "rol",
+        lua.create_function(shift(|a, n| (a as u32).rotate_left(n) as i32))?,
+    )?;
+    t.raw_set(
+        "ror",
+        lua.create_function(shift(|a, n| (a as u32).rotate_right(n) as i32))?,
+    )?;
+    t.raw_set(
+        "bswap",
+        lua.create_function(|_, v: Value| Ok(tobit(&v)?.swap_bytes()))?,
+    )?;
+    t.raw_set(
+        "tohex",
+        lua.create_function(|_, (v, n): (Value, Option<Value>)| {
+            let x = tobit(&v)? as u32;
+            let mut n = match n {
+                Some(n) => tobit(&n)?,
+                None => 8,
+            };
+            let upper = n < 0;
+            if upper {
+                n = -n;
+            }
+            let n = n.clamp(1, 8) as usize;
+            let s = format!("{:08x}", x);
+            let s = s[8 - n..].to_string();
+            Ok(if upper { s.to_uppercase() } else { s })
+        })?,
+    )?;
+    Ok(t)
+}
+
+/// Lua's `%.14g`, the way cjson and tostring print numbers.
+fn lua_number(lua: &Lua, n: f64) -> mlua::Result<String> {
+    Ok(lua
+        .coerce_string(Value::Number(n))?
+        .map(|s| s.to_string_lossy())
+        .unwrap_or_default())
+}
+
+/// Whether a table is a sequence 1..n (cjson and cmsgpack encode those as arrays).
+fn array_len(t: &Table) -> Option<usize> {
+    let mut max = 0usize;
+    let mut count = 0usize;
+    for pair in t.pairs::<Value, Value>() {
+        let (k, _) = pair.ok()?;
+        match k {
+            Value::Integer(i) if i >= 1 => max = max.max(i as usize),
+            Value::Number(n) if n >= 1.0 && n.fract() == 0.0 => max = max.max(n as usize),
+            _ => return None,
+        }
+        count += 1;
+    }
+    (max == count).then_some(max)
+}
+
+fn cjson(lua: &Lua) -> mlua::Result<Table> {
+    let t = lua.create_table()?;
+    let null = Value::LightUserData(mlua::LightUserData(std::ptr::null_mut()));
+    t.raw_set("null", null)?;
+    t.raw_set(
+        "encode",
+        lua.create_function(|lua, v: Value| {
+            let mut out = Vec::new();
+            json_encode(lua, &v, &mut out, 0)?;
+            lua.create_string(&out)
+        })?,
+    )?;
+    t.raw_set(
+        "decode",
+        lua.create_function(|lua, s: mlua::LuaString| {
+            let parsed: serde_json::Value = serde_json::from_slice(&s.as_bytes())
+                .map_err(|e| rt(format!("Expected value but found invalid token: {e}")))?;
+            json_to_lua(lua, &parsed)
+        })?,
+    )?;
+    Ok(t)
+}
+
+fn json_encode(lua: &Lua, v: &Value, out: &mut Vec<u8>, depth: usize) -> mlua::Result<()> {
+    if depth > 1000 {
+        return Err(rt("Cannot serialise, excessive nesting (1001)"));
+    }
+    match v {
+        Value::Nil => out.extend_from_slice(b"null"),
+        Value::LightUserData(p) if p.0.is_null() => out.extend_from_slice(b"null"),
+        Value::Boolean(b) => out.extend_from_slice(if *b { b"true" } else { b"false" }),
+        Value::Integer(n) => out.extend_from_slice(n.to_string().as_bytes()),
+        Value::Number(n) => {
+            if !n.is_finite() {
+                return Err(rt("Cannot serialise number: must not be NaN or Inf"));
+            }
+            out.extend_from_slice(lua_number(lua, *n)?.as_bytes())
+        }
+        Value::String(s) => json_string(&s.as_bytes(), out),
+        Value::Table(t) => {
+            if let Some(n) = array_len(t) {
+                if n > 0 {
+                    out.push(b'[');
+                    for i in 1..=n {
+                        if i > 1 {
+                            out.push(b',');
+                        }
+                        json_encode(lua, &t.raw_get::<Value>(i)?, out, depth + 1)?;
+                    }
+                    out.push(b']');
+                    return Ok(());
+                }
+            }
+            out.push(b'{');
+            let mut first = true;
+            for pair in t.pairs::<Value, Value>() {
+                let (k, v) = pair?;
+                if !first {
+                    out.push(b',');
+                }
+                first = false;
+                match &k {
+                    Value::String(s) => json_string(&s.as_bytes(), out),
+                    Value::Integer(_) | Value::Number(_) => {
+                        let key = lua.coerce_string(k.clone())?.map(|s| s.as_bytes().to_vec());
+                        json_string(&key.unwrap_or_default(), out)
+                    }
+                    _ => {
+                        return Err(rt(
+                            "Cannot serialise table: table key must be a number or string",
+                        ))
+                    }
+                }
+                out.push(b':');
+                json_encode(lua, &v, out, depth + 1)?;
+            }
+            out.push(b'}');
+        }
+        other => {
+            return Err(rt(format!(
+                "Cannot serialise {}: type not supported",
+                other.type_name()
+            )))
+        }
+    }
+    Ok(())
+}
+
+fn json_string(s: &[u8], out: &mut Vec<u8>) {
+    out.push(b'"');
+    for &b in s {
+        match b {
+            b'"' => out.extend_from_slice(b"\\\""),
+            b'\\' => out.extend_from_slice(b"\\\\"),
+            b'/' => out.extend_from_slice(b"\\/"),
+            b'\n' => out.extend_from_slice(b"\\n"),
+            b'\r' => out.extend_from_slice(b"\\r"),
+            b'\t' => out.extend_from_slice(b"\\t"),
+            0x08 => out.extend_from_slice(b"\\b"),
+            0x0c => out.extend_from_slice(b"\\f"),
+            b if b < 0x20 || b == 0x7f => out.extend_from_slice(format!("\\u{:04x}", b).as_bytes()),
+            b => out.push(b),
+        }
+    }
+    out.push(b'"');
+}
+
+fn json_to_lua(lua: &Lua, v: &serde_json::Value) -> mlua::Result<Value> {
+    Ok(match v {
+        serde_json::Value::Null => Value::LightUserData(mlua::LightUserData(std::ptr::null_mut())),
+        serde_json::Value::Bool(b) => Value::Boolean(*b),
+        serde_json::Value::Number(n) => Value::Number(n.as_f64().unwrap_or(0.0)),
+        serde_json::Value::String(s) => Value::String(lua.create_string(s)?),
+        serde_json::Value::Array(items) => {
+            let t = lua.create_table_with_capacity(items.len(), 0)?;
+            for (i, item) in items.iter().enumerate() {
+                t.raw_set(i + 1, json_to_lua(lua, item)?)?;
+            }
+            Value::Table(t)
+        }
+        serde_json::Value::Object(map) => {
+            let t = lua.create_table_with_capacity(0, map.len())?;
+            for (k, item) in map {
+                t.raw_set(lua.create_string(k)?, json_to_lua(lua, item)?)?;
+            }
+            Value::Table(t)
+        }
+    })
+}
+
+/// lua_cmsgpack: `pack(...)` concatenates the encodings of its arguments, `unpack(s)` returns
+/// every object in `s`.
+fn cmsgpack(lua: &Lua) -> mlua::Result<Table> {
+    let t = lua.create_table()?;
+    t.raw_set(
+        "pack",
+        lua.create_function(|lua, args: Variadic<Value>| {
+            if args.is_empty() {
+                return Err(rt("MessagePack pack needs input."));
+            }
+            let mut out = Vec::new();
+            for v in args.iter() {
+                mp_encode(v, &mut out, 0)?;
+            }
+            lua.create_string(&out)
+        })?,
+    )?;
+    t.raw_set(
+        "unpack",
+        lua.create_function(|lua, s: mlua::LuaString| {
+            let bytes = s.as_bytes();
+            let mut pos = 0;
+            let mut values = Vec::new();
+            while pos < bytes.len() {
+                values.push(mp_decode(lua, &bytes, &mut pos, 0)?);
+            }
+            Ok(MultiValue::from_iter(values))
+        })?,
+    )?;
+    Ok(t)
+}
+
+fn mp_encode(v: &Value, out: &mut Vec<u8>, depth: usize) -> mlua::Result<()> {
+    match v {
+        Value::Nil => out.push(0xc0),
+        Value::Boolean(b) => out.push(if *b { 0xc3 } else { 0xc2 }),
+        Value::Integer(n) => mp_int(*n, out),
+        Value::Number(n) => {
+            if n.fract() == 0.0 && n.is_finite() && n.abs() < 9.2e18 {
+                mp_int(*n as i64, out)
+            } else if (*n as f32) as f64 == *n {
+                out.push(0xca);
+                out.extend_from_slice(&(*n as f32).to_be_bytes());
+            } else {
+                out.push(0xcb);
+                out.extend_from_slice(&n.to_be_bytes());
+            }
+        }
+        Value::String(s) => {
+            let b = s.as_bytes();
+            let n = b.len();
+            if n < 32 {
+                out.push(0xa0 | n as u8);
+            } else if n <= 0xff {
+                out.extend_from_slice(&[0xd9, n as u8]);
+            } else if n <= 0xffff {
+                out.push(0xda);
+                out.extend_from_slice(&(n as u16).to_be_bytes());
+            } else {
+                out.push(0xdb);
+                out.extend_from_slice(&(n as u32).to_be_bytes());
+            }
+            out.extend_from_slice(&b);
+        }
+        Value::Table(t) if depth < 16 => {
+            if let Some(n) = array_len(t) {
+                mp_len(n, 0x90, 0xdc, out);
+                for i in 1..=n {
+                    mp_encode(&t.raw_get::<Value>(i)?, out, depth + 1)?;
+                }
+            } else {
+                let pairs: Vec<(Value, Value)> =
+                    t.pairs::<Value, Value>().collect::<mlua::Result<_>>()?;
+                mp_len(pairs.len(), 0x80, 0xde, out);
+                for (k, v) in &pairs {
+                    mp_encode(k, out, depth + 1)?;
+                    mp_encode(v, out, depth + 1)?;
+                }
+            }
+        }
+        // Deeper tables and other types pack as nil, as lua_cmsgpack does.
+        _ => out.push(0xc0),
+    }
+    Ok(())
+}
+
+fn mp_len(n: usize, fix: u8, wide: u8, out: &mut Vec<u8>) {
+    if n < 16 {
+        out.push(fix | n as u8);
+    } else if n <= 0xffff {
+        out.push(wide);
+        out.extend_from_slice(&(n as u16).to_be_bytes());
+    } else {
+        out.push(wide + 1);
+        out.extend_from_slice(&(n as u32).to_be_bytes());
+    }
+}
+
+fn mp_int(n: i64, out: &mut Vec<u8>) {
+    if n >= 0 {
+        if n < 128 {
+            out.push(n as u8);
+        } else if n <= 0xff {
+            out.extend_from_slice(&[0xcc, n as u8]);
+        } else if n <= 0xffff {
+            out.push(0xcd);
+            out.extend_from_slice(&(n as u16).to_be_bytes());
+        } else if n <= 0xffff_ffff {
+            out.push(0xce);
+            out.extend_from_slice(&(n as u32).to_be_bytes());
+        } else {
+            out.push(0xcf);
+            out.extend_from_slice(&(n as u64).to_be_bytes());
+        }
+    } else if n >= -32 {
+        out.push(n as i8 as u8);
+    } else if n >= -128 {
+        out.extend_from_slice(&[0xd0, n as i8 as u8]);
+    } else if n >= -32768 {
+        out.push(0xd1);
+        out.extend_from_slice(&(n as i16).to_be_bytes());
+    } else if n >= -2_147_483_648 {
+        out.push(0xd2);
+        out.extend_from_slice(&(n as i32).to_be_bytes());
+    } else {
+        out.push(0xd3);
+        out.extend_from_slice(&n.to_be_bytes());
+    }
+}
+
+fn mp_decode(lua: &Lua, b: &[u8], pos: &mut usize, depth: usize) -> mlua::Result<Value> {
+    let bad = || rt("Missing bytes in input.");
+    let take = |pos: &mut usize, n: usize| -> mlua::Result<&[u8]> {
+        let s = b.get(*pos..*pos + n).ok_or_else(bad)?;
+        *pos += n;
+        Ok(s)
+    };
+    if depth > 256 {
+        return Err(rt("MessagePack nesting too deep"));
+    }
+    let tag = *take(pos, 1)?.first().ok_or_else(bad)?;
+    let be = |s: &[u8]| s.iter().fold(0u64, |acc, &x| (acc << 8) | x as u64);
+    let num = |n: f64| Ok(Value::Number(n));
+    match tag {
+        0x00..=0x7f => num(tag as f64),
+        0xe0..=0xff => num(tag as i8 as f64),
+        0xc0 => Ok(Value::Nil),
+        0xc2 => Ok(Value::Boolean(false)),
+        0xc3 => Ok(Value::Boolean(true)),
+        0xcc..=0xcf => {
+            let n = 1 << (tag - 0xcc);
+            num(be(take(pos, n)?) as f64)
+        }
+        0xd0 => num(take(pos, 1)?[0] as i8 as f64),
+        0xd1 => num(be(take(pos, 2)?) as u16 as i16 as f64),
+        0xd2 => num(be(take(pos, 4)?) as u32 as i32 as f64),
+        0xd3 => num(be(take(pos, 8)?) as i64 as f64),
+        0xca => num(f32::from_bits(be(take(pos, 4)?) as u32) as f64),
+        0xcb => num(f64::from_bits(be(take(pos, 8)?))),
+        0xa0..=0xbf | 0xd9 | 0xda | 0xdb | 0xc4 | 0xc5 | 0xc6 => {
+            let n = match tag {
+                0xa0..=0xbf => (tag & 0x1f) as usize,
+                0xd9 | 0xc4 => be(take(pos, 1)?) as usize,
+                0xda | 0xc5 => be(take(pos, 2)?) as usize,
+                _ => be(take(pos, 4)?) as usize,
+            };
+            Ok(Value::String(lua.create_string(take(pos, n)?)?))
+        }
+        0x90..=0x9f | 0xdc | 0xdd => {
+            let n = match tag {
+                0x90..=0x9f => (tag & 0x0f) as usize,
+                0xdc => be(take(pos, 2)?) as usize,
+                _ => be(take(pos, 4)?) as usize,
+            };
+            let t = lua.create_table()?;
+            for i in 0..n {
+                t.raw_set(i + 1, mp_decode(lua, b, pos, depth + 1)?)?;
+            }
+            Ok(Value::Table(t))
+        }
+        0x80..=0x8f | 0xde | 0xdf => {
+            let n = match tag {
+                0x80..=0x8f => (tag & 0x0f) as usize,
+                0xde => be(take(pos, 2)?) as usize,
+                _ => be(take(pos, 4)?) as usize,
+            };
+            let t = lua.create_table()?;
+            for _ in 0..n {
+                let k = mp_decode(lua, b, pos, depth + 1)?;
+                let v = mp_decode(lua, b, pos, depth + 1)?;
+                if !matches!(k, Value::Nil) {
+                    t.raw_set(k, v)?;
+                }
+            }
+            Ok(Value::Table(t))
+        }
+        _ => Err(rt("Bad data format in input.")),
+    }
+}

@@ -1,0 +1,387 @@
+//! The Lua state: Redis's sandbox, its `redis` library, and running one script with
+//! `redis.call` bound to the calling client's context.
+
+use std::cell::RefCell;
+use std::collections::HashMap;
+
+use mlua::{Function, Lua, LuaOptions, MultiValue, StdLib, Table, Value};
+
+use super::convert;
+use crate::commands::dispatch::{self, Caller};
+use crate::commands::Ctx;
+use crate::error::{CommandError, CommandResult};
+use crate::protocol::reply::{Protocol, Reply};
+
+/// Lua's memory for all scripts together; past it a script fails with Lua's "not enough memory"
+/// instead of growing the server without bound.
+const MEMORY_LIMIT: usize = 256 * 1024 * 1024;
+
+/// Redis 7.0.15's globals a script may read (`script_lua.c`'s allow lists); everything else the
+/// libraries define is removed, so reading it is the "nonexistent global" error, as in Redis.
+const ALLOWED_GLOBALS: &[&str] = &[
+    "string",
+    "cjson",
+    "bit",
+    "cmsgpack",
+    "math",
+    "table",
+    "struct",
+    "redis",
+    "xpcall",
+    "tostring",
+    "getfenv",
+    "setmetatable",
+    "next",
+    "assert",
+    "tonumber",
+    "rawequal",
+    "collectgarbage",
+    "getmetatable",
+    "rawset",
+    "pcall",
+    "coroutine",
+    "type",
+    "_G",
+    "select",
+    "unpack",
+    "gcinfo",
+    "pairs",
+    "loadstring",
+    "ipairs",
+    "error",
+    "newproxy",
+    "rawget",
+    "setfenv",
+    "_VERSION",
+];
+
+/// Lua parts of the `redis` library and the sandbox. `bridge.fn` is the per-run Rust function
+/// that runs a command; `call` raises its error table, `pcall` returns it. The error handler
+/// (Redis's `__redis__err__handler`) turns any error into `{err=..., source=..., line=...}`,
+/// naming the line of the user's script that failed.
+const PRELUDE: &str = r#"
+local bridge, getinfo = ...
+local raising = function(...)
+  return bridge.fn(true, ...)
+end
+redis.pcall = function(...)
+  return (bridge.fn(false, ...))
+end
+local function handler(err)
+  if type(err) == 'userdata' then
+    -- An error raised by one of DiskDB's Rust functions: keep only its message.
+    local text = tostring(err)
+    text = string.gsub(text, '^runtime error: ', '')
+    text = string.gsub(text, '\n?stack traceback:.*$', '')
+    err = {err = 'ERR ' .. text}
+  elseif type(err) ~= 'table' then
+    err = {err = 'ERR ' .. tostring(err)}
+  end
+  for level = 2, 64 do
+    local info = getinfo(level, 'Sl')
+    if not info then break end
+    if info.source == '@user_script' then
+      err.source = info.source
+      err.line = info.currentline
+      break
+    end
+  end
+  return err
+end
+return function(f) return xpcall(f, handler) end, raising
+"#;
+
+/// Redis's sandbox: library tables and the globals are read-only, and reading a global that does
+/// not exist is an error. Scripts run with the returned table as their environment.
+const PROTECT: &str = r#"
+local G = _G
+local function ro() error("Attempt to modify a readonly table", 2) end
+for _, name in ipairs({'string', 'math', 'table', 'redis', 'cjson', 'bit', 'cmsgpack', 'coroutine'}) do
+  if rawget(G, name) then
+    rawset(G, name, setmetatable({}, {__index = rawget(G, name), __newindex = ro, __metatable = false}))
+  end
+end
+setmetatable(G, {
+  __index = function(_, name)
+    error("Script attempted to access nonexistent global variable '" .. tostring(name) .. "'", 2)
+  end,
+  __newindex = ro,
+  __metatable = false,
+})
+return setmetatable({}, {__index = G, __newindex = ro, __metatable = false})
+"#;
+
+/// Registry name of the Lua function [`call_raising`] calls.
+const RAISING: &std::ffi::CStr = c"diskdb.redis_call";
+
+/// `redis.call`, as a C function: Lua 5.1 replaces the caller's frame on `return f(...)` only
+/// for Lua functions, so with a C function the script's frame stays and its error names the
+/// script's line, as Redis's (also C) `redis.call` does. It runs the command through the
+/// registry's Lua function and raises the error table that comes back on failure.
+unsafe extern "C-unwind" fn call_raising(state: *mut mlua::lua_State) -> std::ffi::c_int {
+    // SAFETY: called by Lua with a valid state. A C function may use LUA_MINSTACK (20) slots,
+    // and this one uses one more than its arguments. `lua_error` and errors inside `lua_call`
+    // unwind through this frame, which owns nothing that needs dropping.
+    unsafe {
+        let n = mlua::ffi::lua_gettop(state);
+        mlua::ffi::lua_getfield(state, mlua::ffi::LUA_REGISTRYINDEX, RAISING.as_ptr());
+        mlua::ffi::lua_insert(state, 1);
+        mlua::ffi::lua_call(state, n, 2);
+        let failed = mlua::ffi::lua_toboolean(state, -1) != 0;
+        mlua::ffi::lua_pop(state, 1);
+        if failed {
+            mlua::ffi::lua_error(state);
+        }
+        1
+    }
+}
+
+pub struct Vm {
+    lua: Lua,
+    /// The scripts compiled so far, by SHA1.
+    functions: HashMap<String, Function>,
+    /// `bridge.fn` is set for the length of a run.
+    bridge: Table,
+    /// The `redis` table itself (scripts see a read-only view of it).
+    redis: Table,
+    /// The read-only environment scripts run in.
+    env: Table,
+    /// Runs a function under the error handler: `(ok, value or error table)`.
+    runner: Function,
+}
+
+fn lua_err(e: mlua::Error) -> CommandError {
+    CommandError::owned(format!("ERR Error running script: {e}"))
+}
+
+impl Vm {
+    pub fn new() -> Result<Vm, CommandError> {
+        // SAFETY: the debug library is what makes `unsafe_new_with` unsafe (it can reach mlua's
+        // internals). Only the error handler keeps `debug.getinfo`, which reads a frame's source
+        // and line; `debug` itself is removed from the globals before any script runs.
+        let lua = unsafe {
+            Lua::unsafe_new_with(
+                StdLib::TABLE | StdLib::STRING | StdLib::MATH | StdLib::DEBUG,
+                LuaOptions::default(),
+            )
+        };
+        lua.set_memory_limit(MEMORY_LIMIT).map_err(lua_err)?;
+        let globals = lua.globals();
+        super::libs::install(&lua).map_err(lua_err)?;
+        let redis = super::libs::redis_table(&lua).map_err(lua_err)?;
+        globals.raw_set("redis", redis.clone()).map_err(lua_err)?;
+        let bridge = lua.create_table().map_err(lua_err)?;
+        let debug: Table = globals.raw_get("debug").map_err(lua_err)?;
+        let getinfo: Function = debug.raw_get("getinfo").map_err(lua_err)?;
+        let (runner, raising): (Function, Function) = lua
+            .load(PRELUDE)
+            .set_name("=redis")
+            .call((bridge.clone(), getinfo))
+            .map_err(lua_err)?;
+        lua.set_named_registry_value(RAISING.to_str().unwrap_or_default(), raising)
+            .map_err(lua_err)?;
+        // SAFETY: `call_raising` follows Lua's C function protocol (see its comment).
+        let call = unsafe { lua.create_c_function(call_raising) }.map_err(lua_err)?;
+        redis.raw_set("call", call).map_err(lua_err)?;
+        let names: Vec<String> = globals
+            .pairs::<String, Value>()
+            .filter_map(|pair| pair.ok().map(|(k, _)| k))
+            .collect();
+        for name in names {
+            if !ALLOWED_GLOBALS.contains(&name.as_str()) {
+                globals.raw_set(name, Value::Nil).map_err(lua_err)?;
+            }
+        }
+        let env: Table = lua
+            .load(PROTECT)
+            .set_name("=redis")
+            .call(())
+            .map_err(lua_err)?;
+        Ok(Vm {
+            lua,
+            functions: HashMap::new(),
+            bridge,
+            redis,
+            env,
+            runner,
+        })
+    }
+
+    /// Compiles `code` under `sha` unless it already is.
+    pub fn compile(&mut self, sha: &str, code: &[u8]) -> Result<(), CommandError> {
+        if self.functions.contains_key(sha) {
+            return Ok(());
+        }
+        let function = self
+            .lua
+            .load(code)
+            .set_name("@user_script")
+            .into_function()
+            .map_err(|e| {
+                let text = match e {
+                    mlua::Error::SyntaxError { message, .. } => message,
+                    other => other.to_string(),
+                };
+                CommandError::owned(format!(
+                    "ERR Error compiling script (new function): {}",
+                    text.trim_end()
+                ))
+            })?;
+        function
+            .set_environment(self.env.clone())
+            .map_err(lua_err)?;
+        self.functions.insert(sha.to_owned(), function);
+        Ok(())
+    }
+
+    /// Runs the compiled script `sha` with `KEYS` and `ARGV`, writing its reply to `ctx.reply`.
+    pub fn run(
+        &mut self,
+        ctx: &mut Ctx<'_, '_, '_>,
+        sha: &str,
+        keys: &[&[u8]],
+        argv: &[&[u8]],
+        read_only: bool,
+    ) -> CommandResult {
+        let function = self
+            .functions
+            .get(sha)
+            .cloned()
+            .ok_or(CommandError::Static(
+                "NOSCRIPT No matching script. Please use EVAL.",
+            ))?;
+        let lua = &self.lua;
+        let globals = lua.globals();
+        let table_of = |items: &[&[u8]]| -> mlua::Result<Table> {
+            let t = lua.create_table_with_capacity(items.len(), 0)?;
+            for (i, item) in items.iter().enumerate() {
+                t.raw_set(i + 1, lua.create_string(item)?)?;
+            }
+            Ok(t)
+        };
+        globals
+            .raw_set("KEYS", table_of(keys).map_err(lua_err)?)
+            .map_err(lua_err)?;
+        globals
+            .raw_set("ARGV", table_of(argv).map_err(lua_err)?)
+            .map_err(lua_err)?;
+        super::libs::reset_for_run(lua);
+
+        let client_proto = ctx.reply.protocol();
+        // Blocking commands answer at once inside a script, as inside EXEC.
+        let no_block = std::mem::replace(&mut ctx.session.no_block, true);
+        let state = RefCell::new(RunState {
+            ctx,
+            read_only,
+            resp: Protocol::Resp2,
+        });
+        let outcome = lua.scope(|scope| {
+            let bridge_fn = scope.create_function_mut(|lua, args: MultiValue| {
+                let mut st = state.borrow_mut();
+                st.call(lua, args)
+            })?;
+            self.bridge.raw_set("fn", bridge_fn)?;
+            let setresp = scope.create_function_mut(|_, args: MultiValue| {
+                let version = match args.front() {
+                    Some(Value::Integer(n)) if args.len() == 1 => *n as f64,
+                    Some(Value::Number(n)) if args.len() == 1 => *n,
+                    _ => {
+                        return Err(mlua::Error::RuntimeError(
+                            "redis.setresp() requires one argument.".into(),
+                        ))
+                    }
+                };
+                let proto = match version as i64 {
+                    2 => Protocol::Resp2,
+                    3 => Protocol::Resp3,
+                    _ => {
+                        return Err(mlua::Error::RuntimeError(
+                            "RESP version must be 2 or 3.".into(),
+                        ))
+                    }
+                };
+                state.borrow_mut().resp = proto;
+                Ok(())
+            })?;
+            let redis = &self.redis;
+            redis.raw_set("setresp", setresp)?;
+            let (ok, value): (bool, Value) = self.runner.call(function)?;
+            let resp = state.borrow().resp;
+            let mut out = Reply::new();
+            out.set_protocol(client_proto);
+            let reply = if ok {
+                convert::lua_to_reply(&value, resp, &mut out);
+                Ok(out.take())
+            } else {
+                Err(convert::error_text(&value, sha))
+            };
+            self.bridge.raw_set("fn", Value::Nil)?;
+            redis.raw_set("setresp", Value::Nil)?;
+            Ok(reply)
+        });
+        let ctx = state.into_inner().ctx;
+        ctx.session.no_block = no_block;
+        // Scripts' garbage goes before the next client's command, as Redis collects after a run.
+        let _ = lua.gc_step();
+        match outcome {
+            Ok(Ok(bytes)) => {
+                ctx.reply.raw(&bytes);
+                Ok(())
+            }
+            Ok(Err(text)) => Err(CommandError::owned(text)),
+            Err(mlua::Error::MemoryError(_)) => Err(CommandError::Static(
+                "ERR Error running script: not enough memory (the Lua state is full)",
+            )),
+            Err(e) => Err(lua_err(e)),
+        }
+    }
+}
+
+/// What `redis.call` needs while a script runs.
+struct RunState<'c, 'a, 'k, 't> {
+    ctx: &'c mut Ctx<'a, 'k, 't>,
+    read_only: bool,
+    /// The protocol commands reply in (`redis.setresp`).
+    resp: Protocol,
+}
+
+impl RunState<'_, '_, '_, '_> {
+    /// `bridge.fn(raise, name, args...)`: runs one command; returns its reply converted to Lua
+    /// and whether it failed (the reply is then an error table).
+    fn call(&mut self, lua: &Lua, mut args: MultiValue) -> mlua::Result<(Value, bool)> {
+        let _raise = args.pop_front();
+        let fail = |text: &str| -> mlua::Result<(Value, bool)> {
+            Ok((convert::error_table(lua, text.as_bytes())?, true))
+        };
+        if args.is_empty() {
+            return fail("ERR Please specify at least one argument for this redis lib call");
+        }
+        let mut argv: Vec<Vec<u8>> = Vec::with_capacity(args.len());
+        for arg in args {
+            match arg {
+                Value::String(s) => argv.push(s.as_bytes().to_vec()),
+                Value::Integer(n) => argv.push(n.to_string().into_bytes()),
+                Value::Number(n) => argv.push(convert::shortest(n).into_bytes()),
+                _ => {
+                    return fail("ERR Lua redis lib command arguments must be strings or integers")
+                }
+            }
+        }
+        let Some(spec) = crate::commands::lookup(&argv[0]) else {
+            return fail("ERR Unknown Redis command called from script");
+        };
+        if !spec.arity_ok(argv.len()) {
+            return fail("ERR Wrong number of args calling Redis command from script");
+        }
+        let mut out = Reply::new();
+        out.set_protocol(self.resp);
+        {
+            let mut inner = self.ctx.with_reply(&mut out);
+            inner.caller = Caller::Script {
+                read_only: self.read_only,
+            };
+            dispatch::call(&mut inner, &argv);
+        }
+        convert::reply_to_lua(lua, out.as_bytes())
+    }
+}
