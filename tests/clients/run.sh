@@ -12,5 +12,6 @@ pid=$!
 trap 'kill $pid 2>/dev/null; wait $pid 2>/dev/null; rm -rf "$dir"' EXIT
 for _ in $(seq 100); do redis-cli -p "$port" ping >/dev/null 2>&1 && break; sleep 0.1; done
 python3 "$here/redis_py_scenario.py" "$port"
+python3 "$here/redis_py_scripts.py" "$port"
 node "$here/ioredis_scenario.mjs" "$port"
 bash "$here/leaderboard.sh" "$port"

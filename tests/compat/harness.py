@@ -514,6 +514,9 @@ class Pair:
         if self.in_multi:
             self.both([b"DISCARD"])
             self.in_multi = False
+        if getattr(self, "resp3", False):
+            self.both([b"HELLO", b"2"])
+            self.resp3 = False
         for argv in ([b"FLUSHALL"], [b"SELECT", b"0"]):
             r, d = self.both(argv)
             if r[0] != b"+OK\r\n" or d[0] != b"+OK\r\n":
@@ -610,6 +613,11 @@ def run_cases(pair, files, tally, keep_going):
                 if words and words[0] == b"@sleep":
                     time.sleep(int(words[1]) / 1000)
                     context.append("@sleep " + words[1].decode())
+                    continue
+                if words and words[0] == b"@resp3":  # HELLO 3 on both (its reply has the client id)
+                    pair.both([b"HELLO", b"3"])
+                    pair.resp3 = True
+                    context.append("@resp3")
                     continue
                 context.append(format_argv(words))
                 if not tally.check(pair, words, "%s:%d" % (rel, n), context[:-1]):
@@ -993,6 +1001,44 @@ def generators():
     one = lambda name: (lambda r: [name, key(r)])  # noqa: E731
     hone = lambda name: (lambda r: [name, hkey(r)])  # noqa: E731
     many = lambda name: (lambda r: [name] + keys(r))  # noqa: E731
+    scripts = [
+        b"return redis.call('GET', KEYS[1])",
+        b"return redis.call('INCR', KEYS[1])",
+        b"return redis.pcall('INCR', KEYS[1])",
+        b"return redis.call('SET', KEYS[1], ARGV[1])",
+        b"return redis.call('LPUSH', KEYS[1], ARGV[1])",
+        b"return redis.call('LRANGE', KEYS[1], 0, -1)",
+        b"return redis.call('TYPE', KEYS[1])",
+        b"return redis.call('EXISTS', KEYS[1])",
+        b"return redis.call('DEL', KEYS[1])",
+        b"return redis.call('ZADD', KEYS[1], 1, ARGV[1])",
+        b"return redis.call('ZRANGE', KEYS[1], 0, -1, 'WITHSCORES')",
+        b"return redis.call('SADD', KEYS[1], ARGV[1])",
+        b"return redis.call('SCARD', KEYS[1])",
+        b"return redis.call('HSET', KEYS[1], 'f', ARGV[1])",
+        b"return redis.call('HGET', KEYS[1], 'f')",
+        b"return {KEYS[1], ARGV[1], 1.5, true, false, 7}",
+        b"return redis.status_reply('FINE')",
+        b"return redis.error_reply('custom failure')",
+        b"return redis.call('NOSUCH', KEYS[1])",
+        b"return nosuchglobal",
+        b"redis.setresp(3); return redis.call('ZSCORE', KEYS[1], ARGV[1])",
+        b"redis.setresp(3); return redis.call('GET', KEYS[1])",
+        b"local v = redis.call('GET', KEYS[1]); if v then return redis.call('APPEND', KEYS[1], ARGV[1]) end return 0",
+        b"return tonumber(ARGV[1])",
+        b"return cjson.encode({KEYS[1], ARGV[1]})",
+    ]
+
+    def eval_(name):
+        def gen(r):
+            numkeys = r.choice([b"1", b"1", b"1", b"1", b"2", b"0", b"-1", b"x", b"5"])
+            argv = [name, r.choice(scripts), numkeys, key(r)]
+            if numkeys == b"2":
+                argv.append(key(r))
+            argv.append(r.choice(VALUES))
+            return argv
+        return gen
+
     gens = {
         b"SET": (30, set_),
         b"GET": (12, one(b"GET")),
@@ -1039,6 +1085,8 @@ def generators():
         b"PSETEX": (2, setex(b"PSETEX", rel_millis)),
         b"GETSET": (2, lambda r: [b"GETSET", key(r), r.choice(VALUES)]),
         b"GETDEL": (2, one(b"GETDEL")),
+        b"EVAL": (4, eval_(b"EVAL")),
+        b"EVAL_RO": (1, eval_(b"EVAL_RO")),
         b"GETEX": (4, getex),
         b"INCRBYFLOAT": (5, lambda r: [b"INCRBYFLOAT", key(r), amount(r)]),
         b"GETRANGE": (3, lambda r: [b"GETRANGE", key(r), r.choice(INDEXES), r.choice(INDEXES)]),

@@ -149,6 +149,7 @@ pub struct Ctx<'a, 'k, 't> {
 
 impl<'k, 't> Ctx<'_, 'k, 't> {
     /// The same context with replies going to `reply` (a script's `redis.call`).
+    #[cfg(not(target_family = "wasm"))]
     pub(crate) fn with_reply<'r>(&'r mut self, reply: &'r mut Reply) -> Ctx<'r, 'k, 't> {
         let mut inner = self.reborrow();
         inner.reply = reply;

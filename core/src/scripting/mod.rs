@@ -57,6 +57,7 @@ impl Scripts {
         }
     }
 
+    #[cfg(not(target_family = "wasm"))]
     fn body(&self, sha: &[u8]) -> Option<Vec<u8>> {
         let sha = std::str::from_utf8(sha).ok()?.to_ascii_lowercase();
         self.bodies.get(&sha).cloned()
@@ -69,6 +70,7 @@ pub fn sha1_hex(bytes: &[u8]) -> String {
     sha1_smol::Sha1::from(bytes).digest().to_string()
 }
 
+#[cfg(not(target_family = "wasm"))]
 /// Reads the flags of a `#!lua flags=a,b` first line, and returns the code to compile: the body
 /// with that line turned into a comment, so line numbers in errors count it as Redis's do.
 fn shebang(body: &[u8]) -> Result<(ScriptFlags, std::borrow::Cow<'_, [u8]>), CommandError> {

@@ -268,8 +268,10 @@ impl Vm {
         super::libs::reset_for_run(lua);
 
         let client_proto = ctx.reply.protocol();
-        // Blocking commands answer at once inside a script, as inside EXEC.
+        // Blocking commands answer at once inside a script, as inside EXEC; a SELECT inside the
+        // script does not change the caller's database (Redis 7.0).
         let no_block = std::mem::replace(&mut ctx.session.no_block, true);
+        let db = ctx.session.db;
         let state = RefCell::new(RunState {
             ctx,
             read_only,
@@ -321,6 +323,7 @@ impl Vm {
         });
         let ctx = state.into_inner().ctx;
         ctx.session.no_block = no_block;
+        ctx.session.db = db;
         // Scripts' garbage goes before the next client's command, as Redis collects after a run.
         let _ = lua.gc_step();
         match outcome {
