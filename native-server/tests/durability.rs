@@ -1,5 +1,5 @@
 //! Durability of the real server: SIGKILL at random moments loses no acknowledged write and
-//! never splits a transaction or a multi-key command; restarts keep absolute TTL deadlines;
+//! never splits a transaction, a multi-key command or a script; restarts keep absolute TTL deadlines;
 //! memory stays bounded with data larger than the cache; bad files are refused clearly.
 
 mod common;
@@ -29,7 +29,7 @@ impl Lcg {
 struct Log {
     /// Keys whose SET was acknowledged, with their values.
     acked: Vec<(String, String)>,
-    /// Every MULTI/EXEC or MSET attempted (acknowledged or not): its keys.
+    /// Every MULTI/EXEC, MSET or script attempted (acknowledged or not): its keys.
     batches: Vec<Vec<String>>,
     /// Batches that were acknowledged.
     acked_batches: HashSet<usize>,
@@ -55,16 +55,30 @@ fn writer(url: String, id: usize, cycle: usize, stop: Arc<AtomicBool>, log: Arc<
                 log.batches.push(keys.clone());
                 log.batches.len() - 1
             };
-            let result: redis::RedisResult<()> = if i.is_multiple_of(10) {
-                let mut pipe = redis::pipe();
-                pipe.atomic();
-                for k in &keys {
-                    pipe.set(k, "t").ignore();
+            let result: redis::RedisResult<()> = match (i / 5) % 3 {
+                0 => {
+                    let mut pipe = redis::pipe();
+                    pipe.atomic();
+                    for k in &keys {
+                        pipe.set(k, "t").ignore();
+                    }
+                    pipe.query(&mut con)
                 }
-                pipe.query(&mut con)
-            } else {
-                let pairs: Vec<(&String, &str)> = keys.iter().map(|k| (k, "m")).collect();
-                con.mset(&pairs)
+                1 => {
+                    let pairs: Vec<(&String, &str)> = keys.iter().map(|k| (k, "m")).collect();
+                    con.mset(&pairs)
+                }
+                // A script's writes: EVALSHA, with EVAL after NOSCRIPT (the client's fallback).
+                _ => {
+                    let script = redis::Script::new(
+                        "for _, k in ipairs(KEYS) do redis.call('SET', k, 's') end return #KEYS",
+                    );
+                    let mut call = script.prepare_invoke();
+                    for k in &keys {
+                        call.key(k);
+                    }
+                    call.invoke::<i64>(&mut con).map(|_| ())
+                }
             };
             match result {
                 Ok(()) => {
