@@ -35,6 +35,6 @@ rustup component list --installed | grep -q '^rustfmt' || rustup component add r
 # cargo-fuzz for the fuzz step (scripts/fuzz.sh); CI keeps ~/.cargo/bin between runs.
 command -v cargo-fuzz >/dev/null || cargo install -q cargo-fuzz --locked
 # Client libraries for the scenario tests (tests/clients).
-python3 -c 'import redis' 2>/dev/null || python3 -m pip install -q --root-user-action=ignore -r tests/clients/requirements.txt
+python3 -c 'import redis, celery, kombu, limits' 2>/dev/null || python3 -m pip install -q --root-user-action=ignore -r tests/clients/requirements.txt
 [ -d tests/clients/node_modules/ioredis ] || (cd tests/clients && npm ci --silent --no-audit --no-fund)
 echo "setup: ok"

@@ -54,6 +54,20 @@ check(got.alice.join() === "room:general:hello,room:general:bye", `alice got ${g
 check(got.bob.length === 3 && got.bob[1] === "room:*|room:random:hi", `bob got ${got.bob}`);
 const numsub = await producer.pubsub("NUMSUB", "room:general");
 check(numsub[1] === 1, `NUMSUB ${numsub}`);
+
+// --- defineCommand: a custom command that is EVALSHA, with EVAL after NOSCRIPT. ---
+producer.defineCommand("incrCapped", {
+  numberOfKeys: 1,
+  lua: `local v = redis.call('INCR', KEYS[1])
+        if v > tonumber(ARGV[1]) then redis.call('SET', KEYS[1], ARGV[1]); return tonumber(ARGV[1]) end
+        return v`,
+});
+await producer.script("FLUSH");
+const capped = [];
+for (let i = 0; i < 4; i++) capped.push(await producer.incrCapped("capped", 3));
+check(capped.join() === "1,2,3,3", `defineCommand results ${capped}`);
+const piped = await producer.pipeline().incrCapped("capped2", 1).incrCapped("capped2", 1).exec();
+check(piped.map(([, v]) => v).join() === "1,1", `defineCommand in a pipeline ${JSON.stringify(piped)}`);
 for (const c of [alice, bob, producer]) c.disconnect();
 
 console.log(`ioredis: ${checks} passed, 0 failed`);

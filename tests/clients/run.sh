@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Real client libraries against a real diskdb-server: redis-py (rate limiter, session store),
+# Real client libraries against a real diskdb-server: redis-py (rate limiter, session store,
+# Lock and scripts), limits and a Celery worker (frameworks_py.py),
 # ioredis (job queue with BRPOP, pub/sub chat), redis-cli (leaderboard with --pipe).
 # Expects the release binary built and the client libraries installed (scripts/setup.sh does).
 set -euo pipefail
@@ -13,5 +14,6 @@ trap 'kill $pid 2>/dev/null; wait $pid 2>/dev/null; rm -rf "$dir"' EXIT
 for _ in $(seq 100); do redis-cli -p "$port" ping >/dev/null 2>&1 && break; sleep 0.1; done
 python3 "$here/redis_py_scenario.py" "$port"
 python3 "$here/redis_py_scripts.py" "$port"
+python3 "$here/frameworks_py.py" "$port"
 node "$here/ioredis_scenario.mjs" "$port"
 bash "$here/leaderboard.sh" "$port"
