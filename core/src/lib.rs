@@ -10,6 +10,7 @@ pub mod glob;
 pub mod keyspace;
 pub mod long_double;
 pub mod protocol;
+pub mod rdb;
 pub mod scripting;
 pub mod session;
 pub mod state;

@@ -175,6 +175,8 @@ impl ServerState {
             ("slowlog-log-slower-than", "10000", true),
             ("slowlog-max-len", "128", true),
             ("latency-monitor-threshold", "0", true),
+            ("busy-reply-threshold", "5000", true),
+            ("lua-time-limit", "5000", true),
         ];
         for &(name, value, mutable) in params {
             state.set_param(name, value.as_bytes(), mutable);

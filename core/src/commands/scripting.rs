@@ -12,15 +12,17 @@ pub static COMMANDS: &[CommandSpec] = &[
     command!("eval_ro", -3, Read, false, (0, 0, 0), eval_ro; NOSCRIPT | SKIP_MONITOR | NO_MANDATORY_KEYS | STALE | MOVABLE_KEYS),
     command!("evalsha_ro", -3, Read, false, (0, 0, 0), evalsha_ro; NOSCRIPT | SKIP_MONITOR | NO_MANDATORY_KEYS | STALE | MOVABLE_KEYS),
     command!("script", -2, None, false, (0, 0, 0), script; NOSCRIPT),
+    command!("fcall", -3, None, false, (0, 0, 0), fcall; NOSCRIPT | SKIP_MONITOR | MAY_REPLICATE | NO_MANDATORY_KEYS | STALE | MOVABLE_KEYS),
+    command!("fcall_ro", -3, Read, false, (0, 0, 0), fcall_ro; NOSCRIPT | SKIP_MONITOR | NO_MANDATORY_KEYS | STALE | MOVABLE_KEYS),
+    // Its LOAD, DELETE, FLUSH and RESTORE write (they are logged); the others log nothing.
+    command!("function", -2, Write, false, (0, 0, 0), function; NOSCRIPT),
 ];
 
-fn run(
-    ctx: &mut Ctx<'_, '_, '_>,
-    args: &mut Args<'_>,
-    by_sha: bool,
-    read_only: bool,
-) -> CommandResult {
-    let script = args.next_bytes()?;
+/// A script's keys and its other arguments.
+type KeysAndArgs<'a> = (Vec<&'a [u8]>, Vec<&'a [u8]>);
+
+/// `numkeys key... arg...`: the keys and the other arguments.
+fn keys_and_args<'a>(args: &mut Args<'a>) -> Result<KeysAndArgs<'a>, CommandError> {
     let numkeys = parse_i64(args.next_bytes()?)?;
     if numkeys < 0 {
         return Err(CommandError::Static("ERR Number of keys can't be negative"));
@@ -30,14 +32,267 @@ fn run(
             "ERR Number of keys can't be greater than number of args",
         ));
     }
-    let rest: Vec<&[u8]> = std::iter::from_fn(|| args.try_next()).collect();
-    let (keys, argv) = rest.split_at(numkeys as usize);
+    let mut keys: Vec<&[u8]> = std::iter::from_fn(|| args.try_next()).collect();
+    let argv = keys.split_off(numkeys as usize);
+    Ok((keys, argv))
+}
+
+fn run(
+    ctx: &mut Ctx<'_, '_, '_>,
+    args: &mut Args<'_>,
+    by_sha: bool,
+    read_only: bool,
+) -> CommandResult {
+    let script = args.next_bytes()?;
+    let (keys, argv) = keys_and_args(args)?;
     let source = if by_sha {
         Source::Sha(script)
     } else {
         Source::Body(script)
     };
-    scripting::run(ctx, source, keys, argv, read_only)
+    scripting::run(ctx, source, &keys, &argv, read_only)
+}
+
+/// `FCALL function numkeys [key ...] [arg ...]`
+pub fn fcall(ctx: &mut Ctx<'_, '_, '_>, args: &mut Args<'_>) -> CommandResult {
+    let name = args.next_bytes()?;
+    let (keys, argv) = keys_and_args(args)?;
+    call_function(ctx, name, &keys, &argv, false)
+}
+
+/// `FCALL_RO function numkeys [key ...] [arg ...]`: only functions flagged `no-writes`.
+pub fn fcall_ro(ctx: &mut Ctx<'_, '_, '_>, args: &mut Args<'_>) -> CommandResult {
+    let name = args.next_bytes()?;
+    let (keys, argv) = keys_and_args(args)?;
+    call_function(ctx, name, &keys, &argv, true)
+}
+
+#[cfg(not(target_family = "wasm"))]
+fn call_function(
+    ctx: &mut Ctx<'_, '_, '_>,
+    name: &[u8],
+    keys: &[&[u8]],
+    argv: &[&[u8]],
+    read_only: bool,
+) -> CommandResult {
+    scripting::functions::call(ctx, name, keys, argv, read_only)
+}
+
+#[cfg(target_family = "wasm")]
+fn call_function(
+    _ctx: &mut Ctx<'_, '_, '_>,
+    _name: &[u8],
+    _keys: &[&[u8]],
+    _argv: &[&[u8]],
+    _read_only: bool,
+) -> CommandResult {
+    Err(scripting::not_in_this_build())
+}
+
+/// `FUNCTION LOAD | DELETE | FLUSH | LIST | DUMP | RESTORE | STATS | KILL | HELP`
+#[cfg(target_family = "wasm")]
+pub fn function(ctx: &mut Ctx<'_, '_, '_>, args: &mut Args<'_>) -> CommandResult {
+    let sub = args.next_bytes()?;
+    if sub.eq_ignore_ascii_case(b"list") {
+        ctx.rewrite = Some(Vec::new());
+        ctx.reply.array(0);
+        return Ok(());
+    }
+    Err(scripting::not_in_this_build())
+}
+
+/// `FUNCTION LOAD | DELETE | FLUSH | LIST | DUMP | RESTORE | STATS | KILL | HELP`
+#[cfg(not(target_family = "wasm"))]
+pub fn function(ctx: &mut Ctx<'_, '_, '_>, args: &mut Args<'_>) -> CommandResult {
+    use scripting::functions::{self, Policy};
+    let sub = args.next_bytes()?;
+    let lower = sub.to_ascii_lowercase();
+    if !matches!(
+        lower.as_slice(),
+        b"load" | b"delete" | b"flush" | b"restore"
+    ) {
+        // Reads: nothing to log.
+        ctx.rewrite = Some(Vec::new());
+    }
+    match lower.as_slice() {
+        b"load" => {
+            let rest: Vec<&[u8]> = std::iter::from_fn(|| args.try_next()).collect();
+            let Some((code, options)) = rest.split_last() else {
+                return Err(CommandError::WrongArity("function|load"));
+            };
+            let mut replace = false;
+            for opt in options {
+                if opt.eq_ignore_ascii_case(b"replace") {
+                    replace = true;
+                } else {
+                    return Err(CommandError::owned(format!(
+                        "ERR Unknown option given: {}",
+                        String::from_utf8_lossy(opt)
+                    )));
+                }
+            }
+            let name = functions::load(ctx, code, replace)?;
+            ctx.reply.bulk(name.as_bytes());
+        }
+        b"delete" => {
+            let name = args
+                .next_bytes()
+                .map_err(|_| CommandError::WrongArity("function|delete"))?;
+            args.finish()
+                .map_err(|_| CommandError::WrongArity("function|delete"))?;
+            functions::delete(ctx, name)?;
+            ctx.reply.ok();
+        }
+        b"flush" => {
+            let mode = args.try_next();
+            let valid = mode.is_none_or(|m| {
+                m.eq_ignore_ascii_case(b"async") || m.eq_ignore_ascii_case(b"sync")
+            });
+            if !valid || args.remaining() > 0 {
+                return Err(CommandError::Static(
+                    "ERR FUNCTION FLUSH only supports SYNC|ASYNC option",
+                ));
+            }
+            functions::flush(ctx)?;
+            ctx.reply.ok();
+        }
+        b"list" => {
+            let mut pattern: Option<&[u8]> = None;
+            let mut with_code = false;
+            while let Some(opt) = args.try_next() {
+                if opt.eq_ignore_ascii_case(b"withcode") && !with_code {
+                    with_code = true;
+                } else if opt.eq_ignore_ascii_case(b"libraryname") && pattern.is_none() {
+                    pattern = Some(args.next_bytes().map_err(|_| {
+                        CommandError::Static("ERR library name argument was not given")
+                    })?);
+                } else {
+                    return Err(CommandError::owned(format!(
+                        "ERR Unknown argument {}",
+                        String::from_utf8_lossy(opt)
+                    )));
+                }
+            }
+            let protocol = ctx.reply.protocol();
+            let listed = |libs: &std::collections::BTreeMap<String, functions::Library>| {
+                let chosen: Vec<_> = libs
+                    .iter()
+                    .filter(|(name, _)| {
+                        pattern.is_none_or(|p| crate::glob::matches(p, name.as_bytes()))
+                    })
+                    .collect();
+                let mut out = crate::protocol::Reply::new();
+                out.set_protocol(protocol);
+                out.array(chosen.len());
+                for (name, lib) in chosen {
+                    out.map(if with_code { 4 } else { 3 });
+                    out.bulk(b"library_name");
+                    out.bulk(name.as_bytes());
+                    out.bulk(b"engine");
+                    out.bulk(b"LUA");
+                    out.bulk(b"functions");
+                    out.array(lib.functions.len());
+                    for f in &lib.functions {
+                        out.map(3);
+                        out.bulk(b"name");
+                        out.bulk(f.name.as_bytes());
+                        out.bulk(b"description");
+                        match &f.description {
+                            Some(d) => out.bulk(d),
+                            None => out.null(),
+                        }
+                        out.bulk(b"flags");
+                        out.set(f.flags.len());
+                        for flag in &f.flags {
+                            out.simple(flag);
+                        }
+                    }
+                    if with_code {
+                        out.bulk(b"library_code");
+                        out.bulk(&lib.code);
+                    }
+                }
+                out.take()
+            };
+            let bytes = functions::with_libraries(ctx, listed)?;
+            ctx.reply.raw(&bytes);
+        }
+        b"stats" => {
+            args.finish()
+                .map_err(|_| CommandError::WrongArity("function|stats"))?;
+            let (libraries, count) = functions::with_libraries(ctx, |libs| {
+                (
+                    libs.len(),
+                    libs.values().map(|l| l.functions.len()).sum::<usize>(),
+                )
+            })?;
+            ctx.reply.map(2);
+            ctx.reply.bulk(b"running_script");
+            ctx.reply.null();
+            ctx.reply.bulk(b"engines");
+            ctx.reply.map(1);
+            ctx.reply.bulk(b"LUA");
+            ctx.reply.map(2);
+            ctx.reply.bulk(b"libraries_count");
+            ctx.reply.integer(libraries as i64);
+            ctx.reply.bulk(b"functions_count");
+            ctx.reply.integer(count as i64);
+        }
+        b"dump" => {
+            args.finish()
+                .map_err(|_| CommandError::WrongArity("function|dump"))?;
+            let body = functions::with_libraries(ctx, |libs| {
+                let mut body = Vec::new();
+                for lib in libs.values() {
+                    body.push(crate::rdb::OPCODE_FUNCTION2);
+                    crate::rdb::put_string(&mut body, &lib.code);
+                }
+                body
+            })?;
+            ctx.reply.bulk(&crate::rdb::seal(body));
+        }
+        b"restore" => {
+            let payload = args
+                .next_bytes()
+                .map_err(|_| CommandError::WrongArity("function|restore"))?;
+            let policy = match args.try_next() {
+                None => Policy::Append,
+                Some(p) if p.eq_ignore_ascii_case(b"flush") => Policy::Flush,
+                Some(p) if p.eq_ignore_ascii_case(b"append") => Policy::Append,
+                Some(p) if p.eq_ignore_ascii_case(b"replace") => Policy::Replace,
+                Some(_) => {
+                    return Err(CommandError::Static("ERR Wrong restore policy given, value should be either FLUSH, APPEND or REPLACE."))
+                }
+            };
+            args.finish()
+                .map_err(|_| CommandError::WrongArity("function|restore"))?;
+            let body = crate::rdb::unseal(payload).ok_or(CommandError::Static(
+                "ERR DUMP payload version or checksum are wrong",
+            ))?;
+            let mut reader = crate::rdb::Reader::new(body);
+            let mut codes = Vec::new();
+            while !reader.at_end() {
+                let code = match reader.byte() {
+                    Some(crate::rdb::OPCODE_FUNCTION2) => reader.string(),
+                    _ => None,
+                };
+                codes.push(code.ok_or(CommandError::Static(
+                    "ERR given payload is not a valid function payload",
+                ))?);
+            }
+            functions::restore(ctx, codes, policy)?;
+            ctx.reply.ok();
+        }
+        b"kill" => {
+            args.finish()
+                .map_err(|_| CommandError::WrongArity("function|kill"))?;
+            return Err(CommandError::Static(
+                "NOTBUSY No scripts in execution right now.",
+            ));
+        }
+        _ => return Err(CommandError::unknown_subcommand(b"FUNCTION", sub)),
+    }
+    Ok(())
 }
 
 /// `EVAL script numkeys [key ...] [arg ...]`

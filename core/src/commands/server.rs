@@ -12,7 +12,6 @@ pub static COMMANDS: &[CommandSpec] = &[
     command!("command", -1, None, false, (0, 0, 0), command; LOADING | STALE),
     command!("config", -2, None, false, (0, 0, 0), config; NOSCRIPT | LOADING | STALE | ADMIN),
     command!("debug", -2, None, false, (0, 0, 0), debug; ADMIN | NOSCRIPT | LOADING | STALE),
-    command!("function", -2, None, false, (0, 0, 0), function; NOSCRIPT),
     command!("info", -1, None, false, (0, 0, 0), info; LOADING | STALE),
     command!("lastsave", 1, None, true, (0, 0, 0), lastsave; LOADING | STALE),
     command!("save", 1, None, false, (0, 0, 0), save; NOSCRIPT | NO_ASYNC_LOADING | NO_MULTI | ADMIN),
@@ -96,32 +95,6 @@ pub fn wait(ctx: &mut Ctx<'_, '_, '_>, args: &mut Args<'_>) -> CommandResult {
         return Err(CommandError::Static("ERR timeout is negative"));
     }
     ctx.reply.integer(0);
-    Ok(())
-}
-
-/// `FUNCTION FLUSH [ASYNC|SYNC]`, `FUNCTION LIST [...]`: no scripting yet, so no libraries.
-pub fn function(ctx: &mut Ctx<'_, '_, '_>, args: &mut Args<'_>) -> CommandResult {
-    let sub = args.next_bytes()?;
-    match sub.to_ascii_lowercase().as_slice() {
-        b"flush" => {
-            match args.try_next() {
-                None => {}
-                Some(m)
-                    if (m.eq_ignore_ascii_case(b"async") || m.eq_ignore_ascii_case(b"sync"))
-                        && args.remaining() == 0 => {}
-                Some(_) => {
-                    return Err(CommandError::Static(
-                        "ERR FUNCTION FLUSH only supports SYNC|ASYNC option",
-                    ))
-                }
-            }
-            ctx.reply.ok();
-        }
-        b"list" => {
-            ctx.reply.array(0);
-        }
-        _ => return Err(CommandError::unknown_subcommand(b"FUNCTION", sub)),
-    }
     Ok(())
 }
 

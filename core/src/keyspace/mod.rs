@@ -20,6 +20,7 @@ use crate::storage::StorageError;
 
 mod cache;
 mod check;
+mod functions;
 mod lists;
 mod ranks;
 mod zset;

@@ -615,3 +615,35 @@ fn mp_decode(lua: &Lua, b: &[u8], pos: &mut usize, depth: usize) -> mlua::Result
         _ => Err(rt("Bad data format in input.")),
     }
 }
+
+/// What `redis` is while a library's code runs (FUNCTION LOAD): `register_function`, `log`
+/// and the constants; anything else is the nonexistent-global error, as in Redis.
+pub fn loading_api(lua: &Lua, register: mlua::Function) -> mlua::Result<Table> {
+    let full = redis_table(lua)?;
+    let api = lua.create_table()?;
+    api.raw_set("register_function", register)?;
+    for pair in full.pairs::<String, Value>() {
+        let (name, value) = pair?;
+        if name == "log" || name.starts_with("LOG_") || name.starts_with("REDIS_VERSION") {
+            api.raw_set(name, value)?;
+        }
+    }
+    // The API sits behind a read-only view, so `redis.call` while loading is the
+    // nonexistent-global error.
+    lua.load(
+        r#"local api = ...
+        return setmetatable({}, {
+            __index = function(_, name)
+                local v = rawget(api, name)
+                if v == nil then
+                    error("Script attempted to access nonexistent global variable '" .. tostring(name) .. "'", 2)
+                end
+                return v
+            end,
+            __newindex = function() error("Attempt to modify a readonly table", 2) end,
+            __metatable = false,
+        })"#,
+    )
+    .set_name("=redis")
+    .call(api)
+}

@@ -10,6 +10,8 @@
 #[cfg(not(target_family = "wasm"))]
 mod convert;
 #[cfg(not(target_family = "wasm"))]
+pub mod functions;
+#[cfg(not(target_family = "wasm"))]
 mod libs;
 #[cfg(not(target_family = "wasm"))]
 mod vm;
@@ -25,6 +27,9 @@ pub struct Scripts {
     bodies: HashMap<String, Vec<u8>>,
     #[cfg(not(target_family = "wasm"))]
     vm: Option<vm::Vm>,
+    /// Function libraries (FUNCTION, FCALL), in a Lua state of their own.
+    #[cfg(not(target_family = "wasm"))]
+    pub(crate) functions: functions::Registry,
 }
 
 impl std::fmt::Debug for Scripts {
@@ -38,6 +43,8 @@ impl std::fmt::Debug for Scripts {
 /// What a script asks for in its `#!lua flags=...` line.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct ScriptFlags {
+    /// The script has a `#!` line (then, without `no-writes`, EVAL_RO refuses it).
+    pub shebang: bool,
     pub no_writes: bool,
 }
 
@@ -80,6 +87,7 @@ fn shebang(body: &[u8]) -> Result<(ScriptFlags, std::borrow::Cow<'_, [u8]>), Com
     }
     let end = memchr::memchr(b'\n', body).unwrap_or(body.len());
     let line = String::from_utf8_lossy(&body[2..end]).into_owned();
+    flags.shebang = true;
     let mut parts = line.split(' ').filter(|p| !p.is_empty());
     let engine = parts.next().unwrap_or("");
     if engine != "lua" {
@@ -133,7 +141,7 @@ pub fn load(ctx: &mut Ctx<'_, '_, '_>, body: &[u8]) -> Result<String, CommandErr
 }
 
 #[cfg(target_family = "wasm")]
-fn not_in_this_build() -> CommandError {
+pub fn not_in_this_build() -> CommandError {
     CommandError::Static("ERR scripting is not available in this build of DiskDB")
 }
 
@@ -169,12 +177,18 @@ pub fn run(
         };
         let (flags, code) = shebang(&body)?;
         let code = code.into_owned();
+        if read_only && flags.shebang && !flags.no_writes {
+            return Err(CommandError::Static(
+                "ERR Can not execute a script with write flag using *_ro command.",
+            ));
+        }
         if ctx.state.scripts.vm.is_none() {
             ctx.state.scripts.vm = Some(vm::Vm::new()?);
         }
         let Some(mut vm) = ctx.state.scripts.vm.take() else {
             return Err(CommandError::Static("ERR scripting is unavailable"));
         };
+
         let compiled = vm.compile(&sha, &code);
         if compiled.is_ok() {
             ctx.state.scripts.bodies.entry(sha.clone()).or_insert(body);
@@ -182,7 +196,10 @@ pub fn run(
         let result =
             compiled.and_then(|()| vm.run(ctx, &sha, keys, argv, read_only || flags.no_writes));
         // A SCRIPT FLUSH cannot run inside a script, so the state put back is still current.
-        ctx.state.scripts.vm = Some(vm);
+        // The scripts' bodies stay, so a fresh state compiles them again on use.
+        if !vm.exhausted() {
+            ctx.state.scripts.vm = Some(vm);
+        }
         result
     }
     #[cfg(target_family = "wasm")]

@@ -3,8 +3,10 @@
 
 use std::cell::RefCell;
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
+use std::sync::Arc;
 
-use mlua::{Function, Lua, LuaOptions, MultiValue, StdLib, Table, Value};
+use mlua::{Function, HookTriggers, Lua, LuaOptions, MultiValue, StdLib, Table, Value, VmState};
 
 use super::convert;
 use crate::commands::dispatch::{self, Caller};
@@ -80,7 +82,7 @@ local function handler(err)
   for level = 2, 64 do
     local info = getinfo(level, 'Sl')
     if not info then break end
-    if info.source == '@user_script' then
+    if info.source == '@user_script' or info.source == '@user_function' then
       err.source = info.source
       err.line = info.currentline
       break
@@ -88,7 +90,13 @@ local function handler(err)
   end
   return err
 end
-return function(f) return xpcall(f, handler) end, raising
+local function run(f, keys, args)
+  if keys then
+    return xpcall(function() return f(keys, args) end, handler)
+  end
+  return xpcall(f, handler)
+end
+return run, raising
 "#;
 
 /// Redis's sandbox: library tables and the globals are read-only, and reading a global that does
@@ -108,7 +116,19 @@ setmetatable(G, {
   __newindex = ro,
   __metatable = false,
 })
-return setmetatable({}, {__index = G, __newindex = ro, __metatable = false})
+local env = setmetatable({}, {__index = G, __newindex = ro, __metatable = false})
+-- Libraries (FUNCTION LOAD) see `redis` as `api.current`: the loading API while their code
+-- runs, the full library afterwards, when their functions are called.
+local api = {current = rawget(G, 'redis')}
+local library_env = setmetatable({}, {
+  __index = function(_, name)
+    if name == 'redis' then return api.current end
+    return G[name]
+  end,
+  __newindex = ro,
+  __metatable = false,
+})
+return env, library_env, api
 "#;
 
 /// Registry name of the Lua function [`call_raising`] calls.
@@ -136,8 +156,29 @@ unsafe extern "C-unwind" fn call_raising(state: *mut mlua::lua_State) -> std::ff
     }
 }
 
+/// Stops a script that runs past `busy-reply-threshold` without having written, as if SCRIPT
+/// KILL had been sent: the engine serves no other client while a script runs, so nobody could
+/// send it. A script that wrote runs to completion (Redis would only allow SHUTDOWN NOSAVE).
+#[derive(Default)]
+struct Watchdog {
+    /// Unix ms after which the running script is stopped (0: none running).
+    deadline_ms: AtomicI64,
+    wrote: AtomicBool,
+}
+
+fn unix_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}
+
+/// Instructions between the watchdog's looks at the clock.
+const WATCHDOG_EVERY: u32 = 100_000;
+
 pub struct Vm {
     lua: Lua,
+    watchdog: Arc<Watchdog>,
     /// The scripts compiled so far, by SHA1.
     functions: HashMap<String, Function>,
     /// `bridge.fn` is set for the length of a run.
@@ -146,6 +187,9 @@ pub struct Vm {
     redis: Table,
     /// The read-only environment scripts run in.
     env: Table,
+    /// The environment of libraries' code, and the switch of what `redis` is in it.
+    library_env: Table,
+    library_api: Table,
     /// Runs a function under the error handler: `(ok, value or error table)`.
     runner: Function,
 }
@@ -192,17 +236,35 @@ impl Vm {
                 globals.raw_set(name, Value::Nil).map_err(lua_err)?;
             }
         }
-        let env: Table = lua
+        let (env, library_env, library_api): (Table, Table, Table) = lua
             .load(PROTECT)
             .set_name("=redis")
             .call(())
             .map_err(lua_err)?;
+        let watchdog = Arc::new(Watchdog::default());
+        let dog = watchdog.clone();
+        lua.set_hook(
+            HookTriggers::new().every_nth_instruction(WATCHDOG_EVERY),
+            move |_, _| {
+                let deadline = dog.deadline_ms.load(Ordering::Relaxed);
+                if deadline != 0 && !dog.wrote.load(Ordering::Relaxed) && unix_ms() > deadline {
+                    return Err(mlua::Error::RuntimeError(
+                        "Script killed by user with SCRIPT KILL...".into(),
+                    ));
+                }
+                Ok(VmState::Continue)
+            },
+        )
+        .map_err(lua_err)?;
         Ok(Vm {
             lua,
+            watchdog,
             functions: HashMap::new(),
             bridge,
             redis,
             env,
+            library_env,
+            library_api,
             runner,
         })
     }
@@ -250,32 +312,152 @@ impl Vm {
             .ok_or(CommandError::Static(
                 "NOSCRIPT No matching script. Please use EVAL.",
             ))?;
-        let lua = &self.lua;
-        let globals = lua.globals();
-        let table_of = |items: &[&[u8]]| -> mlua::Result<Table> {
-            let t = lua.create_table_with_capacity(items.len(), 0)?;
-            for (i, item) in items.iter().enumerate() {
-                t.raw_set(i + 1, lua.create_string(item)?)?;
-            }
-            Ok(t)
-        };
+        let globals = self.lua.globals();
         globals
-            .raw_set("KEYS", table_of(keys).map_err(lua_err)?)
+            .raw_set("KEYS", self.strings(keys).map_err(lua_err)?)
             .map_err(lua_err)?;
         globals
-            .raw_set("ARGV", table_of(argv).map_err(lua_err)?)
+            .raw_set("ARGV", self.strings(argv).map_err(lua_err)?)
             .map_err(lua_err)?;
-        super::libs::reset_for_run(lua);
+        self.execute(ctx, sha, function, None, read_only)
+    }
 
+    /// Runs a library's function (FCALL): `callback(keys, args)`.
+    pub fn run_function(
+        &mut self,
+        ctx: &mut Ctx<'_, '_, '_>,
+        name: &str,
+        callback: Function,
+        keys: &[&[u8]],
+        argv: &[&[u8]],
+        read_only: bool,
+    ) -> CommandResult {
+        let args = (
+            self.strings(keys).map_err(lua_err)?,
+            self.strings(argv).map_err(lua_err)?,
+        );
+        self.execute(ctx, name, callback, Some(args), read_only)
+    }
+
+    fn strings(&self, items: &[&[u8]]) -> mlua::Result<Table> {
+        let t = self.lua.create_table_with_capacity(items.len(), 0)?;
+        for (i, item) in items.iter().enumerate() {
+            t.raw_set(i + 1, self.lua.create_string(item)?)?;
+        }
+        Ok(t)
+    }
+
+    /// Loads a library's code (FUNCTION LOAD): runs it with the loading API, whose
+    /// `register_function` collects the functions it defines.
+    pub fn load_library(
+        &mut self,
+        code: &[u8],
+        state: &crate::state::ServerState,
+    ) -> Result<Vec<Registered>, CommandError> {
+        let lua = &self.lua;
+        let chunk = lua
+            .load(code)
+            .set_name("@user_function")
+            .into_function()
+            .map_err(|e| {
+                let text = match e {
+                    mlua::Error::SyntaxError { message, .. } => message,
+                    other => other.to_string(),
+                };
+                CommandError::owned(format!("ERR Error compiling function: {}", text.trim_end()))
+            })?;
+        chunk
+            .set_environment(self.library_env.clone())
+            .map_err(lua_err)?;
+        let registered = RefCell::new(Vec::<Registered>::new());
+        self.arm_watchdog(state);
+        let outcome = lua.scope(|scope| {
+            let register = scope.create_function(|_, args: MultiValue| {
+                let entry = register_args(args)?;
+                let mut list = registered.borrow_mut();
+                if list.iter().any(|r| r.name == entry.name) {
+                    return Err(mlua::Error::RuntimeError(
+                        "Function already exists in the library".into(),
+                    ));
+                }
+                list.push(entry);
+                Ok(())
+            })?;
+            let api = super::libs::loading_api(lua, register)?;
+            self.library_api.raw_set("current", api)?;
+            let result: (bool, Value) = self.runner.call(chunk)?;
+            self.library_api.raw_set("current", self.redis_view()?)?;
+            Ok(result)
+        });
+        self.watchdog.deadline_ms.store(0, Ordering::Relaxed);
+        let (ok, value) = match outcome {
+            Ok(pair) => pair,
+            Err(e) => {
+                let _ = self
+                    .redis_view()
+                    .and_then(|view| self.library_api.raw_set("current", view));
+                return Err(lua_err(e));
+            }
+        };
+        if !ok {
+            let text = convert::error_text(&value, "");
+            let text = text.split(" script: ").next().unwrap_or(&text).to_owned();
+            return Err(CommandError::owned(format!(
+                "ERR Error registering functions: {text}"
+            )));
+        }
+        Ok(registered.into_inner())
+    }
+
+    /// Whether the Lua state is still mostly full after a run (and a full collection): then it
+    /// is dropped and a fresh one made, so one script that filled it does not fail every later
+    /// one.
+    pub fn exhausted(&self) -> bool {
+        self.lua.used_memory() > MEMORY_LIMIT / 2
+    }
+
+    /// Starts the watchdog's clock for a run, from `busy-reply-threshold` (or its old name
+    /// `lua-time-limit`, whichever is lower); 0 disables it.
+    fn arm_watchdog(&self, state: &crate::state::ServerState) {
+        let limit = ["busy-reply-threshold", "lua-time-limit"]
+            .iter()
+            .filter_map(|name| state.param(name))
+            .filter_map(|v| std::str::from_utf8(v).ok()?.parse::<i64>().ok())
+            .min()
+            .unwrap_or(5000);
+        let deadline = if limit > 0 { unix_ms() + limit } else { 0 };
+        self.watchdog.wrote.store(false, Ordering::Relaxed);
+        self.watchdog.deadline_ms.store(deadline, Ordering::Relaxed);
+    }
+
+    /// What scripts see as `redis` (the read-only view of the library).
+    fn redis_view(&self) -> mlua::Result<Value> {
+        self.lua.globals().raw_get("redis")
+    }
+
+    /// Runs `function` (with `args` for a library function) under the error handler, with
+    /// `redis.call` bound to `ctx`; `label` names it in error texts.
+    fn execute(
+        &mut self,
+        ctx: &mut Ctx<'_, '_, '_>,
+        label: &str,
+        function: Function,
+        args: Option<(Table, Table)>,
+        read_only: bool,
+    ) -> CommandResult {
+        let lua = &self.lua;
+        super::libs::reset_for_run(lua);
         let client_proto = ctx.reply.protocol();
         // Blocking commands answer at once inside a script, as inside EXEC; a SELECT inside the
         // script does not change the caller's database (Redis 7.0).
         let no_block = std::mem::replace(&mut ctx.session.no_block, true);
         let db = ctx.session.db;
+        self.arm_watchdog(&*ctx.state);
         let state = RefCell::new(RunState {
             ctx,
             read_only,
             resp: Protocol::Resp2,
+            watchdog: &self.watchdog,
         });
         let outcome = lua.scope(|scope| {
             let bridge_fn = scope.create_function_mut(|lua, args: MultiValue| {
@@ -307,7 +489,10 @@ impl Vm {
             })?;
             let redis = &self.redis;
             redis.raw_set("setresp", setresp)?;
-            let (ok, value): (bool, Value) = self.runner.call(function)?;
+            let (ok, value): (bool, Value) = match args {
+                Some((keys, argv)) => self.runner.call((function, keys, argv))?,
+                None => self.runner.call(function)?,
+            };
             let resp = state.borrow().resp;
             let mut out = Reply::new();
             out.set_protocol(client_proto);
@@ -315,17 +500,24 @@ impl Vm {
                 convert::lua_to_reply(&value, resp, &mut out);
                 Ok(out.take())
             } else {
-                Err(convert::error_text(&value, sha))
+                Err(convert::error_text(&value, label))
             };
             self.bridge.raw_set("fn", Value::Nil)?;
             redis.raw_set("setresp", Value::Nil)?;
             Ok(reply)
         });
+        self.watchdog.deadline_ms.store(0, Ordering::Relaxed);
         let ctx = state.into_inner().ctx;
         ctx.session.no_block = no_block;
         ctx.session.db = db;
-        // Scripts' garbage goes before the next client's command, as Redis collects after a run.
-        let _ = lua.gc_step();
+        // Scripts' garbage goes before the next client's command, as Redis collects after a run;
+        // after a run that filled the Lua state, all of it, so the next script has room.
+        if lua.used_memory() > MEMORY_LIMIT / 2 {
+            let _ = lua.gc_collect();
+            let _ = lua.gc_collect();
+        } else {
+            let _ = lua.gc_step();
+        }
         match outcome {
             Ok(Ok(bytes)) => {
                 ctx.reply.raw(&bytes);
@@ -340,12 +532,123 @@ impl Vm {
     }
 }
 
+/// A function a library registered.
+pub struct Registered {
+    pub name: String,
+    pub callback: Function,
+    pub description: Option<Vec<u8>>,
+    /// Redis's script flags given to it (`no-writes`, ...), in the order given.
+    pub flags: Vec<&'static str>,
+}
+
+const FUNCTION_FLAGS: &[&str] = &[
+    "no-writes",
+    "allow-oom",
+    "allow-stale",
+    "no-cluster",
+    "allow-cross-slot-keys",
+];
+
+fn rt(msg: &str) -> mlua::Error {
+    mlua::Error::RuntimeError(msg.into())
+}
+
+/// `redis.register_function(name, callback)` or
+/// `redis.register_function{function_name=..., callback=..., flags={...}, description=...}`.
+fn register_args(args: MultiValue) -> mlua::Result<Registered> {
+    let args: Vec<Value> = args.into_iter().collect();
+    let (name, callback, flags, description) = match args.as_slice() {
+        [Value::Table(t)] => {
+            let mut name = None;
+            let mut callback = None;
+            let mut flags = None;
+            let mut description = None;
+            for pair in t.pairs::<Value, Value>() {
+                let (k, v) = pair?;
+                let key = match &k {
+                    Value::String(s) => s.to_string_lossy(),
+                    _ => return Err(rt("named argument key given to redis.register_function is not a string")),
+                };
+                match key.as_str() {
+                    "function_name" => name = Some(v),
+                    "callback" => callback = Some(v),
+                    "flags" => flags = Some(v),
+                    "description" => description = Some(v),
+                    _ => return Err(rt("unknown argument given to redis.register_function")),
+                }
+            }
+            let name = name.ok_or_else(|| rt("redis.register_function must get a function name argument"))?;
+            let callback = callback.ok_or_else(|| rt("redis.register_function must get a callback argument"))?;
+            (name, callback, flags, description)
+        }
+        [_] => {
+            return Err(rt("calling redis.register_function with a single argument is only applicable to Lua table (representing named arguments)."))
+        }
+        [name, callback] => (name.clone(), callback.clone(), None, None),
+        _ => return Err(rt("wrong number of arguments to redis.register_function")),
+    };
+    let name = match name {
+        Value::String(s) => s.to_string_lossy(),
+        _ => {
+            return Err(rt(
+                "function_name argument given to redis.register_function must be a string",
+            ))
+        }
+    };
+    if name.is_empty() || !name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') {
+        // Redis 7.0 words a bad function name as a bad library name.
+        return Err(rt("Library names can only contain letters, numbers, or underscores(_) and must be at least one character long"));
+    }
+    let Value::Function(callback) = callback else {
+        return Err(rt(if flags.is_none() && description.is_none() {
+            "second argument to redis.register_function must be a function"
+        } else {
+            "callback argument given to redis.register_function must be a function"
+        }));
+    };
+    let mut flag_names = Vec::new();
+    match flags {
+        None | Some(Value::Nil) => {}
+        Some(Value::Table(t)) => {
+            for i in 1..=t.raw_len() {
+                let flag = match t.raw_get::<Value>(i)? {
+                    Value::String(s) => s.to_string_lossy(),
+                    _ => return Err(rt("unknown flag given")),
+                };
+                match FUNCTION_FLAGS.iter().find(|f| **f == flag) {
+                    Some(f) => flag_names.push(*f),
+                    None => return Err(rt("unknown flag given")),
+                }
+            }
+        }
+        Some(_) => return Err(rt(
+            "flags argument to redis.register_function must be a table representing function flags",
+        )),
+    }
+    let description = match description {
+        None | Some(Value::Nil) => None,
+        Some(Value::String(s)) => Some(s.as_bytes().to_vec()),
+        Some(_) => {
+            return Err(rt(
+                "description argument given to redis.register_function must be a string",
+            ))
+        }
+    };
+    Ok(Registered {
+        name,
+        callback,
+        description,
+        flags: flag_names,
+    })
+}
+
 /// What `redis.call` needs while a script runs.
 struct RunState<'c, 'a, 'k, 't> {
     ctx: &'c mut Ctx<'a, 'k, 't>,
     read_only: bool,
     /// The protocol commands reply in (`redis.setresp`).
     resp: Protocol,
+    watchdog: &'c Watchdog,
 }
 
 impl RunState<'_, '_, '_, '_> {
@@ -384,6 +687,9 @@ impl RunState<'_, '_, '_, '_> {
                 read_only: self.read_only,
             };
             dispatch::call(&mut inner, &argv);
+        }
+        if spec.is_write() {
+            self.watchdog.wrote.store(true, Ordering::Relaxed);
         }
         convert::reply_to_lua(lua, out.as_bytes())
     }
