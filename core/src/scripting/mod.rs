@@ -21,10 +21,18 @@ use std::collections::HashMap;
 use crate::commands::Ctx;
 use crate::error::{CommandError, CommandResult};
 
+/// A cached script: its body and the flags of its `#!` line.
+struct Cached {
+    #[cfg_attr(target_family = "wasm", allow(dead_code))]
+    body: Vec<u8>,
+    #[cfg_attr(target_family = "wasm", allow(dead_code))]
+    flags: ScriptFlags,
+}
+
 /// The script cache: bodies by lower-case hex SHA1, and the Lua state that compiled them.
 #[derive(Default)]
 pub struct Scripts {
-    bodies: HashMap<String, Vec<u8>>,
+    bodies: HashMap<String, Cached>,
     #[cfg(not(target_family = "wasm"))]
     vm: Option<vm::Vm>,
     /// Function libraries (FUNCTION, FCALL), in a Lua state of their own.
@@ -62,12 +70,6 @@ impl Scripts {
         {
             self.vm = None;
         }
-    }
-
-    #[cfg(not(target_family = "wasm"))]
-    fn body(&self, sha: &[u8]) -> Option<Vec<u8>> {
-        let sha = std::str::from_utf8(sha).ok()?.to_ascii_lowercase();
-        self.bodies.get(&sha).cloned()
     }
 }
 
@@ -123,14 +125,20 @@ pub fn load(ctx: &mut Ctx<'_, '_, '_>, body: &[u8]) -> Result<String, CommandErr
     #[cfg(not(target_family = "wasm"))]
     {
         let sha = sha1_hex(body);
-        let (_, code) = shebang(body)?;
+        let (flags, code) = shebang(body)?;
         let scripts = &mut ctx.state.scripts;
         let vm = match scripts.vm.as_mut() {
             Some(vm) => vm,
             None => scripts.vm.insert(vm::Vm::new()?),
         };
         vm.compile(&sha, &code)?;
-        scripts.bodies.insert(sha.clone(), body.to_vec());
+        scripts.bodies.insert(
+            sha.clone(),
+            Cached {
+                body: body.to_vec(),
+                flags,
+            },
+        );
         Ok(sha)
     }
     #[cfg(target_family = "wasm")]
@@ -161,22 +169,19 @@ pub fn run(
 ) -> CommandResult {
     #[cfg(not(target_family = "wasm"))]
     {
-        let (sha, body) = match source {
-            Source::Body(body) => {
-                let sha = sha1_hex(body);
-                (sha, body.to_vec())
-            }
-            Source::Sha(sha) => match ctx.state.scripts.body(sha) {
-                Some(body) => (String::from_utf8_lossy(sha).to_ascii_lowercase(), body),
-                None => {
-                    return Err(CommandError::Static(
-                        "NOSCRIPT No matching script. Please use EVAL.",
-                    ))
-                }
-            },
+        let (sha, given) = match source {
+            Source::Body(body) => (sha1_hex(body), Some(body)),
+            Source::Sha(sha) => (String::from_utf8_lossy(sha).to_ascii_lowercase(), None),
         };
-        let (flags, code) = shebang(&body)?;
-        let code = code.into_owned();
+        let flags = match (ctx.state.scripts.bodies.get(&sha), given) {
+            (Some(cached), _) => cached.flags,
+            (None, Some(body)) => shebang(body)?.0,
+            (None, None) => {
+                return Err(CommandError::Static(
+                    "NOSCRIPT No matching script. Please use EVAL.",
+                ))
+            }
+        };
         if read_only && flags.shebang && !flags.no_writes {
             return Err(CommandError::Static(
                 "ERR Can not execute a script with write flag using *_ro command.",
@@ -188,10 +193,27 @@ pub fn run(
         let Some(mut vm) = ctx.state.scripts.vm.take() else {
             return Err(CommandError::Static("ERR scripting is unavailable"));
         };
-
-        let compiled = vm.compile(&sha, &code);
-        if compiled.is_ok() {
-            ctx.state.scripts.bodies.entry(sha.clone()).or_insert(body);
+        // Compiled on first use in this Lua state: the given body, or the cached one.
+        let mut compiled = Ok(());
+        if !vm.has(&sha) {
+            let body = match given {
+                Some(body) => body.to_vec(),
+                None => ctx
+                    .state
+                    .scripts
+                    .bodies
+                    .get(&sha)
+                    .map(|c| c.body.clone())
+                    .unwrap_or_default(),
+            };
+            compiled = shebang(&body).and_then(|(_, code)| vm.compile(&sha, &code));
+            if compiled.is_ok() {
+                ctx.state
+                    .scripts
+                    .bodies
+                    .entry(sha.clone())
+                    .or_insert(Cached { body, flags });
+            }
         }
         let result =
             compiled.and_then(|()| vm.run(ctx, &sha, keys, argv, read_only || flags.no_writes));

@@ -269,6 +269,11 @@ impl Vm {
         })
     }
 
+    /// Whether the script `sha` is compiled in this state.
+    pub fn has(&self, sha: &str) -> bool {
+        self.functions.contains_key(sha)
+    }
+
     /// Compiles `code` under `sha` unless it already is.
     pub fn compile(&mut self, sha: &str, code: &[u8]) -> Result<(), CommandError> {
         if self.functions.contains_key(sha) {
@@ -510,13 +515,11 @@ impl Vm {
         let ctx = state.into_inner().ctx;
         ctx.session.no_block = no_block;
         ctx.session.db = db;
-        // Scripts' garbage goes before the next client's command, as Redis collects after a run;
-        // after a run that filled the Lua state, all of it, so the next script has room.
+        // Lua's incremental collector keeps up by itself; after a run that filled the Lua
+        // state, collect all of it, so the next script has room.
         if lua.used_memory() > MEMORY_LIMIT / 2 {
             let _ = lua.gc_collect();
             let _ = lua.gc_collect();
-        } else {
-            let _ = lua.gc_step();
         }
         match outcome {
             Ok(Ok(bytes)) => {
