@@ -7,7 +7,7 @@
 use redb::Database;
 
 use crate::commands::dispatch::{self, Caller};
-use crate::commands::Ctx;
+use crate::commands::{Ctx, ScriptHost};
 use crate::error::CommandError;
 use crate::keyspace::{Counters, Held, IntegrityError, Keyspace, RowCache, DATABASES};
 use crate::protocol::{Argv, Reply};
@@ -109,6 +109,8 @@ pub struct Engine {
     /// Key records of the open transaction's state; cleared whenever that state is dropped.
     cache: RowCache,
     state: ServerState,
+    /// Runs EVAL, FCALL and the other scripting commands (none where Lua is not built).
+    scripts: Option<Box<dyn ScriptHost>>,
     last_checkpoint_ms: i64,
     /// A job ran since the previous tick.
     busy: bool,
@@ -376,6 +378,7 @@ impl Engine {
             counters: system.counters,
             cache: RowCache::new(record_cache),
             state: ServerState::new(0),
+            scripts: script_host(),
             last_checkpoint_ms: 0,
             busy: false,
             last_sync_ms: 0,
@@ -454,6 +457,7 @@ impl Engine {
         let open = self.open.as_mut().expect("opened above");
         let (counters, cache) = (&mut self.counters, &mut self.cache);
         let (record, state) = (&mut self.record, &mut self.state);
+        let scripts = &mut self.scripts;
         let failure = &mut open.failure;
         let changed = &mut open.changed;
         open.txn.with_dependent_mut(|txn, held| {
@@ -462,6 +466,7 @@ impl Engine {
                 keyspace,
                 record,
                 state,
+                scripts,
                 failure: failure.take(),
                 replaying: false,
                 now_ms,
@@ -512,6 +517,7 @@ impl Engine {
         let open = self.open.as_mut().expect("opened above");
         let (counters, cache) = (&mut self.counters, &mut self.cache);
         let (record, state) = (&mut self.record, &mut self.state);
+        let scripts = &mut self.scripts;
         let replayed = open.txn.with_dependent_mut(|txn, held| {
             let mut reply = Reply::new();
             for cmd in records.iter().flat_map(|r| &r.commands) {
@@ -520,6 +526,7 @@ impl Engine {
                     keyspace,
                     record: &mut *record,
                     state: &mut *state,
+                    scripts: &mut *scripts,
                     failure: None,
                     replaying: true,
                     now_ms: cmd.time_ms,
@@ -1029,11 +1036,24 @@ fn write_system(
     Ok(())
 }
 
+/// The scripting commands' host: Lua where it is built.
+fn script_host() -> Option<Box<dyn ScriptHost>> {
+    #[cfg(not(target_family = "wasm"))]
+    {
+        Some(Box::new(crate::scripting::Scripts::default()))
+    }
+    #[cfg(target_family = "wasm")]
+    {
+        None
+    }
+}
+
 /// The commands of one group, sharing one redb write transaction.
 pub struct Group<'g, 't> {
     keyspace: Keyspace<'g, 't>,
     record: &'g mut RecordBuilder,
     state: &'g mut ServerState,
+    scripts: &'g mut Option<Box<dyn ScriptHost>>,
     failure: Option<StorageError>,
     replaying: bool,
     now_ms: i64,
@@ -1053,6 +1073,7 @@ impl Group<'_, '_> {
             replaying: self.replaying,
             now_ms: self.now_ms,
             caller: Caller::Client,
+            scripts: &mut *self.scripts,
         };
         dispatch::call(&mut ctx, argv);
     }

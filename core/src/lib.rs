@@ -11,6 +11,7 @@ pub mod keyspace;
 pub mod long_double;
 pub mod protocol;
 pub mod rdb;
+#[cfg(not(target_family = "wasm"))]
 pub mod scripting;
 pub mod session;
 pub mod state;

@@ -49,8 +49,6 @@ pub struct ServerState {
     /// CONFIG parameters by name (lower case).
     pub config: BTreeMap<String, Param>,
     pub stats: Stats,
-    /// The script cache and the Lua state (EVAL, SCRIPT).
-    pub scripts: crate::scripting::Scripts,
     /// Connected clients by id.
     pub clients: BTreeMap<u64, ClientInfo>,
     /// When the instance started (Unix ms).

@@ -145,19 +145,29 @@ pub struct Ctx<'a, 'k, 't> {
     pub(crate) replaying: bool,
     pub(crate) now_ms: i64,
     pub(crate) caller: dispatch::Caller,
+    /// The engine's script host (absent in builds without scripting, and while it runs a
+    /// script).
+    pub(crate) scripts: &'a mut Option<Box<dyn ScriptHost>>,
+}
+
+/// What runs the scripting family's commands (EVAL, FCALL, SCRIPT, FUNCTION ...). Scripts call
+/// commands back through [`dispatch::call`], so the host sits above this layer: the engine owns
+/// one and hands it in through [`Ctx::scripts`].
+pub trait ScriptHost: Send {
+    /// Runs the command `args` names (`args.name()`), with its arguments after the name.
+    fn command(&mut self, ctx: &mut Ctx<'_, '_, '_>, args: &mut Args<'_>) -> CommandResult;
 }
 
 impl<'k, 't> Ctx<'_, 'k, 't> {
     /// The same context with replies going to `reply` (a script's `redis.call`).
-    #[cfg(not(target_family = "wasm"))]
-    pub(crate) fn with_reply<'r>(&'r mut self, reply: &'r mut Reply) -> Ctx<'r, 'k, 't> {
+    pub fn with_reply<'r>(&'r mut self, reply: &'r mut Reply) -> Ctx<'r, 'k, 't> {
         let mut inner = self.reborrow();
         inner.reply = reply;
         inner
     }
 
     /// The same context for a nested command (EXEC's queue, a script's `redis.call`).
-    pub(crate) fn reborrow(&mut self) -> Ctx<'_, 'k, 't> {
+    pub fn reborrow(&mut self) -> Ctx<'_, 'k, 't> {
         Ctx {
             ks: &mut *self.ks,
             session: &mut *self.session,
@@ -169,6 +179,7 @@ impl<'k, 't> Ctx<'_, 'k, 't> {
             replaying: self.replaying,
             now_ms: self.now_ms,
             caller: self.caller,
+            scripts: &mut *self.scripts,
         }
     }
 }

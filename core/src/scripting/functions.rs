@@ -147,65 +147,61 @@ impl Registry {
     }
 }
 
-/// `FUNCTION LOAD [REPLACE] code`
-pub fn load(ctx: &mut Ctx<'_, '_, '_>, code: &[u8], replace: bool) -> Result<String, CommandError> {
-    let mut registry = std::mem::take(&mut ctx.state.scripts.functions);
-    let result = registry
-        .ensure_loaded(ctx)
-        .and_then(|()| registry.load(ctx, code, replace, true));
-    ctx.state.scripts.functions = registry;
-    result
-}
+impl Registry {
+    /// `FUNCTION LOAD [REPLACE] code`
+    pub fn load_library(
+        &mut self,
+        ctx: &mut Ctx<'_, '_, '_>,
+        code: &[u8],
+        replace: bool,
+    ) -> Result<String, CommandError> {
+        self.ensure_loaded(ctx)?;
+        self.load(ctx, code, replace, true)
+    }
 
-/// `FUNCTION DELETE library`
-pub fn delete(ctx: &mut Ctx<'_, '_, '_>, name: &[u8]) -> CommandResult {
-    let mut registry = std::mem::take(&mut ctx.state.scripts.functions);
-    let result = registry.ensure_loaded(ctx).and_then(|()| {
+    /// `FUNCTION DELETE library`
+    pub fn delete(&mut self, ctx: &mut Ctx<'_, '_, '_>, name: &[u8]) -> CommandResult {
+        self.ensure_loaded(ctx)?;
         let name = String::from_utf8_lossy(name).into_owned();
-        if registry.libraries.remove(&name).is_none() {
+        if self.libraries.remove(&name).is_none() {
             return Err(CommandError::Static("ERR Library not found"));
         }
-        registry.callbacks.retain(|_, (owner, _, _)| *owner != name);
+        self.callbacks.retain(|_, (owner, _, _)| *owner != name);
         ctx.ks.delete_function_library(&name)?;
         Ok(())
-    });
-    ctx.state.scripts.functions = registry;
-    result
-}
+    }
 
-/// `FUNCTION FLUSH`: every library goes, and their Lua state with them.
-pub fn flush(ctx: &mut Ctx<'_, '_, '_>) -> CommandResult {
-    ctx.ks.clear_function_libraries()?;
-    ctx.state.scripts.functions = Registry {
-        loaded: true,
-        ..Registry::default()
-    };
-    Ok(())
-}
+    /// `FUNCTION FLUSH`: every library goes, and their Lua state with them.
+    pub fn flush(&mut self, ctx: &mut Ctx<'_, '_, '_>) -> CommandResult {
+        ctx.ks.clear_function_libraries()?;
+        *self = Registry {
+            loaded: true,
+            ..Registry::default()
+        };
+        Ok(())
+    }
 
-/// The libraries, read in if not yet, for FUNCTION LIST / STATS / DUMP.
-pub fn with_libraries<R>(
-    ctx: &mut Ctx<'_, '_, '_>,
-    f: impl FnOnce(&BTreeMap<String, Library>) -> R,
-) -> Result<R, CommandError> {
-    let mut registry = std::mem::take(&mut ctx.state.scripts.functions);
-    let result = registry.ensure_loaded(ctx).map(|()| f(&registry.libraries));
-    ctx.state.scripts.functions = registry;
-    result
-}
+    /// The libraries, read in if not yet, for FUNCTION LIST / STATS / DUMP.
+    pub fn libraries(
+        &mut self,
+        ctx: &mut Ctx<'_, '_, '_>,
+    ) -> Result<&BTreeMap<String, Library>, CommandError> {
+        self.ensure_loaded(ctx)?;
+        Ok(&self.libraries)
+    }
 
-/// `FCALL` / `FCALL_RO`.
-pub fn call(
-    ctx: &mut Ctx<'_, '_, '_>,
-    name: &[u8],
-    keys: &[&[u8]],
-    argv: &[&[u8]],
-    read_only: bool,
-) -> CommandResult {
-    let mut registry = std::mem::take(&mut ctx.state.scripts.functions);
-    let result = registry.ensure_loaded(ctx).and_then(|()| {
+    /// `FCALL` / `FCALL_RO`.
+    pub fn call(
+        &mut self,
+        ctx: &mut Ctx<'_, '_, '_>,
+        name: &[u8],
+        keys: &[&[u8]],
+        argv: &[&[u8]],
+        read_only: bool,
+    ) -> CommandResult {
+        self.ensure_loaded(ctx)?;
         let name = String::from_utf8_lossy(name).into_owned();
-        let Some((_, callback, no_writes)) = registry.callbacks.get(&name).cloned() else {
+        let Some((_, callback, no_writes)) = self.callbacks.get(&name).cloned() else {
             return Err(CommandError::Static("ERR Function not found"));
         };
         if read_only && !no_writes {
@@ -213,49 +209,41 @@ pub fn call(
                 "ERR Can not execute a script with write flag using *_ro command.",
             ));
         }
-        registry
-            .vm()?
-            .run_function(ctx, &name, callback, keys, argv, read_only || no_writes)
-    });
-    // A function cannot run FUNCTION commands (they are `noscript`), so the registry put back is
-    // still current. If the call filled the Lua state, the libraries are read in again, into a
-    // fresh one, on next use.
-    if registry.vm.as_ref().is_some_and(Vm::exhausted) {
-        registry = Registry::default();
+        let vm = self.vm()?;
+        let result = vm.run_function(ctx, &name, callback, keys, argv, read_only || no_writes);
+        // If the call filled the Lua state, the libraries are read in again, into a fresh one,
+        // on next use.
+        if vm.exhausted() {
+            *self = Registry::default();
+        }
+        result
     }
-    ctx.state.scripts.functions = registry;
-    result
-}
 
-/// `FUNCTION RESTORE payload [FLUSH|APPEND|REPLACE]` after the payload was decoded into
-/// libraries' code: all are checked before any is kept.
-pub fn restore(ctx: &mut Ctx<'_, '_, '_>, codes: Vec<Vec<u8>>, policy: Policy) -> CommandResult {
-    let mut registry = std::mem::take(&mut ctx.state.scripts.functions);
-    let result = registry.ensure_loaded(ctx).and_then(|()| {
-        let mut names = Vec::new();
+    /// `FUNCTION RESTORE payload [FLUSH|APPEND|REPLACE]` after the payload was decoded into
+    /// libraries' code: all are checked before any is kept.
+    pub fn restore(
+        &mut self,
+        ctx: &mut Ctx<'_, '_, '_>,
+        codes: Vec<Vec<u8>>,
+        policy: Policy,
+    ) -> CommandResult {
+        self.ensure_loaded(ctx)?;
         for code in &codes {
             let (name, _) = metadata(code)?;
-            if policy == Policy::Append && registry.libraries.contains_key(&name) {
+            if policy == Policy::Append && self.libraries.contains_key(&name) {
                 return Err(CommandError::owned(format!(
                     "ERR Library {name} already exists"
                 )));
             }
-            names.push(name);
         }
         if policy == Policy::Flush {
-            ctx.ks.clear_function_libraries()?;
-            registry = Registry {
-                loaded: true,
-                ..Registry::default()
-            };
+            self.flush(ctx)?;
         }
         for code in &codes {
-            registry.load(ctx, code, true, true)?;
+            self.load(ctx, code, true, true)?;
         }
         Ok(())
-    });
-    ctx.state.scripts.functions = registry;
-    result
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
