@@ -10,6 +10,7 @@ pub mod glob;
 pub mod keyspace;
 pub mod long_double;
 pub mod protocol;
+pub mod random;
 pub mod rdb;
 #[cfg(not(target_family = "wasm"))]
 pub mod scripting;

@@ -5,7 +5,7 @@
 //! replay) they never block: they answer as if the timeout had passed.
 
 use super::lists::{self, End};
-use super::{Args, CommandSpec, Ctx};
+use super::{parse_timeout, Args, CommandSpec, Ctx};
 use crate::error::{CommandError, CommandResult};
 use crate::session::Block;
 
@@ -17,32 +17,6 @@ pub static COMMANDS: &[CommandSpec] = &[
     command!("brpop", -3, Write, false, (1, -2, 1), brpop; NOSCRIPT | BLOCKING),
     command!("brpoplpush", 4, Write, false, (1, 2, 1), brpoplpush; NOSCRIPT | BLOCKING | DENYOOM),
 ];
-
-/// Redis's timeout argument: seconds as a float, 0 = forever; returns the deadline in Unix ms.
-pub(crate) fn parse_timeout(arg: &[u8], now_ms: i64) -> Result<Option<i64>, CommandError> {
-    let not_float = CommandError::Static("ERR timeout is not a float or out of range");
-    let text = std::str::from_utf8(arg).map_err(|_| not_float.clone())?;
-    if text.is_empty() || text.starts_with(|c: char| c.is_ascii_whitespace()) {
-        return Err(not_float);
-    }
-    let secs: f64 = text.parse().map_err(|_| not_float.clone())?;
-    if secs.is_nan() {
-        return Err(not_float);
-    }
-    let ms = (secs * 1000.0).ceil();
-    // Redis casts to a 64-bit integer; on x86 anything too big (inf included) lands on the most
-    // negative value, hence its "negative" answer.
-    if ms < 0.0 || ms >= i64::MAX as f64 {
-        return Err(CommandError::Static("ERR timeout is negative"));
-    }
-    let ms = ms as i64;
-    if ms == 0 {
-        return Ok(None);
-    }
-    ms.checked_add(now_ms)
-        .map(Some)
-        .ok_or(CommandError::Static("ERR timeout is out of range"))
-}
 
 /// Blocks on `keys`, or answers the timeout's null at once where blocking is not possible.
 pub(crate) fn block_or_null(

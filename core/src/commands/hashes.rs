@@ -2,7 +2,7 @@
 //! order (see [`slotted`]); the key's record holds the field count.
 
 use super::{
-    count_of, keys::parse_cursor, lookup_kind, parse_i64, reply_scan, scan_elements, scan_options,
+    count_of, lookup_kind, parse_cursor, parse_i64, reply_scan, scan_elements, scan_options,
     slotted, store_count, unslotted, Args, CommandSpec, Ctx,
 };
 use crate::error::{CommandError, CommandResult};
@@ -339,19 +339,19 @@ pub fn hrandfield(ctx: &mut Ctx<'_, '_, '_>, args: &mut Args<'_>) -> CommandResu
     let pick = |rng: u64| rng as usize % total.max(1);
     match count {
         None => {
-            let (field, _) = &rows[pick(super::keys::random_u64())];
+            let (field, _) = &rows[pick(crate::random::random_u64())];
             ctx.reply.bulk(unslotted(field));
         }
         Some(n) => {
             let chosen: Vec<usize> = if n >= 0 {
                 // Distinct fields: a random rotation of the whole list, cut to n.
-                let start = pick(super::keys::random_u64());
+                let start = pick(crate::random::random_u64());
                 (0..total.min(n as usize))
                     .map(|i| (start + i) % total)
                     .collect()
             } else {
                 (0..n.unsigned_abs() as usize)
-                    .map(|_| pick(super::keys::random_u64()))
+                    .map(|_| pick(crate::random::random_u64()))
                     .collect()
             };
             if with_values && ctx.reply.protocol() == crate::protocol::reply::Protocol::Resp3 {

@@ -1,11 +1,10 @@
 //! Generic key commands (Redis's `db.c`): DEL, EXISTS, TYPE, RENAME, KEYS, SCAN, SELECT, ...
 
-use std::sync::atomic::{AtomicU64, Ordering};
-
-use super::{db_in_range, parse_db, parse_i64, parse_int, Args, CommandSpec, Ctx};
+use super::{db_in_range, parse_cursor, parse_db, parse_i64, parse_int, Args, CommandSpec, Ctx};
 use crate::error::{CommandError, CommandResult};
 use crate::glob;
 use crate::keyspace::{Entry, Kind};
+use crate::random::random_u64;
 
 /// This family's rows of the command table (name, arity, access, fast, keys, handler).
 pub static COMMANDS: &[CommandSpec] = &[
@@ -168,49 +167,6 @@ pub fn scan(ctx: &mut Ctx<'_, '_, '_>, args: &mut Args<'_>) -> CommandResult {
         ctx.reply.bulk(key);
     }
     Ok(())
-}
-
-/// Redis's cursor parsing, which is C's `strtoul` on a C string: an optional sign (a negative
-/// value wraps), digits, nothing after them; the empty string reads as 0; a leading space or an
-/// overflow is "invalid cursor".
-pub(super) fn parse_cursor(arg: &[u8]) -> Result<u64, CommandError> {
-    let s = &arg[..memchr::memchr(0, arg).unwrap_or(arg.len())];
-    if s.is_empty() {
-        return Ok(0);
-    }
-    if s[0].is_ascii_whitespace() || s[0] == 0x0b {
-        return Err(CommandError::InvalidCursor);
-    }
-    let (negative, digits) = match s[0] {
-        b'-' => (true, &s[1..]),
-        b'+' => (false, &s[1..]),
-        _ => (false, s),
-    };
-    if digits.is_empty() || !digits.iter().all(u8::is_ascii_digit) {
-        return Err(CommandError::InvalidCursor);
-    }
-    let mut value: u64 = 0;
-    for &d in digits {
-        value = value
-            .checked_mul(10)
-            .and_then(|v| v.checked_add(u64::from(d - b'0')))
-            .ok_or(CommandError::InvalidCursor)?;
-    }
-    Ok(if negative {
-        value.wrapping_neg()
-    } else {
-        value
-    })
-}
-
-static RANDOM: AtomicU64 = AtomicU64::new(0x9e37_79b9_7f4a_7c15);
-
-/// A fast non-cryptographic random number (splitmix64), for RANDOMKEY and friends.
-pub(crate) fn random_u64() -> u64 {
-    let mut z = RANDOM.fetch_add(0x9e37_79b9_7f4a_7c15, Ordering::Relaxed);
-    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-    z ^ (z >> 31)
 }
 
 /// `RANDOMKEY`
@@ -453,9 +409,9 @@ fn encoding_of(entry: &Entry) -> &'static str {
         Kind::List => "quicklist",
         Kind::Hash => "hashtable",
         // The record remembers whether Redis would still use the compact encoding.
-        Kind::Set if super::sets::compact_of(entry) => "intset",
+        Kind::Set if crate::keyspace::compact_of(entry) => "intset",
         Kind::Set => "hashtable",
-        Kind::ZSet if super::sets::compact_of(entry) => "listpack",
+        Kind::ZSet if crate::keyspace::compact_of(entry) => "listpack",
         Kind::ZSet => "skiplist",
     }
 }

@@ -22,6 +22,7 @@ macro_rules! command {
     };
 }
 
+mod args;
 mod blocking;
 mod connection;
 pub mod dispatch;
@@ -37,12 +38,17 @@ mod strings;
 mod transactions;
 mod zsets;
 
+pub use args::{
+    db_in_range, parse_cursor, parse_db, parse_i64, parse_int, parse_random_count, parse_timeout,
+    rest, scan_options,
+};
 pub use server::REDIS_VERSION;
 
 use std::collections::HashMap;
 use std::sync::OnceLock;
 
 use crate::error::{CommandError, CommandResult};
+pub use crate::keyspace::count_of;
 use crate::keyspace::{ElemRange, ElemRow, ElemTable, Entry, Keyspace, Kind};
 use crate::protocol::{Argv, Reply};
 use crate::session::Session;
@@ -265,45 +271,6 @@ impl CommandSpec {
     }
 }
 
-/// Redis's `getLongLongFromObject`: a strict decimal integer.
-pub fn parse_i64(arg: &[u8]) -> Result<i64, CommandError> {
-    crate::protocol::string2ll(arg).ok_or(CommandError::NotInteger)
-}
-
-/// The count of HRANDFIELD, SRANDMEMBER and ZRANDMEMBER: any integer but `i64::MIN`, whose
-/// magnitude Redis cannot negate (its `getRangeLongFromObjectOrReply` bounds).
-pub fn parse_random_count(arg: &[u8]) -> Result<i64, CommandError> {
-    match parse_i64(arg)? {
-        i64::MIN => Err(CommandError::Static(
-            "ERR value is out of range, value must between -9223372036854775807 and 9223372036854775807",
-        )),
-        n => Ok(n),
-    }
-}
-
-/// Redis's `getIntFromObject`: a strict decimal that fits in 32 bits.
-pub fn parse_int(arg: &[u8]) -> Result<i32, CommandError> {
-    let n = parse_i64(arg)?;
-    i32::try_from(n).map_err(|_| {
-        CommandError::Static(
-            "ERR value is out of range, value must between -2147483648 and 2147483647",
-        )
-    })
-}
-
-/// A logical database index must be within 0..16.
-pub fn db_in_range(n: i32) -> Result<usize, CommandError> {
-    usize::try_from(n)
-        .ok()
-        .filter(|&d| d < crate::keyspace::DATABASES)
-        .ok_or(CommandError::DbIndexOutOfRange)
-}
-
-/// A logical database index argument (SELECT, MOVE, COPY ... DB).
-pub fn parse_db(arg: &[u8]) -> Result<usize, CommandError> {
-    db_in_range(parse_int(arg)?)
-}
-
 /// The live value at `key` if it is of `kind`: `None` when missing, WRONGTYPE when another type.
 pub fn lookup_kind(
     ctx: &mut Ctx<'_, '_, '_>,
@@ -314,16 +281,6 @@ pub fn lookup_kind(
         Some(entry) if entry.kind != kind => Err(CommandError::WrongType),
         other => Ok(other),
     }
-}
-
-/// A collection's element count, kept in its record's body.
-pub fn count_of(entry: &Entry) -> u64 {
-    entry
-        .body
-        .get(..8)
-        .and_then(|b| b.try_into().ok())
-        .map(u64::from_le_bytes)
-        .unwrap_or(0)
 }
 
 /// Stores a collection's new element count, keeping its deadline; a count of 0 removes the key,
@@ -340,7 +297,29 @@ pub fn store_count(
         ctx.ks.delete(db, key)?;
     } else {
         let expire_at = old.and_then(|e| e.expire_at);
-        ctx.ks.put(db, key, kind, expire_at, &count.to_le_bytes())?;
+        ctx.ks
+            .put(db, key, kind, expire_at, &crate::keyspace::counted(count))?;
+    }
+    Ok(())
+}
+
+/// Writes a collection record (count and compact flag), keeping the old deadline; a count of 0
+/// removes the key, as Redis removes a collection with its last element.
+pub fn store_record(
+    ctx: &mut Ctx<'_, '_, '_>,
+    key: &[u8],
+    kind: Kind,
+    old: Option<&Entry>,
+    count: u64,
+    compact: bool,
+) -> CommandResult {
+    let db = ctx.session.db;
+    if count == 0 {
+        ctx.ks.delete(db, key)?;
+    } else {
+        let body = crate::keyspace::counted_compact(count, compact);
+        let expire_at = old.and_then(|e| e.expire_at);
+        ctx.ks.put(db, key, kind, expire_at, &body)?;
     }
     Ok(())
 }
@@ -357,29 +336,6 @@ pub fn slotted(bytes: &[u8]) -> Vec<u8> {
 /// The bytes of an element written by [`slotted`].
 pub fn unslotted(elem: &[u8]) -> &[u8] {
     elem.get(8..).unwrap_or_default()
-}
-
-/// Parses `[MATCH pattern] [COUNT count]` of the *SCAN commands.
-pub fn scan_options<'a>(args: &mut Args<'a>) -> Result<(Option<&'a [u8]>, usize), CommandError> {
-    let mut pattern = None;
-    let mut count = 10;
-    while let Some(opt) = args.try_next() {
-        if args.remaining() == 0 {
-            return Err(CommandError::Syntax);
-        }
-        if opt.eq_ignore_ascii_case(b"match") {
-            pattern = Some(args.next_bytes()?).filter(|p| *p != b"*");
-        } else if opt.eq_ignore_ascii_case(b"count") {
-            let n = parse_i64(args.next_bytes()?)?;
-            if n < 1 {
-                return Err(CommandError::Syntax);
-            }
-            count = n as usize;
-        } else {
-            return Err(CommandError::Syntax);
-        }
-    }
-    Ok((pattern, count))
 }
 
 /// One step of HSCAN/SSCAN/ZSCAN over a slotted element table: the rows from `cursor` (a slot)

@@ -5,12 +5,13 @@
 use std::collections::{BTreeSet, HashSet};
 
 use super::{
-    count_of, keys::parse_cursor, keys::random_u64, lookup_kind, parse_i64, reply_scan,
-    scan_elements, scan_options, slotted, unslotted, Args, CommandSpec, Ctx,
+    count_of, lookup_kind, parse_cursor, parse_i64, reply_scan, scan_elements, scan_options,
+    slotted, store_record, unslotted, Args, CommandSpec, Ctx,
 };
 use crate::error::{CommandError, CommandResult};
 use crate::glob;
-use crate::keyspace::{ElemRange, ElemTable, Entry, Kind};
+use crate::keyspace::{compact_of, ElemRange, ElemTable, Entry, Kind};
+use crate::random::random_u64;
 
 /// This family's rows of the command table (name, arity, access, fast, keys, handler).
 pub static COMMANDS: &[CommandSpec] = &[
@@ -41,40 +42,6 @@ const MAX_INTSET: u64 = 512;
 /// Whether Redis can hold `member` in an intset (`isSdsRepresentableAsLongLong`).
 fn is_int(member: &[u8]) -> bool {
     crate::protocol::string2ll(member).is_some()
-}
-
-/// Whether a collection record says Redis would still use its compact encoding (an intset for
-/// a set, a listpack for a sorted set): the byte after the count.
-pub(super) fn compact_of(entry: &Entry) -> bool {
-    entry.body.get(8) == Some(&1)
-}
-
-/// Writes a collection record (count and compact flag), keeping the old deadline; a count of 0
-/// removes the key, as Redis removes a collection with its last element.
-pub(super) fn store_record(
-    ctx: &mut Ctx<'_, '_, '_>,
-    key: &[u8],
-    kind: Kind,
-    old: Option<&Entry>,
-    count: u64,
-    compact: bool,
-) -> CommandResult {
-    let db = ctx.session.db;
-    if count == 0 {
-        ctx.ks.delete(db, key)?;
-    } else {
-        let mut body = [0u8; 9];
-        body[..8].copy_from_slice(&count.to_le_bytes());
-        body[8] = u8::from(compact);
-        let expire_at = old.and_then(|e| e.expire_at);
-        ctx.ks.put(db, key, kind, expire_at, &body)?;
-    }
-    Ok(())
-}
-
-/// The arguments not read yet.
-pub(super) fn rest<'a>(args: &mut Args<'a>) -> Vec<&'a [u8]> {
-    std::iter::from_fn(|| args.try_next()).collect()
 }
 
 fn is_member(ctx: &mut Ctx<'_, '_, '_>, key: &[u8], member: &[u8]) -> Result<bool, CommandError> {
@@ -181,7 +148,7 @@ fn reply_members(ctx: &mut Ctx<'_, '_, '_>, members: &[Vec<u8>]) {
 /// `SADD key member [member ...]`
 pub fn sadd(ctx: &mut Ctx<'_, '_, '_>, args: &mut Args<'_>) -> CommandResult {
     let key = args.next_bytes()?;
-    let new = rest(args);
+    let new = super::rest(args);
     let old = lookup_kind(ctx, key, Kind::Set)?;
     let added = add_members(ctx, key, old.as_ref(), &new)?;
     ctx.reply.integer(added as i64);
@@ -234,7 +201,7 @@ pub fn sismember(ctx: &mut Ctx<'_, '_, '_>, args: &mut Args<'_>) -> CommandResul
 pub fn smismember(ctx: &mut Ctx<'_, '_, '_>, args: &mut Args<'_>) -> CommandResult {
     let key = args.next_bytes()?;
     let exists = lookup_kind(ctx, key, Kind::Set)?.is_some();
-    let asked = rest(args);
+    let asked = super::rest(args);
     let mut found = Vec::with_capacity(asked.len());
     for member in asked {
         found.push(exists && is_member(ctx, key, member)?);
@@ -522,7 +489,7 @@ fn difference(ctx: &mut Ctx<'_, '_, '_>, keys: &[&[u8]]) -> Result<Vec<Vec<u8>>,
 
 /// `SINTER key [key ...]`
 pub fn sinter(ctx: &mut Ctx<'_, '_, '_>, args: &mut Args<'_>) -> CommandResult {
-    let keys = rest(args);
+    let keys = super::rest(args);
     let result = intersect(ctx, &keys, 0)?;
     reply_members(ctx, &result);
     Ok(())
@@ -531,7 +498,7 @@ pub fn sinter(ctx: &mut Ctx<'_, '_, '_>, args: &mut Args<'_>) -> CommandResult {
 /// `SINTERSTORE destination key [key ...]`
 pub fn sinterstore(ctx: &mut Ctx<'_, '_, '_>, args: &mut Args<'_>) -> CommandResult {
     let dst = args.next_bytes()?;
-    let keys = rest(args);
+    let keys = super::rest(args);
     let result = intersect(ctx, &keys, 0)?;
     store_set(ctx, dst, &result)
 }
@@ -569,7 +536,7 @@ pub fn sintercard(ctx: &mut Ctx<'_, '_, '_>, args: &mut Args<'_>) -> CommandResu
 
 /// `SUNION key [key ...]`
 pub fn sunion(ctx: &mut Ctx<'_, '_, '_>, args: &mut Args<'_>) -> CommandResult {
-    let keys = rest(args);
+    let keys = super::rest(args);
     let result = union(ctx, &keys)?;
     reply_members(ctx, &result);
     Ok(())
@@ -578,14 +545,14 @@ pub fn sunion(ctx: &mut Ctx<'_, '_, '_>, args: &mut Args<'_>) -> CommandResult {
 /// `SUNIONSTORE destination key [key ...]`
 pub fn sunionstore(ctx: &mut Ctx<'_, '_, '_>, args: &mut Args<'_>) -> CommandResult {
     let dst = args.next_bytes()?;
-    let keys = rest(args);
+    let keys = super::rest(args);
     let result = union(ctx, &keys)?;
     store_set(ctx, dst, &result)
 }
 
 /// `SDIFF key [key ...]`
 pub fn sdiff(ctx: &mut Ctx<'_, '_, '_>, args: &mut Args<'_>) -> CommandResult {
-    let keys = rest(args);
+    let keys = super::rest(args);
     let result = difference(ctx, &keys)?;
     reply_members(ctx, &result);
     Ok(())
@@ -594,7 +561,7 @@ pub fn sdiff(ctx: &mut Ctx<'_, '_, '_>, args: &mut Args<'_>) -> CommandResult {
 /// `SDIFFSTORE destination key [key ...]`
 pub fn sdiffstore(ctx: &mut Ctx<'_, '_, '_>, args: &mut Args<'_>) -> CommandResult {
     let dst = args.next_bytes()?;
-    let keys = rest(args);
+    let keys = super::rest(args);
     let result = difference(ctx, &keys)?;
     store_set(ctx, dst, &result)
 }

@@ -9,15 +9,15 @@ mod float;
 use std::borrow::Cow;
 use std::collections::HashMap;
 
-use super::sets::{compact_of, rest, store_record};
 use super::{
-    count_of, keys::parse_cursor, keys::random_u64, lookup_kind, parse_i64, reply_scan,
-    scan_elements, scan_options, unslotted, Args, CommandSpec, Ctx,
+    count_of, lookup_kind, parse_cursor, parse_i64, reply_scan, rest, scan_elements, scan_options,
+    store_record, unslotted, Args, CommandSpec, Ctx,
 };
 use crate::error::{CommandError, CommandResult};
 use crate::glob;
-use crate::keyspace::{position, sortable, ElemRange, ElemTable, Entry, Kind, ZItem};
+use crate::keyspace::{compact_of, position, sortable, ElemRange, ElemTable, Entry, Kind, ZItem};
 use crate::protocol::reply::{format_double, Protocol};
+use crate::random::random_u64;
 
 /// This family's rows of the command table (name, arity, access, fast, keys, handler).
 pub static COMMANDS: &[CommandSpec] = &[
@@ -1225,7 +1225,7 @@ pub fn zmpop(ctx: &mut Ctx<'_, '_, '_>, args: &mut Args<'_>) -> CommandResult {
 fn bzpop(ctx: &mut Ctx<'_, '_, '_>, args: &mut Args<'_>, max: bool) -> CommandResult {
     let mut keys: Vec<&[u8]> = std::iter::from_fn(|| args.try_next()).collect();
     let timeout = keys.pop().ok_or(CommandError::WrongArity(args.name()))?;
-    let deadline = super::blocking::parse_timeout(timeout, ctx.ks.now_ms())?;
+    let deadline = super::parse_timeout(timeout, ctx.ks.now_ms())?;
     for key in &keys {
         let Some(entry) = lookup(ctx, key)? else {
             continue;
@@ -1266,7 +1266,7 @@ pub fn bzpopmax(ctx: &mut Ctx<'_, '_, '_>, args: &mut Args<'_>) -> CommandResult
 
 /// `BZMPOP timeout numkeys key [key ...] MIN|MAX [COUNT count]`
 pub fn bzmpop(ctx: &mut Ctx<'_, '_, '_>, args: &mut Args<'_>) -> CommandResult {
-    let deadline = super::blocking::parse_timeout(args.next_bytes()?, ctx.ks.now_ms())?;
+    let deadline = super::parse_timeout(args.next_bytes()?, ctx.ks.now_ms())?;
     let (keys, max, count) = parse_zmpop(args)?;
     for key in &keys {
         if lookup(ctx, key)?.is_some() {

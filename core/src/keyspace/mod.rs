@@ -23,11 +23,13 @@ mod check;
 mod functions;
 mod lists;
 mod ranks;
+mod record;
 mod zset;
 pub use cache::RowCache;
 pub(crate) use cache::DRAIN_KEEP;
 use cache::{Cached, META_TAG};
 pub use check::IntegrityError;
+pub use record::{body_count, compact_of, count_of, counted, counted_compact};
 pub use zset::{position, sortable, ZItem};
 
 /// Number of logical databases (`SELECT 0`..`15`).
