@@ -70,8 +70,8 @@ impl Default for EngineConfig {
 /// the previous tick).
 const CHECKPOINT_EVERY_MS: i64 = 1000;
 /// How often while jobs keep coming, for a store with a log. Why: a checkpoint writes every page
-/// the transaction dirtied and syncs, a pause of its own (35 ms after loading 100 000 keys,
-/// measured here, during which every client waits); the log already makes the writes durable,
+/// the transaction dirtied and syncs, a pause of its own during which every client waits; the
+/// log already makes the writes durable,
 /// so under traffic it waits for an idle tick, up to this long.
 const CHECKPOINT_BUSY_MS: i64 = 5000;
 /// Checkpoint early when the log grows past this.
@@ -247,11 +247,10 @@ struct OpenGroup {
 /// How many logged writes one redb transaction may carry across groups before it commits. The
 /// log makes each group durable; committing redb less often spares re-copying the B-tree pages
 /// that consecutive groups touch (copy-on-write), the main cost of random-key writes. The
-/// checkpoint (see [`CHECKPOINT_EVERY_MS`]) usually commits first: a limit of 32 768
-/// made redb commit about 17 times a second under pipelined writes, each commit writing out
-/// the pages it had copied, and random SETs over 1 000 000 keys ran at 132k/s with a 47 ms p99,
-/// against 205k/s and 6.6 ms when only the checkpoint commits (`-c 50 -P 16`, durability
-/// `no`). This limit only backs the checkpoint up.
+/// checkpoint (see [`CHECKPOINT_EVERY_MS`]) usually commits first: a low limit made redb commit
+/// many times a second under pipelined writes, each commit writing out the pages it had
+/// copied, which cost random SETs a third of their throughput and multiplied their p99. This
+/// limit only backs the checkpoint up.
 const SPAN_WRITES: u64 = 1 << 20;
 
 impl std::fmt::Debug for Engine {
@@ -566,11 +565,10 @@ impl Engine {
     /// checkpoint under traffic, the transaction's [`SPAN_WRITES`], or a log big enough for an
     /// early checkpoint. Then each job ends with one step of draining the cache (see
     /// `Keyspace::drain_step`), so that the commit finds few rows to write. Why: writing them
-    /// all at once (up to 65 536 rows) took 30-50 ms, then the checkpoint's durable commit
-    /// 10-40 ms more, and every client waited: the longest request under pipelined writes was
-    /// that pause (45-110 ms, SET, INCR and SADD `-c 50 -P 16` with `always`). Draining down
-    /// to 16 384 rows leaves a flush of about 12 ms; down to 4096 (3 ms) cost INCR `-P 16`
-    /// without persistence 12% of its throughput, the rows reaching the B-tree fewer per leaf.
+    /// all at once, then the checkpoint's durable commit, was one pause every client waited
+    /// for, the longest request under pipelined writes. Draining to `DRAIN_KEEP` rows
+    /// shortens it; draining further costs throughput, the rows reaching the B-tree fewer per
+    /// leaf.
     fn commit_near(&self, now_ms: i64) -> bool {
         let carried = self
             .open
@@ -885,8 +883,8 @@ impl Engine {
             .is_some_and(|w| w.len() > CHECKPOINT_LOG_BYTES);
         // The open transaction goes on carrying logged groups until the checkpoint (or
         // `SPAN_WRITES`) commits it: committing it at every tick instead made a slow writer's
-        // writes (a single client's SETs) copy a fresh B-tree page nearly every time, 20 000
-        // instructions of a SET's 41 000 (callgrind, `-c 1`).
+        // writes (a single client's SETs) copy a fresh B-tree page nearly every time, about
+        // half of such a SET's instructions.
         let carrying = self
             .open
             .as_ref()

@@ -27,8 +27,8 @@ const TICK: Duration = Duration::from_millis(100);
 /// server's shutdown), published messages, and that a key it is blocked on was written.
 ///
 /// Why one mailbox rather than a `Notify` per signal and a channel: the connection's event loop
-/// polls everything it waits on at every turn, and each of those futures cost about 300
-/// instructions per poll (callgrind, GET `-c 1`), where this is one uncontended lock.
+/// polls everything it waits on at every turn, and each of those futures cost a noticeable
+/// share of a GET's instructions per poll, where this is one uncontended lock.
 #[derive(Default)]
 pub struct Mailbox(Mutex<Mail>);
 
@@ -285,7 +285,7 @@ impl Shared {
     /// the group commit: without a log sync to share (`everysec`, `no`), when it is the first
     /// job to write since the runtime was idle. Why: a lone client's write otherwise costs a
     /// turn of the fallback task and a second poll of its connection (a oneshot, a wake-up,
-    /// about 2 000 instructions of a SET's 8 800 at `-c 1`); clients that become ready together
+    /// about a quarter of a lone SET's instructions); clients that become ready together
     /// still share one commit after the first one's.
     pub fn may_commit_alone(&self) -> bool {
         self.idled.swap(false, Ordering::Relaxed)

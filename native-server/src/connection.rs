@@ -200,8 +200,7 @@ enum Event {
 
 /// A client stream split into a read half and a write half that the connection's event loop
 /// polls at once. A TCP stream splits into its owned halves; a TLS session needs
-/// `tokio::io::split`, which takes a lock on every read and write (about 500 instructions per
-/// request, callgrind).
+/// `tokio::io::split`, which takes a lock on every read and write.
 pub trait Halves {
     type Read: AsyncRead + Unpin;
     type Write: AsyncWrite + Unpin;
@@ -392,7 +391,7 @@ pub async fn serve<S: Halves>(
             tokio::time::Instant::from_std(last_interaction) + Duration::from_secs(limits.timeout_s)
         });
         // In this order rather than a random one (tokio's default draws a random number at
-        // every turn, 80 instructions of a GET's 3 800): the mailbox first, so that a client
+        // every turn): the mailbox first, so that a client
         // that never stops sending is still killed or woken, then the socket.
         let event = tokio::select! {
             biased;

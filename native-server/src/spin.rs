@@ -2,10 +2,9 @@
 //!
 //! Why: a client whose request finds the server's thread asleep in `epoll_wait` pays for
 //! waking it inside its own `send` (on these 2-vCPU virtual machines, an interprocessor
-//! interrupt). With `-c 50` the client, not the server, is the bottleneck (redis-benchmark at
-//! 96-98% of a core, DiskDB at 65-80%), so that cost set the throughput: perf of
-//! redis-benchmark put 17% of its CPU in the wake-up path against DiskDB and 8% against Redis,
-//! which is busier and so more often awake. Keeping the runtime polling for `window` after the
+//! interrupt). With `-c 50` the client, not the server, is the bottleneck, so that cost set
+//! the throughput: redis-benchmark spent about twice the share of its CPU in the wake-up path
+//! against DiskDB as against Redis, which is busier and so more often awake. Keeping the runtime polling for `window` after the
 //! last request lets the next one find the thread awake.
 //!
 //! How: a task that yields in a loop. tokio's current-thread scheduler then checks epoll
@@ -58,9 +57,8 @@ impl Spin {
     }
 
     /// The requests run so far need no window, and a window under way ends: they waited for
-    /// the log's `fdatasync` (`always` mode). Measured: polling around those syncs made each
-    /// one slower (158 → 178 µs on average) and `always` writes at `-c 1` 10-20% slower; a
-    /// client that waits for the disk anyway gains nothing from a server that stays awake.
+    /// the log's `fdatasync` (`always` mode). Polling around those syncs made each one slower,
+    /// and a client that waits for the disk anyway gains nothing from a server that stays awake.
     pub fn absorb(&self) {
         let jobs = self.jobs.load(Ordering::Relaxed);
         self.seen.store(jobs, Ordering::Relaxed);

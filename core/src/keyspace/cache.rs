@@ -3,10 +3,10 @@
 //! also holds the open transaction's writes of those rows until they are applied in key order.
 //!
 //! Why: a GET on a disk-resident B-tree walks three or four pages, each through redb's page cache
-//! (a lock, a hash lookup, a reference count) and a dozen key comparisons: measured here, that
-//! walk was about 40% of the server's CPU under pipelined GETs, where Redis pays one hash lookup.
-//! A random-key write paid the same walk plus the leaf update, again about 40% of the CPU under
-//! pipelined SETs, and an SADD or HSET the same for its element row. This cache answers a
+//! (a lock, a hash lookup, a reference count) and a dozen key comparisons: that walk was the
+//! largest part of the server's CPU under pipelined GETs, where Redis pays one hash lookup. A
+//! random-key write paid the same walk plus the leaf update, and an SADD or HSET the same for
+//! its element row. This cache answers a
 //! repeated lookup with one hash probe (absences included: a GET of a missing key, or an SADD of
 //! a new member, is as common as a hit), and takes a write of a row it knows with one probe: the
 //! written rows wait here (*pending*) and go into their B-tree together, sorted, so consecutive
@@ -120,7 +120,7 @@ struct Slot {
 
 /// How many bytes a slot holds in place. Why: a lookup that missed the CPU's caches paid one
 /// more miss to reach a separately allocated key; in place, the key is in the slot the probe
-/// lands on (measured here: about 190 → 115 ns per random lookup among 100 000 rows). 46 bytes
+/// lands on, which makes a random lookup markedly faster. 46 bytes
 /// make the slot 56 bytes, and hold a short key with its record (a 16-byte key and a small
 /// string value, a set member row).
 const INLINE: usize = 46;
@@ -266,7 +266,7 @@ pub struct RowCache {
     /// Some bucket holds [`BUCKET_LIMIT`] pending entries.
     bucket_full: bool,
     /// Entries per tag. Why: forgetting a row of a table with no cached row (list items
-    /// before any LRANGE) skips a probe that missed the CPU's caches (5% of LPUSH's CPU).
+    /// before any LRANGE) skips a probe that missed the CPU's caches.
     entries: [usize; TAGS],
     /// Per physical database, the `meta` entries holding a key record (see
     /// [`lookup_meta`](RowCache::lookup_meta)).
@@ -286,9 +286,8 @@ const PENDING_LIMIT: usize = 65536;
 /// Draining before a commit (`Keyspace::drain_step`) stops at this many pending entries.
 pub(crate) const DRAIN_KEEP: usize = 16384;
 
-/// At most this many pending entries in one bucket: flushed at once, they are one pause
-/// (measured: 16 384 entries flushed together raised SET `-c 50 -P 16`'s p99 from 17 to 40-50
-/// ms, against 4096).
+/// At most this many pending entries in one bucket: flushed at once, they are one pause, and
+/// four times as many raised pipelined SETs' p99 more than twofold.
 const BUCKET_LIMIT: usize = 4096;
 
 /// Each table's pending rows wait in this many buckets by key range.
@@ -296,9 +295,8 @@ const BUCKET_LIMIT: usize = 4096;
 /// every leaf for a few rows each (4096 rows over 100 000 keys: about three per leaf, each
 /// leaf a cache miss per comparison). One bucket's rows share a 64th of the key range: flushing
 /// the fullest bucket of 65 536 pending rows puts about as many rows on each leaf it visits as
-/// flushing all 65 536 at once would, for a 64th of the pause. (65 536 rather than 32 768, with
-/// half the budget rather than a quarter: INCR `-c 50 -P 16` without persistence 501-511k →
-/// 566-603k/s, same p99, three alternating runs.) The members of one large set or hash spread
+/// flushing all 65 536 at once would, for a 64th of the pause (65 536 rather than 32 768, with
+/// half the budget rather than a quarter, was faster at the same p99). The members of one large set or hash spread
 /// over its rows the same way, by their slot hash.
 const META_BUCKETS: usize = 64;
 const BUCKETS: usize = META_BUCKETS * TAGS;
@@ -671,7 +669,7 @@ impl RowCache {
 
     /// Takes `bucket`'s pending hashes, leaving `bucket_full` to the caller: a flush of a
     /// whole table takes its 64 buckets, and checking all the buckets after each one cost a
-    /// quarter of an LPUSH where every group commits (the stores without a log: 38 → 28 µs).
+    /// quarter of an LPUSH where every group commits (the stores without a log).
     fn take_pending(&mut self, bucket: usize) -> Vec<u64> {
         let hashes = std::mem::take(&mut self.pending[bucket]);
         self.pending_rows -= hashes.len();

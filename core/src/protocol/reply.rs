@@ -65,8 +65,8 @@ impl Reply {
     }
 
     fn header(&mut self, prefix: u8, n: i64) {
-        // Short lengths and counts (most bulk items, LRANGE's) are written in one append:
-        // formatting and three appends cost 80 instructions per item (callgrind).
+        // Short lengths and counts (most bulk items, LRANGE's) are written in one append
+        // rather than formatted and appended in three pieces.
         match n {
             0..=9 => self
                 .buf
