@@ -1,13 +1,13 @@
 //! Hash commands (Redis's `t_hash.c`). Fields live in the `HashFields` element table in hash
-//! order (see [`slotted`]); the key's record holds the field count.
+//! order (see `keyspace/members.rs`); the key's record holds the field count.
 
 use super::{
-    count_of, lookup_kind, parse_cursor, parse_i64, reply_scan, scan_elements, scan_options,
-    slotted, store_count, unslotted, Args, CommandSpec, Ctx,
+    count_of, lookup_kind, parse_cursor, parse_i64, reply_scan, scan_options, store_count, Args,
+    CommandSpec, Ctx,
 };
 use crate::error::{CommandError, CommandResult};
 use crate::glob;
-use crate::keyspace::{ElemRange, ElemTable, Kind};
+use crate::keyspace::{Kind, Members};
 use crate::long_double::LongDouble;
 
 /// This family's rows of the command table (name, arity, access, fast, keys, handler).
@@ -30,14 +30,14 @@ pub static COMMANDS: &[CommandSpec] = &[
     command!("hvals", 2, Read, false, (1, 1, 1), hvals),
 ];
 
-const T: ElemTable = ElemTable::HashFields;
+const T: Members = Members::Hash;
 
 fn field_value(
     ctx: &mut Ctx<'_, '_, '_>,
     key: &[u8],
     field: &[u8],
 ) -> Result<Option<Vec<u8>>, CommandError> {
-    Ok(ctx.ks.elem_get(T, ctx.session.db, key, &slotted(field))?)
+    Ok(ctx.ks.member_get(T, ctx.session.db, key, field)?)
 }
 
 fn set_fields(ctx: &mut Ctx<'_, '_, '_>, args: &mut Args<'_>) -> Result<i64, CommandError> {
@@ -53,7 +53,7 @@ fn set_fields(ctx: &mut Ctx<'_, '_, '_>, args: &mut Args<'_>) -> Result<i64, Com
         let db = ctx.session.db;
         if ctx
             .ks
-            .elem_upsert(T, db, key, &slotted(field), value, count)?
+            .member_upsert(T, db, key, field, value, count)?
             .is_none()
         {
             added += 1;
@@ -89,7 +89,7 @@ pub fn hsetnx(ctx: &mut Ctx<'_, '_, '_>, args: &mut Args<'_>) -> CommandResult {
         return Ok(());
     }
     let db = ctx.session.db;
-    ctx.ks.elem_put(T, db, key, &slotted(field), value)?;
+    ctx.ks.member_put(T, db, key, field, value)?;
     let count = old.as_ref().map_or(0, count_of) + 1;
     store_count(ctx, key, Kind::Hash, old.as_ref(), count)?;
     ctx.reply.integer(1);
@@ -143,7 +143,7 @@ pub fn hdel(ctx: &mut Ctx<'_, '_, '_>, args: &mut Args<'_>) -> CommandResult {
     let mut removed = 0u64;
     while let Some(field) = args.try_next() {
         let db = ctx.session.db;
-        if ctx.ks.elem_remove(T, db, key, &slotted(field))?.is_some() {
+        if ctx.ks.member_remove(T, db, key, field)?.is_some() {
             removed += 1;
         }
     }
@@ -197,9 +197,7 @@ enum Part {
 fn all_fields(ctx: &mut Ctx<'_, '_, '_>, args: &mut Args<'_>, part: Part) -> CommandResult {
     let key = args.next_bytes()?;
     let rows = match lookup_kind(ctx, key, Kind::Hash)? {
-        Some(_) => ctx
-            .ks
-            .elem_range(T, ctx.session.db, key, ElemRange::all(usize::MAX))?,
+        Some(_) => ctx.ks.members(T, ctx.session.db, key)?,
         None => Vec::new(),
     };
     match part {
@@ -208,7 +206,7 @@ fn all_fields(ctx: &mut Ctx<'_, '_, '_>, args: &mut Args<'_>, part: Part) -> Com
     }
     for (field, value) in &rows {
         if part != Part::Values {
-            ctx.reply.bulk(unslotted(field));
+            ctx.reply.bulk(field);
         }
         if part != Part::Keys {
             ctx.reply.bulk(value);
@@ -252,7 +250,7 @@ pub fn hincrby(ctx: &mut Ctx<'_, '_, '_>, args: &mut Args<'_>) -> CommandResult 
     ))?;
     let db = ctx.session.db;
     let text = itoa::Buffer::new().format(value).as_bytes().to_vec();
-    ctx.ks.elem_put(T, db, key, &slotted(field), &text)?;
+    ctx.ks.member_put(T, db, key, field, &text)?;
     if current.is_none() {
         let count = old.as_ref().map_or(0, count_of) + 1;
         store_count(ctx, key, Kind::Hash, old.as_ref(), count)?;
@@ -290,8 +288,7 @@ pub fn hincrbyfloat(ctx: &mut Ctx<'_, '_, '_>, args: &mut Args<'_>) -> CommandRe
     }
     let text = value.to_human();
     let db = ctx.session.db;
-    ctx.ks
-        .elem_put(T, db, key, &slotted(field), text.as_bytes())?;
+    ctx.ks.member_put(T, db, key, field, text.as_bytes())?;
     if current.is_none() {
         let count = old.as_ref().map_or(0, count_of) + 1;
         store_count(ctx, key, Kind::Hash, old.as_ref(), count)?;
@@ -332,15 +329,13 @@ pub fn hrandfield(ctx: &mut Ctx<'_, '_, '_>, args: &mut Args<'_>) -> CommandResu
         }
         return Ok(());
     };
-    let rows = ctx
-        .ks
-        .elem_range(T, ctx.session.db, key, ElemRange::all(usize::MAX))?;
+    let rows = ctx.ks.members(T, ctx.session.db, key)?;
     let total = rows.len().max(count_of(&entry) as usize).min(rows.len());
     let pick = |rng: u64| rng as usize % total.max(1);
     match count {
         None => {
             let (field, _) = &rows[pick(crate::random::random_u64())];
-            ctx.reply.bulk(unslotted(field));
+            ctx.reply.bulk(field);
         }
         Some(n) => {
             let chosen: Vec<usize> = if n >= 0 {
@@ -358,14 +353,14 @@ pub fn hrandfield(ctx: &mut Ctx<'_, '_, '_>, args: &mut Args<'_>) -> CommandResu
                 ctx.reply.array(chosen.len());
                 for i in chosen {
                     ctx.reply.array(2);
-                    ctx.reply.bulk(unslotted(&rows[i].0));
+                    ctx.reply.bulk(&rows[i].0);
                     ctx.reply.bulk(&rows[i].1);
                 }
             } else {
                 ctx.reply
                     .array(chosen.len() * if with_values { 2 } else { 1 });
                 for i in chosen {
-                    ctx.reply.bulk(unslotted(&rows[i].0));
+                    ctx.reply.bulk(&rows[i].0);
                     if with_values {
                         ctx.reply.bulk(&rows[i].1);
                     }
@@ -387,10 +382,11 @@ pub fn hscan(ctx: &mut Ctx<'_, '_, '_>, args: &mut Args<'_>) -> CommandResult {
         return Ok(());
     };
     let (pattern, count) = scan_options(args)?;
-    let (rows, next) = scan_elements(ctx, T, key, count_of(&entry), cursor, count)?;
+    let (rows, next) =
+        ctx.ks
+            .members_scan(T, ctx.session.db, key, count_of(&entry), cursor, count)?;
     let mut items: Vec<&[u8]> = Vec::new();
     for (field, value) in &rows {
-        let field = unslotted(field);
         if pattern.is_none_or(|p| glob::matches(p, field)) {
             items.push(field);
             items.push(value);

@@ -49,7 +49,7 @@ use std::sync::OnceLock;
 
 use crate::error::{CommandError, CommandResult};
 pub use crate::keyspace::count_of;
-use crate::keyspace::{ElemRange, ElemRow, ElemTable, Entry, Keyspace, Kind};
+use crate::keyspace::{Entry, Keyspace, Kind};
 use crate::protocol::{Argv, Reply};
 use crate::session::Session;
 use crate::state::ServerState;
@@ -322,72 +322,6 @@ pub fn store_record(
         ctx.ks.put(db, key, kind, expire_at, &body)?;
     }
     Ok(())
-}
-
-/// An element stored in hash order (`[slot u64 BE][bytes]`), so HSCAN/SSCAN/ZSCAN cursors work
-/// like SCAN's: a cursor is the next slot to visit.
-pub fn slotted(bytes: &[u8]) -> Vec<u8> {
-    let mut out = Vec::with_capacity(8 + bytes.len());
-    out.extend_from_slice(&crate::keyspace::slot_of(bytes).to_be_bytes());
-    out.extend_from_slice(bytes);
-    out
-}
-
-/// The bytes of an element written by [`slotted`].
-pub fn unslotted(elem: &[u8]) -> &[u8] {
-    elem.get(8..).unwrap_or_default()
-}
-
-/// One step of HSCAN/SSCAN/ZSCAN over a slotted element table: the rows from `cursor` (a slot)
-/// on, at least `count` of them unless the end comes first, and the next cursor (0 at the end).
-/// Small collections (up to 128 elements, Redis's listpack size) come back whole, as in Redis.
-pub fn scan_elements(
-    ctx: &mut Ctx<'_, '_, '_>,
-    table: ElemTable,
-    key: &[u8],
-    total: u64,
-    cursor: u64,
-    count: usize,
-) -> Result<(Vec<ElemRow>, u64), CommandError> {
-    let db = ctx.session.db;
-    if total <= 128 {
-        let rows = ctx
-            .ks
-            .elem_range(table, db, key, ElemRange::all(usize::MAX))?;
-        return Ok((rows, 0));
-    }
-    let from = cursor.to_be_bytes();
-    let mut rows = ctx.ks.elem_range(
-        table,
-        db,
-        key,
-        ElemRange {
-            from: Some(&from),
-            ..ElemRange::all(count + 1)
-        },
-    )?;
-    // Keep elements sharing the boundary slot together: stop before the first row whose slot
-    // differs from the last kept one.
-    let next = if rows.len() > count {
-        let slot_of_row = |r: &ElemRow| {
-            r.0.get(..8)
-                .map(|b| u64::from_be_bytes(b.try_into().unwrap_or_default()))
-        };
-        let boundary = slot_of_row(&rows[count]);
-        let mut keep = count;
-        while keep > 0 && slot_of_row(&rows[keep - 1]) == boundary {
-            keep -= 1;
-        }
-        if keep == 0 {
-            // Many elements in one slot: take them all.
-            return Ok((rows, boundary.unwrap_or(0).saturating_add(1)));
-        }
-        rows.truncate(keep);
-        boundary.unwrap_or(0)
-    } else {
-        0
-    };
-    Ok((rows, next))
 }
 
 /// Writes a *SCAN reply: the cursor, then the items.

@@ -1,16 +1,16 @@
 //! Set commands (Redis's `t_set.c`). Members live in the `SetMembers` element table in hash order
-//! (see [`slotted`]); the key's record holds the member count and whether Redis would still hold
+//! (see `keyspace/members.rs`); the key's record holds the member count and whether Redis would still hold
 //! the set as an intset, which OBJECT ENCODING reports.
 
 use std::collections::{BTreeSet, HashSet};
 
 use super::{
-    count_of, lookup_kind, parse_cursor, parse_i64, reply_scan, scan_elements, scan_options,
-    slotted, store_record, unslotted, Args, CommandSpec, Ctx,
+    count_of, lookup_kind, parse_cursor, parse_i64, reply_scan, scan_options, store_record, Args,
+    CommandSpec, Ctx,
 };
 use crate::error::{CommandError, CommandResult};
 use crate::glob;
-use crate::keyspace::{compact_of, ElemRange, ElemTable, Entry, Kind};
+use crate::keyspace::{compact_of, Entry, Kind, Members};
 use crate::random::random_u64;
 
 /// This family's rows of the command table (name, arity, access, fast, keys, handler).
@@ -34,7 +34,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     command!("sunionstore", -3, Write, false, (1, -1, 1), sunionstore),
 ];
 
-const T: ElemTable = ElemTable::SetMembers;
+const T: Members = Members::Set;
 
 /// Redis's `set-max-intset-entries`: past it an intset becomes a hash table.
 const MAX_INTSET: u64 = 512;
@@ -45,41 +45,22 @@ fn is_int(member: &[u8]) -> bool {
 }
 
 fn is_member(ctx: &mut Ctx<'_, '_, '_>, key: &[u8], member: &[u8]) -> Result<bool, CommandError> {
-    Ok(ctx
-        .ks
-        .elem_get(T, ctx.session.db, key, &slotted(member))?
-        .is_some())
+    Ok(ctx.ks.member_get(T, ctx.session.db, key, member)?.is_some())
 }
 
 /// Every member of the set at `key`, as raw bytes, in hash order.
 fn members(ctx: &mut Ctx<'_, '_, '_>, key: &[u8]) -> Result<Vec<Vec<u8>>, CommandError> {
-    let rows = ctx
-        .ks
-        .elem_range(T, ctx.session.db, key, ElemRange::all(usize::MAX))?;
-    Ok(rows
-        .into_iter()
-        .map(|(e, _)| unslotted(&e).to_vec())
-        .collect())
+    let rows = ctx.ks.members(T, ctx.session.db, key)?;
+    Ok(rows.into_iter().map(|(member, _)| member).collect())
 }
 
 /// A random member: the first one at or after a random point of the hash order, wrapping
 /// around (like RANDOMKEY).
 fn random_member(ctx: &mut Ctx<'_, '_, '_>, key: &[u8]) -> Result<Option<Vec<u8>>, CommandError> {
-    let db = ctx.session.db;
-    let from = random_u64().to_be_bytes();
-    let mut rows = ctx.ks.elem_range(
-        T,
-        db,
-        key,
-        ElemRange {
-            from: Some(&from),
-            ..ElemRange::all(1)
-        },
-    )?;
-    if rows.is_empty() {
-        rows = ctx.ks.elem_range(T, db, key, ElemRange::all(1))?;
-    }
-    Ok(rows.into_iter().next().map(|(e, _)| unslotted(&e).to_vec()))
+    let picked = ctx
+        .ks
+        .member_at_or_after(T, ctx.session.db, key, random_u64())?;
+    Ok(picked.map(|(member, _)| member))
 }
 
 /// Moves `k` randomly chosen items of `items` to its front (a partial Fisher-Yates shuffle).
@@ -109,7 +90,7 @@ fn add_members(
     for member in members {
         if ctx
             .ks
-            .elem_upsert(T, db, key, &slotted(member), b"", count)?
+            .member_upsert(T, db, key, member, b"", count)?
             .is_none()
         {
             added += 1;
@@ -129,7 +110,7 @@ fn store_set(ctx: &mut Ctx<'_, '_, '_>, dst: &[u8], members: &[Vec<u8>]) -> Comm
     let db = ctx.session.db;
     ctx.ks.delete(db, dst)?;
     for member in members {
-        ctx.ks.elem_put(T, db, dst, &slotted(member), b"")?;
+        ctx.ks.member_put(T, db, dst, member, b"")?;
     }
     let count = members.len() as u64;
     let compact = count <= MAX_INTSET && members.iter().all(|m| is_int(m));
@@ -165,7 +146,7 @@ pub fn srem(ctx: &mut Ctx<'_, '_, '_>, args: &mut Args<'_>) -> CommandResult {
     let db = ctx.session.db;
     let mut removed = 0u64;
     while let Some(member) = args.try_next() {
-        if ctx.ks.elem_remove(T, db, key, &slotted(member))?.is_some() {
+        if ctx.ks.member_remove(T, db, key, member)?.is_some() {
             removed += 1;
         }
     }
@@ -241,7 +222,7 @@ pub fn spop(ctx: &mut Ctx<'_, '_, '_>, args: &mut Args<'_>) -> CommandResult {
         let member = random_member(ctx, key)?
             .ok_or_else(|| CommandError::Storage("set record without members".into()))?;
         let db = ctx.session.db;
-        ctx.ks.elem_remove(T, db, key, &slotted(&member))?;
+        ctx.ks.member_remove(T, db, key, &member)?;
         let count = count_of(&old).saturating_sub(1);
         store_record(ctx, key, Kind::Set, Some(&old), count, compact_of(&old))?;
         ctx.reply.bulk(&member);
@@ -279,7 +260,7 @@ pub fn spop(ctx: &mut Ctx<'_, '_, '_>, args: &mut Args<'_>) -> CommandResult {
             let Some(member) = random_member(ctx, key)? else {
                 break;
             };
-            ctx.ks.elem_remove(T, db, key, &slotted(&member))?;
+            ctx.ks.member_remove(T, db, key, &member)?;
             popped.push(member);
         }
         popped
@@ -288,7 +269,7 @@ pub fn spop(ctx: &mut Ctx<'_, '_, '_>, args: &mut Args<'_>) -> CommandResult {
         shuffle_front(&mut all, n as usize);
         let kept = all.split_off((n as usize).min(all.len()));
         for member in &all {
-            ctx.ks.elem_remove(T, db, key, &slotted(member))?;
+            ctx.ks.member_remove(T, db, key, member)?;
         }
         if (size - n) * 5 <= n {
             // Redis builds a new set from the members that stay (SPOP's "case 3"), which is
@@ -382,7 +363,7 @@ pub fn smove(ctx: &mut Ctx<'_, '_, '_>, args: &mut Args<'_>) -> CommandResult {
         return Ok(());
     }
     let db = ctx.session.db;
-    if ctx.ks.elem_remove(T, db, src, &slotted(member))?.is_none() {
+    if ctx.ks.member_remove(T, db, src, member)?.is_none() {
         ctx.reply.integer(0);
         return Ok(());
     }
@@ -451,13 +432,11 @@ fn union(ctx: &mut Ctx<'_, '_, '_>, keys: &[&[u8]]) -> Result<Vec<Vec<u8>>, Comm
     let mut all = BTreeSet::new();
     for (key, entry) in keys.iter().zip(&entries) {
         if entry.is_some() {
-            let rows = ctx
-                .ks
-                .elem_range(T, ctx.session.db, key, ElemRange::all(usize::MAX))?;
+            let rows = ctx.ks.members(T, ctx.session.db, key)?;
             all.extend(rows.into_iter().map(|(e, _)| e));
         }
     }
-    Ok(all.into_iter().map(|e| unslotted(&e).to_vec()).collect())
+    Ok(all.into_iter().collect())
 }
 
 /// The members of the first set that are in none of the others.
@@ -581,10 +560,12 @@ pub fn sscan(ctx: &mut Ctx<'_, '_, '_>, args: &mut Args<'_>) -> CommandResult {
     } else {
         count_of(&entry)
     };
-    let (rows, next) = scan_elements(ctx, T, key, total, cursor, count)?;
+    let (rows, next) = ctx
+        .ks
+        .members_scan(T, ctx.session.db, key, total, cursor, count)?;
     let items: Vec<&[u8]> = rows
         .iter()
-        .map(|(e, _)| unslotted(e))
+        .map(|(member, _)| member.as_slice())
         .filter(|m| pattern.is_none_or(|p| glob::matches(p, m)))
         .collect();
     reply_scan(ctx.reply, next, &items);

@@ -10,12 +10,12 @@ use std::borrow::Cow;
 use std::collections::HashMap;
 
 use super::{
-    count_of, lookup_kind, parse_cursor, parse_i64, reply_scan, rest, scan_elements, scan_options,
-    store_record, unslotted, Args, CommandSpec, Ctx,
+    count_of, lookup_kind, parse_cursor, parse_i64, reply_scan, rest, scan_options, store_record,
+    Args, CommandSpec, Ctx,
 };
 use crate::error::{CommandError, CommandResult};
 use crate::glob;
-use crate::keyspace::{compact_of, position, sortable, ElemRange, ElemTable, Entry, Kind, ZItem};
+use crate::keyspace::{compact_of, position, sortable, ElemRange, Entry, Kind, Members, ZItem};
 use crate::protocol::reply::{format_double, Protocol};
 use crate::random::random_u64;
 
@@ -1332,17 +1332,9 @@ impl Source<'_> {
             Some(Kind::ZSet) => ctx.ks.zset_walk(d, self.key, ElemRange::all(usize::MAX))?,
             Some(_) => ctx
                 .ks
-                .elem_range(
-                    ElemTable::SetMembers,
-                    d,
-                    self.key,
-                    ElemRange::all(usize::MAX),
-                )?
+                .members(Members::Set, d, self.key)?
                 .into_iter()
-                .map(|(e, _)| ZItem {
-                    member: unslotted(&e).to_vec(),
-                    score: 1.0,
-                })
+                .map(|(member, _)| ZItem { member, score: 1.0 })
                 .collect(),
             None => Vec::new(),
         })
@@ -1354,7 +1346,7 @@ impl Source<'_> {
             Some(Kind::ZSet) => ctx.ks.zset_score(d, self.key, member)?,
             Some(_) => ctx
                 .ks
-                .elem_get(ElemTable::SetMembers, d, self.key, &super::slotted(member))?
+                .member_get(Members::Set, d, self.key, member)?
                 .map(|_| 1.0),
             None => None,
         })
@@ -1571,19 +1563,12 @@ pub fn zintercard(ctx: &mut Ctx<'_, '_, '_>, args: &mut Args<'_>) -> CommandResu
 /// wrapping around.
 fn random_item(ctx: &mut Ctx<'_, '_, '_>, key: &[u8]) -> Result<Option<ZItem>, CommandError> {
     let d = db(ctx);
-    let from = random_u64().to_be_bytes();
-    let t = ElemTable::ZMembers;
-    let range = ElemRange {
-        from: Some(&from),
-        ..ElemRange::all(1)
-    };
-    let mut rows = ctx.ks.elem_range(t, d, key, range)?;
-    if rows.is_empty() {
-        rows = ctx.ks.elem_range(t, d, key, ElemRange::all(1))?;
-    }
-    Ok(rows.into_iter().next().map(|(e, v)| ZItem {
-        member: unslotted(&e).to_vec(),
+    let picked = ctx
+        .ks
+        .member_at_or_after(Members::ZSet, d, key, random_u64())?;
+    Ok(picked.map(|(member, v)| ZItem {
         score: score_bytes(&v),
+        member,
     }))
 }
 
@@ -1682,10 +1667,12 @@ pub fn zscan(ctx: &mut Ctx<'_, '_, '_>, args: &mut Args<'_>) -> CommandResult {
     let (pattern, count) = scan_options(args)?;
     let compact = compact_of(&entry);
     let total = if compact { 0 } else { count_of(&entry) };
-    let (rows, next) = scan_elements(ctx, ElemTable::ZMembers, key, total, cursor, count)?;
+    let (rows, next) =
+        ctx.ks
+            .members_scan(Members::ZSet, ctx.session.db, key, total, cursor, count)?;
     let mut texts = Vec::new();
     for (e, v) in &rows {
-        let member = unslotted(e);
+        let member = e;
         if pattern.is_none_or(|p| glob::matches(p, member)) {
             texts.push((member, scan_score(score_bytes(v), compact)));
         }

@@ -506,8 +506,8 @@ fn check_list(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::commands::slotted;
     use crate::keyspace::meta_key;
+    use crate::keyspace::slotted;
     use crate::keyspace::with_test_keyspace;
     use crate::protocol::Reply;
     use crate::{Engine, Session};

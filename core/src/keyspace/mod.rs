@@ -22,6 +22,7 @@ mod cache;
 mod check;
 mod functions;
 mod lists;
+mod members;
 mod ranks;
 mod record;
 mod zset;
@@ -29,6 +30,9 @@ pub use cache::RowCache;
 pub(crate) use cache::DRAIN_KEEP;
 use cache::{Cached, META_TAG};
 pub use check::IntegrityError;
+#[cfg(test)]
+pub(crate) use members::slotted;
+pub use members::{Member, Members};
 pub use record::{body_count, compact_of, count_of, counted, counted_compact};
 pub use zset::{position, sortable, ZItem};
 
@@ -1343,7 +1347,7 @@ mod tests {
     #[test]
     fn a_wholly_cached_set_takes_a_new_member_into_the_cache() {
         with_test_keyspace(|ks| {
-            use crate::commands::slotted;
+            use crate::keyspace::slotted;
             let t = ElemTable::SetMembers;
             let set = |ks: &mut Keyspace<'_, '_>, n: u64| {
                 let mut body = [0u8; 9];
