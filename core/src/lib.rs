@@ -9,6 +9,7 @@ pub mod error;
 pub mod glob;
 pub mod keyspace;
 pub mod long_double;
+pub mod pipeline;
 pub mod protocol;
 pub mod random;
 pub mod rdb;

@@ -12,9 +12,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::{Buf, BytesMut};
-use diskdb_core::protocol::{
-    parse_request, parse_request_unauthenticated, Limits, ProtocolError, Reply,
-};
+use diskdb_core::pipeline::{self, Bounds, Outcome as JobOutcome};
+use diskdb_core::protocol::{Limits, Reply};
 use diskdb_core::{CommandError, Session};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
@@ -53,21 +52,9 @@ const PROTECTED_MODE_DENIED: &[u8] = b"-DENIED Redis is running in protected mod
 /// Redis's refusal of a client over `maxclients`.
 pub const MAX_CLIENTS_REACHED: &[u8] = b"-ERR max number of clients reached\r\n";
 
-/// What one job did.
-struct JobOutcome {
-    consumed: usize,
-    commands: usize,
-    close: bool,
-    error: Option<ProtocolError>,
-    /// Where the request that blocked (if one did) starts: it ends at `consumed`.
-    blocked_at: Option<usize>,
-    /// The job stopped at a slice limit: complete requests may remain in the input.
-    more: bool,
-}
-
-/// Executes the complete requests at the start of `input` into the open group, until the input
-/// runs out, `MAX_JOB_BYTES` of it ran, or the unsent output (`reply` past `sent`) reaches
-/// `OUTPUT_HIGH_WATER`.
+/// Executes the complete requests at the start of `input` into the open group (core's
+/// pipeline runner), until the input runs out, `MAX_JOB_BYTES` of it ran, or the unsent output
+/// (`reply` past `sent`) reaches `OUTPUT_HIGH_WATER`.
 fn run_job(
     shared: &Shared,
     input: &[u8],
@@ -78,55 +65,14 @@ fn run_job(
 ) -> Result<JobOutcome, String> {
     shared.spin.note_job();
     let mut engine = shared.engine();
+    let bounds = Bounds {
+        max_input: MAX_JOB_BYTES,
+        max_unsent: OUTPUT_HIGH_WATER,
+        sent,
+    };
     let outcome = engine
         .execute_job(now_ms(), |group| {
-            let mut out = JobOutcome {
-                consumed: 0,
-                commands: 0,
-                close: false,
-                error: None,
-                blocked_at: None,
-                more: false,
-            };
-            while out.consumed < input.len() {
-                if out.consumed >= MAX_JOB_BYTES || reply.len() - sent >= OUTPUT_HIGH_WATER {
-                    out.more = true;
-                    break;
-                }
-                let rest = &input[out.consumed..];
-                let parsed = if session.authenticated {
-                    parse_request(rest, limits)
-                } else {
-                    parse_request_unauthenticated(rest, limits)
-                };
-                match parsed {
-                    Ok(Some(request)) => {
-                        let start = out.consumed;
-                        out.consumed += request.consumed();
-                        if request.is_empty() {
-                            continue;
-                        }
-                        out.commands += 1;
-                        group.execute(session, &request, reply);
-                        if std::mem::take(&mut session.close_after_reply) {
-                            out.close = true;
-                            break;
-                        }
-                        if session.block.is_some() {
-                            // The rest of the pipeline waits until this command is served.
-                            out.commands -= 1;
-                            out.blocked_at = Some(start);
-                            break;
-                        }
-                    }
-                    Ok(None) => break,
-                    Err(err) => {
-                        out.error = Some(err);
-                        break;
-                    }
-                }
-            }
-            out
+            pipeline::run(group, session, input, limits, reply, bounds)
         })
         .map_err(|e| CommandError::from(e).to_string());
     // CONFIG SET may have changed a limit.

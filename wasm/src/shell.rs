@@ -2,6 +2,7 @@
 //! the host's clock passed in. The `diskdb` WASI command and the JavaScript API both drive the
 //! engine through this, so they behave the same way.
 
+use diskdb_core::pipeline::{self, Bounds};
 use diskdb_core::protocol::{parse_request, Argv, Limits, ProtocolError, Reply};
 use diskdb_core::storage::StorageError;
 use diskdb_core::{CommandError, Engine, Session};
@@ -124,30 +125,16 @@ impl Shell {
         let session = &mut self.session;
         let reply = &mut self.reply;
         let ran = self.engine.run_group(now_ms, |group| {
-            let mut done = Pipeline::default();
-            while done.consumed < input.len() {
-                match parse_request(&input[done.consumed..], &limits) {
-                    Ok(Some(request)) => {
-                        done.consumed += request.consumed();
-                        if request.is_empty() {
-                            continue;
-                        }
-                        done.commands += 1;
-                        group.execute(session, &request, reply);
-                        if std::mem::take(&mut session.close_after_reply) {
-                            done.quit = true;
-                            break;
-                        }
-                    }
-                    Ok(None) => break,
-                    Err(err) => {
-                        reply.error(&err.reply_text());
-                        done.error = Some(err);
-                        break;
-                    }
-                }
+            let run = pipeline::run(group, session, input, &limits, reply, Bounds::NONE);
+            if let Some(err) = &run.error {
+                reply.error(&err.reply_text());
             }
-            done
+            Pipeline {
+                consumed: run.consumed,
+                commands: run.commands,
+                quit: run.close,
+                error: run.error,
+            }
         });
         match ran {
             Ok(done) => {
