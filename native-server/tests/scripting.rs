@@ -138,3 +138,32 @@ fn a_script_that_fills_lua_memory_fails_and_the_next_script_runs() {
     let pong: String = redis::cmd("PING").query(&mut con).unwrap();
     assert_eq!(pong, "PONG");
 }
+
+#[test]
+fn a_reply_nested_too_deep_ends_in_redis_error_and_the_server_goes_on() {
+    use std::io::{Read, Write};
+    let server = Server::start(&["--storage", "memory"]);
+    let mut stream = server.raw();
+    let script = "local t = {} local c = t for i = 1, 100000 do c[1] = {} c = c[1] end return t";
+    let request = format!(
+        "*3\r\n$4\r\nEVAL\r\n${}\r\n{}\r\n$1\r\n0\r\n",
+        script.len(),
+        script
+    );
+    stream.write_all(request.as_bytes()).unwrap();
+    let end = b"-ERR reached lua stack limit\r\n";
+    let mut reply = Vec::new();
+    let mut buf = [0u8; 65536];
+    while !reply.ends_with(end) {
+        let n = stream.read(&mut buf).unwrap();
+        assert!(n > 0, "connection closed after {} bytes", reply.len());
+        reply.extend_from_slice(&buf[..n]);
+    }
+    let levels = reply.len() - end.len();
+    assert_eq!(levels % 4, 0);
+    assert_eq!(levels / 4, 1000);
+    assert!(reply[..levels].chunks(4).all(|c| c == b"*1\r\n"));
+    let mut con = server.client();
+    let pong: String = redis::cmd("PING").query(&mut con).unwrap();
+    assert_eq!(pong, "PONG");
+}

@@ -147,6 +147,15 @@ fn text_of(v: &Value) -> Option<Vec<u8>> {
 /// in the client's protocol; `resp` is the script's `redis.setresp` choice, which decides how
 /// booleans are sent.
 pub fn lua_to_reply(value: &Value, resp: Protocol, out: &mut Reply) {
+    to_reply(value, resp, out, 0)
+}
+
+/// Nesting past which the reply gets Redis's "reached lua stack limit" error in place of the
+/// deeper table. Redis reaches its Lua stack limit at 7995 levels; DiskDB stops earlier, so
+/// that the recursive conversion stays well inside the server thread's stack.
+const MAX_DEPTH: usize = 1000;
+
+fn to_reply(value: &Value, resp: Protocol, out: &mut Reply, depth: usize) {
     match value {
         Value::String(s) => out.bulk(&s.as_bytes()),
         Value::Boolean(b) => {
@@ -162,7 +171,8 @@ pub fn lua_to_reply(value: &Value, resp: Protocol, out: &mut Reply) {
         }
         Value::Integer(n) => out.integer(*n),
         Value::Number(n) => out.integer(saturating_i64(*n)),
-        Value::Table(t) => table_to_reply(t, resp, out),
+        Value::Table(_) if depth >= MAX_DEPTH => out.error(b"ERR reached lua stack limit"),
+        Value::Table(t) => table_to_reply(t, resp, out, depth + 1),
         _ => out.null(),
     }
 }
@@ -200,7 +210,7 @@ pub fn shortest(n: f64) -> String {
     }
 }
 
-fn table_to_reply(t: &Table, resp: Protocol, out: &mut Reply) {
+fn table_to_reply(t: &Table, resp: Protocol, out: &mut Reply, depth: usize) {
     let field = |name: &str| t.raw_get::<Value>(name).unwrap_or(Value::Nil);
     if let Some(err) = text_of(&field("err")) {
         let mut text = err;
@@ -251,8 +261,8 @@ fn table_to_reply(t: &Table, resp: Protocol, out: &mut Reply) {
         let pairs: Vec<(Value, Value)> = m.pairs::<Value, Value>().filter_map(Result::ok).collect();
         out.map(pairs.len());
         for (k, v) in &pairs {
-            lua_to_reply(k, resp, out);
-            lua_to_reply(v, resp, out);
+            to_reply(k, resp, out, depth);
+            to_reply(v, resp, out, depth);
         }
         return;
     }
@@ -264,20 +274,29 @@ fn table_to_reply(t: &Table, resp: Protocol, out: &mut Reply) {
             .collect();
         out.set(keys.len());
         for k in &keys {
-            lua_to_reply(k, resp, out);
+            to_reply(k, resp, out, depth);
         }
         return;
     }
     let mut items = Vec::new();
+    let mut exhausted = false;
     for i in 1.. {
         match t.raw_get::<Value>(i) {
-            Ok(Value::Nil) | Err(_) => break,
+            Ok(Value::Nil) => break,
             Ok(v) => items.push(v),
+            // Lua's stack ran out (a table nested thousands deep): Redis's error, in place.
+            Err(_) => {
+                exhausted = true;
+                break;
+            }
         }
     }
-    out.array(items.len());
+    out.array(items.len() + usize::from(exhausted));
     for v in &items {
-        lua_to_reply(v, resp, out);
+        to_reply(v, resp, out, depth);
+    }
+    if exhausted {
+        out.error(b"ERR reached lua stack limit");
     }
 }
 
