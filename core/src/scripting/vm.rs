@@ -96,6 +96,19 @@ local function run(f, keys, args)
   end
   return xpcall(f, handler)
 end
+-- Redis 7.0's pcall hands a script an error table's message rather than the table, as
+-- Redis 6 scripts expect (luaRedisPcall).
+local raw_pcall, unpack, select = pcall, unpack, select
+local function pack(...) return select('#', ...), {...} end
+pcall = function(...)
+  local n, result = pack(raw_pcall(...))
+  if not result[1] then
+    local e = result[2]
+    if type(e) == 'table' and type(e.err) == 'string' then e = e.err end
+    return false, e
+  end
+  return unpack(result, 1, n)
+end
 return run, raising
 "#;
 
