@@ -177,7 +177,7 @@ pub async fn serve<S: Halves>(
     local: Option<SocketAddr>,
     shared: Arc<Shared>,
 ) {
-    let (mut rd, mut wr) = stream.halves();
+    let (rd, mut wr) = stream.halves();
     let (password, protected) = {
         let engine = shared.engine();
         let state = engine.state();
@@ -201,227 +201,332 @@ pub async fn serve<S: Halves>(
         shared: shared.clone(),
         id,
     };
-    let mut limits: ClientLimits;
-    let mut input = BytesMut::with_capacity(READ_CHUNK);
-    // The output buffer: `reply[..sent]` is written, `reply[sent..]` waits for the socket.
-    let mut reply = Reply::new();
-    let mut sent = 0usize;
-    let mut session = Session {
-        id,
-        authenticated: password.is_empty(),
-        ..Session::default()
+    let limits = shared.limits();
+    let mut handler = Handler {
+        shared,
+        rd,
+        wr,
+        signals,
+        addr,
+        limits,
+        input: BytesMut::with_capacity(READ_CHUNK),
+        reply: Reply::new(),
+        sent: 0,
+        session: Session {
+            id,
+            authenticated: password.is_empty(),
+            ..Session::default()
+        },
+        blocked: None,
+        input_ready: false,
+        closing: false,
+        read_closed: false,
+        soft_since: None,
+        last_interaction: Instant::now(),
+        interacted: false,
     };
-    // The request that blocked (BLPOP, ...), run again when woken.
-    let mut blocked: Option<Vec<u8>> = None;
-    // Complete requests may be waiting in `input`.
-    let mut input_ready = false;
-    // QUIT or a protocol error: send what is pending, then close.
-    let mut closing = false;
-    // The client shut its sending side: answer what it sent, then close.
-    let mut read_closed = false;
-    let mut soft_since: Option<Instant> = None;
-    let mut last_interaction = Instant::now();
-    // The client did something since `last_interaction` was read: the clock is read again only
-    // when an idle timeout needs it, not on every read and write.
-    let mut interacted = false;
+    handler.run().await;
+}
 
-    loop {
-        // CONFIG SET (from any client) applies from this client's next request on.
-        limits = shared.limits();
-        let parse_limits = Limits {
-            max_bulk_len: limits.proto_max_bulk_len,
-            ..Limits::default()
-        };
-        // Execute what is complete, unless the client is blocked or its output is backed up.
-        while may_execute(input_ready, closing, blocked.is_some(), reply.len() - sent) {
-            let job_start = reply.len();
+/// One connection's state, and the steps of its event loop (mini-redis's `Handler`).
+struct Handler<R, W> {
+    shared: Arc<Shared>,
+    rd: R,
+    wr: W,
+    signals: crate::committer::Signals,
+    addr: String,
+    /// The client limits, read again before each turn: CONFIG SET (from any client) applies
+    /// from this client's next request on.
+    limits: ClientLimits,
+    input: BytesMut,
+    /// The output buffer: `reply[..sent]` is written, `reply[sent..]` waits for the socket.
+    reply: Reply,
+    sent: usize,
+    session: Session,
+    /// The request that blocked (BLPOP, ...), run again when woken.
+    blocked: Option<Vec<u8>>,
+    /// Complete requests may be waiting in `input`.
+    input_ready: bool,
+    /// QUIT or a protocol error: send what is pending, then close.
+    closing: bool,
+    /// The client shut its sending side: answer what it sent, then close.
+    read_closed: bool,
+    soft_since: Option<Instant>,
+    last_interaction: Instant,
+    /// The client did something since `last_interaction` was read: the clock is read again only
+    /// when an idle timeout needs it, not on every read and write.
+    interacted: bool,
+}
+
+/// What the immediate write after executing found.
+enum Flush {
+    /// The peer is gone.
+    Closed,
+    /// It made room for more of a long pipeline: execute again.
+    RunMore,
+    Done,
+}
+
+impl<R: AsyncRead + Unpin, W: AsyncWrite + Unpin> Handler<R, W> {
+    async fn run(&mut self) {
+        loop {
+            self.limits = self.shared.limits();
+            let parse_limits = Limits {
+                max_bulk_len: self.limits.proto_max_bulk_len,
+                ..Limits::default()
+            };
+            self.execute_ready(&parse_limits).await;
+            match self.flush_now().await {
+                Flush::Closed => return,
+                Flush::RunMore => continue,
+                Flush::Done => {}
+            }
+            let pending = self.reply.len() - self.sent;
+            if pending > 0 && !self.closing && self.over_output_limit(pending) {
+                tracing::warn!(
+                    "Client id={} addr={} closed for overcoming of output buffer limits.",
+                    self.session.id,
+                    self.addr
+                );
+                return;
+            }
+            if (self.closing || (self.read_closed && !self.input_ready)) && pending == 0 {
+                let _ = self.wr.shutdown().await;
+                return;
+            }
+            let event = self.next_event(pending).await;
+            if !self.handle(event, &parse_limits).await {
+                return;
+            }
+        }
+    }
+
+    fn may_execute(&self) -> bool {
+        may_execute(
+            self.input_ready,
+            self.closing,
+            self.blocked.is_some(),
+            self.reply.len() - self.sent,
+        )
+    }
+
+    /// Executes what is complete, unless the client is blocked or its output is backed up.
+    async fn execute_ready(&mut self, parse_limits: &Limits) {
+        while self.may_execute() {
+            let job_start = self.reply.len();
             let outcome = match run_job(
-                &shared,
-                &input,
-                &parse_limits,
-                &mut session,
-                &mut reply,
-                sent,
+                &self.shared,
+                &self.input,
+                parse_limits,
+                &mut self.session,
+                &mut self.reply,
+                self.sent,
             ) {
                 Ok(outcome) => outcome,
                 Err(text) => {
-                    reply.error(text.as_bytes());
-                    closing = true;
+                    self.reply.error(text.as_bytes());
+                    self.closing = true;
                     break;
                 }
             };
             if let Some(start) = outcome.blocked_at {
-                blocked = Some(input[start..outcome.consumed].to_vec());
+                self.blocked = Some(self.input[start..outcome.consumed].to_vec());
             }
-            input.advance(outcome.consumed);
-            input_ready = outcome.more || outcome.blocked_at.is_some();
-            closing = finish_job(&shared, &mut reply, job_start, &outcome).await;
+            self.input.advance(outcome.consumed);
+            self.input_ready = outcome.more || outcome.blocked_at.is_some();
+            self.closing = finish_job(&self.shared, &mut self.reply, job_start, &outcome).await;
             if outcome.more {
                 // A long pipeline runs in slices; let the other clients in between.
                 tokio::task::yield_now().await;
             }
         }
-        if reply.len() > sent {
-            // The reply usually fits in the socket at once: write it now rather than on the
-            // event loop's next turn.
-            let now = std::future::poll_fn(|cx| {
-                std::task::Poll::Ready(
-                    match std::pin::Pin::new(&mut wr).poll_write(cx, &reply.as_bytes()[sent..]) {
-                        std::task::Poll::Ready(result) => Some(result),
-                        std::task::Poll::Pending => None,
-                    },
-                )
-            })
-            .await;
-            match now {
-                Some(Ok(0) | Err(_)) => return,
-                Some(Ok(n)) => {
-                    interacted = true;
-                    advance_output(&mut reply, &mut sent, n);
-                }
-                None => {}
-            }
-            if may_execute(input_ready, closing, blocked.is_some(), reply.len() - sent) {
-                // The write made room for the rest of a long pipeline.
-                continue;
-            }
-        }
-        let pending = reply.len() - sent;
-        if pending > 0 && !closing {
-            let class = if session.channels.is_empty() && session.patterns.is_empty() {
-                limits.output.normal
-            } else {
-                limits.output.pubsub
-            };
-            if over_output_limit(class, pending, &mut soft_since) {
-                tracing::warn!(
-                    "Client id={id} addr={addr} closed for overcoming of output buffer limits."
-                );
-                return;
-            }
-        }
-        if (closing || (read_closed && !input_ready)) && pending == 0 {
-            let _ = wr.shutdown().await;
-            return;
-        }
+    }
 
-        let can_read = !closing && !read_closed && pending < OUTPUT_HIGH_WATER;
+    /// Writes the replies now if the socket takes them: they usually fit at once, and waiting
+    /// for the event loop's next turn would cost a turn.
+    async fn flush_now(&mut self) -> Flush {
+        if self.reply.len() <= self.sent {
+            return Flush::Done;
+        }
+        let (wr, reply, sent) = (&mut self.wr, &self.reply, self.sent);
+        let now = std::future::poll_fn(|cx| {
+            std::task::Poll::Ready(
+                match std::pin::Pin::new(&mut *wr).poll_write(cx, &reply.as_bytes()[sent..]) {
+                    std::task::Poll::Ready(result) => Some(result),
+                    std::task::Poll::Pending => None,
+                },
+            )
+        })
+        .await;
+        match now {
+            Some(Ok(0) | Err(_)) => return Flush::Closed,
+            Some(Ok(n)) => {
+                self.interacted = true;
+                advance_output(&mut self.reply, &mut self.sent, n);
+            }
+            None => {}
+        }
+        if self.may_execute() {
+            Flush::RunMore
+        } else {
+            Flush::Done
+        }
+    }
+
+    fn over_output_limit(&mut self, pending: usize) -> bool {
+        let class = if self.session.channels.is_empty() && self.session.patterns.is_empty() {
+            self.limits.output.normal
+        } else {
+            self.limits.output.pubsub
+        };
+        over_output_limit(class, pending, &mut self.soft_since)
+    }
+
+    /// Waits for what happens next: a signal, input, room to write, or a deadline.
+    async fn next_event(&mut self, pending: usize) -> Event {
+        let can_read = !self.closing && !self.read_closed && pending < OUTPUT_HIGH_WATER;
         // An emptied buffer also goes back to the front of its allocation (`reserve` reclaims
         // it without allocating), so that each read lands on the same, cached, lines instead of
         // walking through the whole buffer.
         if can_read
-            && (input.capacity() - input.len() < READ_CHUNK / 4
-                || (input.is_empty() && input.capacity() < READ_CHUNK))
+            && (self.input.capacity() - self.input.len() < READ_CHUNK / 4
+                || (self.input.is_empty() && self.input.capacity() < READ_CHUNK))
         {
-            input.reserve(READ_CHUNK);
+            self.input.reserve(READ_CHUNK);
         }
-        let block_wait = blocked.as_ref().and(session.block.as_ref()).map(|b| {
-            b.deadline_ms
-                .map(|at| Duration::from_millis((at - now_ms()).max(0) as u64))
-        });
+        let block_wait = self
+            .blocked
+            .as_ref()
+            .and(self.session.block.as_ref())
+            .map(|b| {
+                b.deadline_ms
+                    .map(|at| Duration::from_millis((at - now_ms()).max(0) as u64))
+            });
         let block_deadline = match block_wait {
             Some(Some(wait)) => Some(tokio::time::Instant::now() + wait),
             _ => None,
         };
         // Redis never times out subscribers or blocked clients; output being written is not
         // idleness either.
-        let idle_deadline = (limits.timeout_s > 0
+        let timeout_s = self.limits.timeout_s;
+        let idle_deadline = (timeout_s > 0
             && pending == 0
-            && blocked.is_none()
-            && session.channels.is_empty()
-            && session.patterns.is_empty())
+            && self.blocked.is_none()
+            && self.session.channels.is_empty()
+            && self.session.patterns.is_empty())
         .then(|| {
-            if std::mem::take(&mut interacted) {
-                last_interaction = Instant::now();
+            if std::mem::take(&mut self.interacted) {
+                self.last_interaction = Instant::now();
             }
-            tokio::time::Instant::from_std(last_interaction) + Duration::from_secs(limits.timeout_s)
+            tokio::time::Instant::from_std(self.last_interaction) + Duration::from_secs(timeout_s)
         });
+        let blocked = self.blocked.is_some();
+        let mailbox = &self.signals.mailbox;
+        let (rd, wr, input) = (&mut self.rd, &mut self.wr, &mut self.input);
+        let unsent = &self.reply.as_bytes()[self.sent..];
         // In this order rather than a random one (tokio's default draws a random number at
-        // every turn): the mailbox first, so that a client
-        // that never stops sending is still killed or woken, then the socket.
-        let event = tokio::select! {
+        // every turn): the mailbox first, so that a client that never stops sending is still
+        // killed or woken, then the socket.
+        tokio::select! {
             biased;
-            letter = std::future::poll_fn(|cx| signals.mailbox.poll_take(cx, blocked.is_some())) => {
+            letter = std::future::poll_fn(|cx| mailbox.poll_take(cx, blocked)) => {
                 match letter {
                     Letter::Kill => Event::Close,
                     Letter::Messages(messages) => Event::Messages(messages),
                     Letter::Wake => Event::Wake,
                 }
             }
-            read = rd.read_buf(&mut input), if can_read => Event::Read(read),
-            wrote = wr.write(&reply.as_bytes()[sent..]), if pending > 0 => Event::Wrote(wrote),
+            read = rd.read_buf(input), if can_read => Event::Read(read),
+            wrote = wr.write(unsent), if pending > 0 => Event::Wrote(wrote),
             _ = sleep_until(block_deadline), if block_deadline.is_some() => Event::BlockTimeout,
             _ = sleep_until(idle_deadline), if idle_deadline.is_some() => Event::Idle,
-        };
+        }
+    }
+
+    /// Acts on an event; `false` when the connection must end now.
+    async fn handle(&mut self, event: Event, parse_limits: &Limits) -> bool {
         match event {
             // Redis drops a blocked client whose peer is gone.
-            Event::Read(Ok(0)) if blocked.is_none() => read_closed = true,
-            Event::Read(Ok(0) | Err(_)) | Event::Wrote(Ok(0) | Err(_)) | Event::Close => return,
+            Event::Read(Ok(0)) if self.blocked.is_none() => self.read_closed = true,
+            Event::Read(Ok(0) | Err(_)) | Event::Wrote(Ok(0) | Err(_)) | Event::Close => {
+                return false
+            }
             Event::Read(Ok(_)) => {
-                interacted = true;
-                if input.len() > limits.query_buffer_limit {
+                self.interacted = true;
+                if self.input.len() > self.limits.query_buffer_limit {
                     tracing::warn!(
-                        "Closing client that reached max query buffer length: id={id} addr={addr} qbuf={}",
-                        input.len()
+                        "Closing client that reached max query buffer length: id={} addr={} qbuf={}",
+                        self.session.id,
+                        self.addr,
+                        self.input.len()
                     );
-                    return;
+                    return false;
                 }
-                input_ready = true;
+                self.input_ready = true;
             }
             Event::Wrote(Ok(n)) => {
-                interacted = true;
-                advance_output(&mut reply, &mut sent, n);
+                self.interacted = true;
+                advance_output(&mut self.reply, &mut self.sent, n);
             }
             Event::Messages(messages) => {
                 for message in &messages {
-                    reply.raw(message);
+                    self.reply.raw(message);
                 }
             }
-            Event::Wake => {
-                let Some(request) = blocked.take() else {
-                    continue;
-                };
-                session.block = None;
-                let job_start = reply.len();
-                let Ok(outcome) = run_job(
-                    &shared,
-                    &request,
-                    &parse_limits,
-                    &mut session,
-                    &mut reply,
-                    sent,
-                ) else {
-                    return;
-                };
-                if session.block.is_some() {
-                    // Someone else was served first: wait again.
-                    blocked = Some(request);
-                    continue;
-                }
-                closing = finish_job(&shared, &mut reply, job_start, &outcome).await;
-                input_ready = true;
-                // Its idle time counts from when it was served.
-                interacted = true;
-            }
+            Event::Wake => return self.serve_woken(parse_limits).await,
             Event::BlockTimeout => {
-                let Some(block) = session.block.take() else {
-                    continue;
+                let Some(block) = self.session.block.take() else {
+                    return true;
                 };
-                blocked = None;
-                shared.unblock(id);
+                self.blocked = None;
+                self.shared.unblock(self.session.id);
                 if block.null_array {
-                    reply.null_array();
+                    self.reply.null_array();
                 } else {
-                    reply.null();
+                    self.reply.null();
                 }
-                input_ready = true;
-                interacted = true;
+                self.input_ready = true;
+                self.interacted = true;
             }
             Event::Idle => {
-                tracing::debug!("Closing idle client id={id} addr={addr}");
-                return;
+                tracing::debug!(
+                    "Closing idle client id={} addr={}",
+                    self.session.id,
+                    self.addr
+                );
+                return false;
             }
         }
+        true
+    }
+
+    /// A key the blocked client waits on was written: run its request again.
+    async fn serve_woken(&mut self, parse_limits: &Limits) -> bool {
+        let Some(request) = self.blocked.take() else {
+            return true;
+        };
+        self.session.block = None;
+        let job_start = self.reply.len();
+        let Ok(outcome) = run_job(
+            &self.shared,
+            &request,
+            parse_limits,
+            &mut self.session,
+            &mut self.reply,
+            self.sent,
+        ) else {
+            return false;
+        };
+        if self.session.block.is_some() {
+            // Someone else was served first: wait again.
+            self.blocked = Some(request);
+            return true;
+        }
+        self.closing = finish_job(&self.shared, &mut self.reply, job_start, &outcome).await;
+        self.input_ready = true;
+        // Its idle time counts from when it was served.
+        self.interacted = true;
+        true
     }
 }
 
