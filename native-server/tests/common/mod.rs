@@ -175,7 +175,13 @@ pub fn exchange(stream: &mut TcpStream, input: &[u8], want: usize) -> Vec<u8> {
     let mut buf = [0u8; 4096];
     while out.len() < want {
         match stream.read(&mut buf) {
-            Ok(0) | Err(_) => break,
+            Ok(0) => break,
+            Err(e) => {
+                // Kept in the test's output, to tell a timeout from a reset if an assertion on
+                // the reply fails.
+                eprintln!("exchange: read failed after {} bytes: {e}", out.len());
+                break;
+            }
             Ok(n) => out.extend_from_slice(&buf[..n]),
         }
     }
