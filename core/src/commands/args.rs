@@ -128,3 +128,15 @@ pub fn parse_timeout(arg: &[u8], now_ms: i64) -> Result<Option<i64>, CommandErro
 pub fn rest<'a>(args: &mut Args<'a>) -> Vec<&'a [u8]> {
     std::iter::from_fn(|| args.try_next()).collect()
 }
+
+/// The optional `ASYNC | SYNC` of FLUSHALL, FLUSHDB, SCRIPT FLUSH and FUNCTION FLUSH, as the last
+/// argument: whether it is absent or one of those (each command has its own error text).
+pub fn flush_mode_ok(args: &mut Args<'_>) -> bool {
+    match args.try_next() {
+        None => true,
+        Some(m) => {
+            (m.eq_ignore_ascii_case(b"sync") || m.eq_ignore_ascii_case(b"async"))
+                && args.remaining() == 0
+        }
+    }
+}

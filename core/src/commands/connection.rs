@@ -452,10 +452,7 @@ pub fn client(ctx: &mut Ctx<'_, '_, '_>, args: &mut Args<'_>) -> CommandResult {
                 "HELP",
                 "    Prints this help.",
             ];
-            ctx.reply.array(lines.len());
-            for line in lines {
-                ctx.reply.simple(line);
-            }
+            super::reply_help(ctx.reply, &lines);
         }
         _ => return Err(CommandError::unknown_subcommand(b"CLIENT", sub)),
     }

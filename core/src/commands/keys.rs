@@ -185,12 +185,10 @@ pub fn dbsize(ctx: &mut Ctx<'_, '_, '_>, _args: &mut Args<'_>) -> CommandResult 
 }
 
 fn flush_mode(args: &mut Args<'_>) -> CommandResult {
-    match args.try_next() {
-        None => Ok(()),
-        Some(m) if m.eq_ignore_ascii_case(b"sync") || m.eq_ignore_ascii_case(b"async") => {
-            args.finish().map_err(|_| CommandError::Syntax)
-        }
-        Some(_) => Err(CommandError::Syntax),
+    if super::flush_mode_ok(args) {
+        Ok(())
+    } else {
+        Err(CommandError::Syntax)
     }
 }
 
@@ -353,10 +351,7 @@ pub fn object(ctx: &mut Ctx<'_, '_, '_>, args: &mut Args<'_>) -> CommandResult {
             "HELP",
             "    Prints this help.",
         ];
-        ctx.reply.array(lines.len());
-        for line in lines {
-            ctx.reply.simple(line);
-        }
+        super::reply_help(ctx.reply, &lines);
         return Ok(());
     }
     if args.remaining() != 1 {

@@ -39,8 +39,8 @@ mod transactions;
 mod zsets;
 
 pub use args::{
-    db_in_range, parse_cursor, parse_db, parse_i64, parse_int, parse_random_count, parse_timeout,
-    rest, scan_options,
+    db_in_range, flush_mode_ok, parse_cursor, parse_db, parse_i64, parse_int, parse_random_count,
+    parse_timeout, rest, scan_options,
 };
 pub use server::REDIS_VERSION;
 
@@ -322,6 +322,14 @@ pub fn store_record(
         ctx.ks.put(db, key, kind, expire_at, &body)?;
     }
     Ok(())
+}
+
+/// Writes a container command's HELP reply: its lines as status replies.
+pub fn reply_help(reply: &mut Reply, lines: &[&str]) {
+    reply.array(lines.len());
+    for line in lines {
+        reply.simple(line);
+    }
 }
 
 /// Writes a *SCAN reply: the cursor, then the items.

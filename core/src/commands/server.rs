@@ -221,10 +221,7 @@ pub fn config(ctx: &mut Ctx<'_, '_, '_>, args: &mut Args<'_>) -> CommandResult {
                 "HELP",
                 "    Prints this help.",
             ];
-            ctx.reply.array(lines.len());
-            for line in lines {
-                ctx.reply.simple(line);
-            }
+            super::reply_help(ctx.reply, &lines);
         }
         _ => return Err(CommandError::unknown_subcommand(b"CONFIG", sub)),
     }

@@ -3,7 +3,7 @@
 
 use super::functions::{Library, Policy};
 use super::{Scripts, Source};
-use crate::commands::{parse_i64, Args, Ctx, ScriptHost};
+use crate::commands::{flush_mode_ok, parse_i64, Args, Ctx, ScriptHost};
 use crate::error::{CommandError, CommandResult};
 
 /// A script's keys and its other arguments.
@@ -96,11 +96,7 @@ impl Scripts {
                 ctx.reply.ok();
             }
             b"flush" => {
-                let mode = args.try_next();
-                let valid = mode.is_none_or(|m| {
-                    m.eq_ignore_ascii_case(b"async") || m.eq_ignore_ascii_case(b"sync")
-                });
-                if !valid || args.remaining() > 0 {
+                if !flush_mode_ok(args) {
                     return Err(CommandError::Static(
                         "ERR FUNCTION FLUSH only supports SYNC|ASYNC option",
                     ));
@@ -268,11 +264,7 @@ impl Scripts {
                 }
             }
             b"flush" => {
-                let mode = args.try_next();
-                let valid = mode.is_none_or(|m| {
-                    m.eq_ignore_ascii_case(b"async") || m.eq_ignore_ascii_case(b"sync")
-                });
-                if !valid || args.remaining() > 0 {
+                if !flush_mode_ok(args) {
                     return Err(CommandError::Static(
                         "ERR SCRIPT FLUSH only support SYNC|ASYNC option",
                     ));
@@ -309,10 +301,7 @@ impl Scripts {
                     "HELP",
                     "    Prints this help.",
                 ];
-                ctx.reply.array(lines.len());
-                for line in lines {
-                    ctx.reply.simple(line);
-                }
+                crate::commands::reply_help(ctx.reply, &lines);
             }
             _ => return Err(CommandError::unknown_subcommand(b"SCRIPT", sub)),
         }

@@ -207,6 +207,15 @@ pub struct Vm {
     runner: Function,
 }
 
+/// Redis's reply to code that does not compile: `what`, then Lua's message.
+fn compile_error(what: &str, e: mlua::Error) -> CommandError {
+    let text = match e {
+        mlua::Error::SyntaxError { message, .. } => message,
+        other => other.to_string(),
+    };
+    CommandError::owned(format!("ERR {what}: {}", text.trim_end()))
+}
+
 fn lua_err(e: mlua::Error) -> CommandError {
     CommandError::owned(format!("ERR Error running script: {e}"))
 }
@@ -297,16 +306,7 @@ impl Vm {
             .load(code)
             .set_name("@user_script")
             .into_function()
-            .map_err(|e| {
-                let text = match e {
-                    mlua::Error::SyntaxError { message, .. } => message,
-                    other => other.to_string(),
-                };
-                CommandError::owned(format!(
-                    "ERR Error compiling script (new function): {}",
-                    text.trim_end()
-                ))
-            })?;
+            .map_err(|e| compile_error("Error compiling script (new function)", e))?;
         function
             .set_environment(self.env.clone())
             .map_err(lua_err)?;
@@ -377,13 +377,7 @@ impl Vm {
             .load(code)
             .set_name("@user_function")
             .into_function()
-            .map_err(|e| {
-                let text = match e {
-                    mlua::Error::SyntaxError { message, .. } => message,
-                    other => other.to_string(),
-                };
-                CommandError::owned(format!("ERR Error compiling function: {}", text.trim_end()))
-            })?;
+            .map_err(|e| compile_error("Error compiling function", e))?;
         chunk
             .set_environment(self.library_env.clone())
             .map_err(lua_err)?;
