@@ -1,5 +1,5 @@
 //! The libraries Redis loads into Lua besides Lua's own: `redis` (the parts that need no client
-//! context), `cjson`, `cmsgpack`, `bit`, and `math.random` on Redis's own generator. Written
+//! context), `cjson`, `cmsgpack`, `bit`, `struct`, and `math.random` on Redis's own generator. Written
 //! here because the C libraries Redis vendors (lua_cjson, lua_cmsgpack, lua_bit) are not part of
 //! the Lua that mlua builds; each follows the behaviour of the one Redis ships.
 
@@ -18,6 +18,36 @@ fn num(v: &Value) -> Option<f64> {
         Value::String(s) => std::str::from_utf8(&s.as_bytes()).ok()?.trim().parse().ok(),
         _ => None,
     }
+}
+
+/// Lua's `luaL_where(L, 1)`: the position (`user_script:3: `) of the Lua code that called the
+/// running library function.
+fn position(lua: &Lua) -> String {
+    lua.inspect_stack(1, |d| {
+        let line = d.current_line()?;
+        let src = d.source().short_src?.into_owned();
+        Some(format!("{src}:{line}: "))
+    })
+    .flatten()
+    .unwrap_or_default()
+}
+
+/// A function of one of the libraries Redis ports from C (`struct`, `cjson`, `cmsgpack`,
+/// `bit`, `math.random`): its errors carry the caller's position, as `luaL_error`'s do.
+fn lib_fn<A, R, F>(lua: &Lua, f: F) -> mlua::Result<mlua::Function>
+where
+    A: mlua::FromLuaMulti,
+    R: mlua::IntoLuaMulti,
+    F: Fn(&Lua, A) -> mlua::Result<R> + Send + 'static,
+{
+    lua.create_function(move |lua, args: A| {
+        f(lua, args).map_err(|e| match e {
+            mlua::Error::RuntimeError(msg) => {
+                mlua::Error::RuntimeError(format!("{}{msg}", position(lua)))
+            }
+            other => other,
+        })
+    })
 }
 
 /// Redis's `rand.c` generator (the 48-bit linear congruential one of `lrand48`), so scripts see
@@ -55,7 +85,7 @@ pub fn install(lua: &Lua) -> mlua::Result<()> {
     let math: Table = globals.raw_get("math")?;
     math.raw_set(
         "random",
-        lua.create_function(|_, args: MultiValue| {
+        lib_fn(lua, |_, args: MultiValue| {
             const MAX: i64 = 2_147_483_647;
             let r = (lrand48() % MAX) as f64 / MAX as f64;
             let args: Vec<Value> = args.into_iter().collect();
@@ -82,7 +112,7 @@ pub fn install(lua: &Lua) -> mlua::Result<()> {
     )?;
     math.raw_set(
         "randomseed",
-        lua.create_function(|_, args: MultiValue| {
+        lib_fn(lua, |_, args: MultiValue| {
             srand48(check_int(args.front(), 1, "randomseed")?);
             Ok(())
         })?,
@@ -90,6 +120,7 @@ pub fn install(lua: &Lua) -> mlua::Result<()> {
     globals.raw_set("bit", bit(lua)?)?;
     globals.raw_set("cjson", cjson(lua)?)?;
     globals.raw_set("cmsgpack", cmsgpack(lua)?)?;
+    globals.raw_set("struct", structlib(lua)?)?;
     Ok(())
 }
 
@@ -192,62 +223,70 @@ pub fn redis_table(lua: &Lua) -> mlua::Result<Table> {
 
 /// LuaBitOp's `bit`: 32-bit operations on numbers.
 fn bit(lua: &Lua) -> mlua::Result<Table> {
-    fn tobit(v: &Value) -> mlua::Result<i32> {
-        let n = num(v).ok_or_else(|| rt("bad argument #1 (number expected)"))?;
+    /// Argument `index` of `name` as LuaBitOp reads it.
+    fn tobit(v: Option<&Value>, index: usize, name: &str) -> mlua::Result<i32> {
+        let n = v.and_then(num).ok_or_else(|| {
+            rt(format!(
+                "bad argument #{index} to '{name}' (number expected, got {})",
+                v.map(|v| v.type_name()).unwrap_or("no value")
+            ))
+        })?;
         // LuaBitOp's normalisation: add 2^52+2^51 and keep the low 32 bits.
         let b = (n + 6_755_399_441_055_744.0).to_bits();
         Ok(b as u32 as i32)
     }
+    type Unary = fn(i32) -> i32;
+    type Binary = fn(i32, i32) -> i32;
+    type Shift = fn(i32, u32) -> i32;
     let t = lua.create_table()?;
-    t.raw_set("tobit", lua.create_function(|_, v: Value| tobit(&v))?)?;
-    t.raw_set("bnot", lua.create_function(|_, v: Value| Ok(!tobit(&v)?))?)?;
-    let fold = |op: fn(i32, i32) -> i32| {
-        move |_: &Lua, args: Variadic<Value>| {
-            let mut it = args.iter();
-            let first = it
-                .next()
-                .ok_or_else(|| rt("bad argument #1 (number expected)"))?;
-            let mut acc = tobit(first)?;
-            for v in it {
-                acc = op(acc, tobit(v)?);
+    let unary: [(&'static str, Unary); 3] = [
+        ("tobit", |a| a),
+        ("bnot", |a| !a),
+        ("bswap", |a| a.swap_bytes()),
+    ];
+    for (name, op) in unary {
+        let f = lib_fn(lua, move |_, args: Variadic<Value>| {
+            Ok(op(tobit(args.first(), 1, name)?))
+        })?;
+        t.raw_set(name, f)?;
+    }
+    let folds: [(&'static str, Binary); 3] = [
+        ("band", |a, b| a & b),
+        ("bor", |a, b| a | b),
+        ("bxor", |a, b| a ^ b),
+    ];
+    for (name, op) in folds {
+        let f = lib_fn(lua, move |_, args: Variadic<Value>| {
+            let mut acc = tobit(args.first(), 1, name)?;
+            for (i, v) in args.iter().enumerate().skip(1) {
+                acc = op(acc, tobit(Some(v), i + 1, name)?);
             }
             Ok(acc)
-        }
-    };
-    t.raw_set("band", lua.create_function(fold(|a, b| a & b))?)?;
-    t.raw_set("bor", lua.create_function(fold(|a, b| a | b))?)?;
-    t.raw_set("bxor", lua.create_function(fold(|a, b| a ^ b))?)?;
-    let shift = |op: fn(i32, u32) -> i32| {
-        move |_: &Lua, (a, n): (Value, Value)| Ok(op(tobit(&a)?, (tobit(&n)? & 31) as u32))
-    };
-    t.raw_set(
-        "lshift",
-        lua.create_function(shift(|a, n| ((a as u32) << n) as i32))?,
-    )?;
-    t.raw_set(
-        "rshift",
-        lua.create_function(shift(|a, n| ((a as u32) >> n) as i32))?,
-    )?;
-    t.raw_set("arshift", lua.create_function(shift(|a, n| a >> n))?)?;
-    t.raw_set(
-        "rol",
-        lua.create_function(shift(|a, n| (a as u32).rotate_left(n) as i32))?,
-    )?;
-    t.raw_set(
-        "ror",
-        lua.create_function(shift(|a, n| (a as u32).rotate_right(n) as i32))?,
-    )?;
-    t.raw_set(
-        "bswap",
-        lua.create_function(|_, v: Value| Ok(tobit(&v)?.swap_bytes()))?,
-    )?;
+        })?;
+        t.raw_set(name, f)?;
+    }
+    let shifts: [(&'static str, Shift); 5] = [
+        ("lshift", |a, n| ((a as u32) << n) as i32),
+        ("rshift", |a, n| ((a as u32) >> n) as i32),
+        ("arshift", |a, n| a >> n),
+        ("rol", |a, n| (a as u32).rotate_left(n) as i32),
+        ("ror", |a, n| (a as u32).rotate_right(n) as i32),
+    ];
+    for (name, op) in shifts {
+        let f = lib_fn(lua, move |_, args: Variadic<Value>| {
+            let a = tobit(args.first(), 1, name)?;
+            let n = tobit(args.get(1), 2, name)?;
+            Ok(op(a, (n & 31) as u32))
+        })?;
+        t.raw_set(name, f)?;
+    }
     t.raw_set(
         "tohex",
-        lua.create_function(|_, (v, n): (Value, Option<Value>)| {
-            let x = tobit(&v)? as u32;
-            let mut n = match n {
-                Some(n) => tobit(&n)?,
-                None => 8,
+        lib_fn(lua, |_, args: Variadic<Value>| {
+            let x = tobit(args.first(), 1, "tohex")? as u32;
+            let mut n = match args.get(1) {
+                Some(Value::Nil) | None => 8,
+                Some(v) => tobit(Some(v), 2, "tohex")?,
             };
             let upper = n < 0;
             if upper {
@@ -292,7 +331,7 @@ fn cjson(lua: &Lua) -> mlua::Result<Table> {
     t.raw_set("null", null)?;
     t.raw_set(
         "encode",
-        lua.create_function(|lua, v: Value| {
+        lib_fn(lua, |lua, v: Value| {
             let mut out = Vec::new();
             json_encode(lua, &v, &mut out, 0)?;
             lua.create_string(&out)
@@ -300,7 +339,7 @@ fn cjson(lua: &Lua) -> mlua::Result<Table> {
     )?;
     t.raw_set(
         "decode",
-        lua.create_function(|lua, s: mlua::LuaString| {
+        lib_fn(lua, |lua, s: mlua::LuaString| {
             let parsed: serde_json::Value = serde_json::from_slice(&s.as_bytes())
                 .map_err(|e| rt(format!("Expected value but found invalid token: {e}")))?;
             json_to_lua(lua, &parsed)
@@ -422,9 +461,11 @@ fn cmsgpack(lua: &Lua) -> mlua::Result<Table> {
     let t = lua.create_table()?;
     t.raw_set(
         "pack",
-        lua.create_function(|lua, args: Variadic<Value>| {
+        lib_fn(lua, |lua, args: Variadic<Value>| {
             if args.is_empty() {
-                return Err(rt("MessagePack pack needs input."));
+                return Err(rt(
+                    "bad argument #0 to 'pack' (MessagePack pack needs input.)",
+                ));
             }
             let mut out = Vec::new();
             for v in args.iter() {
@@ -435,7 +476,7 @@ fn cmsgpack(lua: &Lua) -> mlua::Result<Table> {
     )?;
     t.raw_set(
         "unpack",
-        lua.create_function(|lua, s: mlua::LuaString| {
+        lib_fn(lua, |lua, s: mlua::LuaString| {
             let bytes = s.as_bytes();
             let mut pos = 0;
             let mut values = Vec::new();
@@ -646,4 +687,335 @@ pub fn loading_api(lua: &Lua, register: mlua::Function) -> mlua::Result<Table> {
     )
     .set_name("=redis")
     .call(api)
+}
+
+/// Roberto Ierusalimschy's `struct` library as Redis ships it (`lua_struct.c`): `pack`, `unpack`
+/// and `size` of binary records described by a format string (`<` `>` byte order, `!n`
+/// alignment, `b B h H l L T i[n] I[n]` integers, `f d` floats, `s` zero-terminated and `c[n]`
+/// fixed strings, `x` padding).
+fn structlib(lua: &Lua) -> mlua::Result<Table> {
+    let t = lua.create_table()?;
+    t.raw_set(
+        "pack",
+        lib_fn(lua, |lua, args: MultiValue| {
+            let args: Vec<Value> = args.into_iter().collect();
+            let fmt = struct_format(args.first(), "pack")?;
+            let mut out = Vec::new();
+            let mut next = 1;
+            let mut format = Format::new(&fmt);
+            while let Some(item) = format.next_item("pack")? {
+                let Item::Field { opt, size } = item else {
+                    continue;
+                };
+                let pad = format.padding(out.len(), opt, size);
+                out.resize(out.len() + pad, 0);
+                let arg = args.get(next);
+                match opt {
+                    b'b' | b'B' | b'h' | b'H' | b'l' | b'L' | b'T' | b'i' | b'I' => {
+                        let n = arg_number(arg, next + 1, "pack")?;
+                        next += 1;
+                        let value = if n < 0.0 { n as i64 as u64 } else { n as u64 };
+                        let mut bytes: Vec<u8> = (0..size)
+                            .map(|i| if i < 8 { (value >> (8 * i)) as u8 } else { 0 })
+                            .collect();
+                        if format.big {
+                            bytes.reverse();
+                        }
+                        out.extend_from_slice(&bytes);
+                    }
+                    b'x' => out.push(0),
+                    b'f' | b'd' => {
+                        let n = arg_number(arg, next + 1, "pack")?;
+                        next += 1;
+                        let mut bytes = if opt == b'f' {
+                            (n as f32).to_le_bytes().to_vec()
+                        } else {
+                            n.to_le_bytes().to_vec()
+                        };
+                        if format.big {
+                            bytes.reverse();
+                        }
+                        out.extend_from_slice(&bytes);
+                    }
+                    _ => {
+                        // 'c' and 's'
+                        let s = match arg {
+                            Some(Value::String(s)) => s.as_bytes().to_vec(),
+                            Some(v) if num(v).is_some() => lua
+                                .coerce_string(v.clone())?
+                                .map(|s| s.as_bytes().to_vec())
+                                .unwrap_or_default(),
+                            other => {
+                                return Err(rt(format!(
+                                    "bad argument #{} to 'pack' (string expected, got {})",
+                                    next + 1,
+                                    other.map(|v| v.type_name()).unwrap_or("no value")
+                                )))
+                            }
+                        };
+                        next += 1;
+                        let size = if size == 0 { s.len() } else { size };
+                        if s.len() < size {
+                            // lua_struct names the argument after the string (its `arg++`).
+                            return Err(rt(format!(
+                                "bad argument #{} to 'pack' (string too short)",
+                                next + 1
+                            )));
+                        }
+                        out.extend_from_slice(&s[..size]);
+                        if opt == b's' {
+                            out.push(0);
+                        }
+                    }
+                }
+            }
+            lua.create_string(&out)
+        })?,
+    )?;
+    t.raw_set(
+        "unpack",
+        lib_fn(lua, |lua, args: MultiValue| {
+            let args: Vec<Value> = args.into_iter().collect();
+            let fmt = struct_format(args.first(), "unpack")?;
+            let data = match args.get(1) {
+                Some(Value::String(s)) => s.as_bytes().to_vec(),
+                other => {
+                    return Err(rt(format!(
+                        "bad argument #2 to 'unpack' (string expected, got {})",
+                        other.map(|v| v.type_name()).unwrap_or("no value")
+                    )))
+                }
+            };
+            let start = match args.get(2) {
+                None | Some(Value::Nil) => 1.0,
+                Some(v) => arg_number(Some(v), 3, "unpack")?,
+            };
+            if start < 1.0 || start as usize - 1 > data.len() {
+                return Err(rt(
+                    "bad argument #3 to 'unpack' (offset must be 1 or greater)",
+                ));
+            }
+            let mut pos = start as usize - 1;
+            let mut results: Vec<Value> = Vec::new();
+            let short = || rt("bad argument #2 to 'unpack' (data string too short)");
+            let mut format = Format::new(&fmt);
+            while let Some(item) = format.next_item("unpack")? {
+                let Item::Field { opt, mut size } = item else {
+                    continue;
+                };
+                pos += format.padding(pos, opt, size);
+                if size > data.len() || pos > data.len() - size {
+                    return Err(short());
+                }
+                match opt {
+                    b'b' | b'B' | b'h' | b'H' | b'l' | b'L' | b'T' | b'i' | b'I' => {
+                        let mut bytes = data[pos..pos + size].to_vec();
+                        if format.big {
+                            bytes.reverse();
+                        }
+                        let mut l: u64 = 0;
+                        for (i, b) in bytes.iter().enumerate().take(8) {
+                            l |= u64::from(*b) << (8 * i);
+                        }
+                        let signed = opt.is_ascii_lowercase();
+                        let value = if signed && size < 8 && l & (1 << (size * 8 - 1)) != 0 {
+                            (l | (u64::MAX << (size * 8 - 1))) as i64 as f64
+                        } else if signed {
+                            l as i64 as f64
+                        } else {
+                            l as f64
+                        };
+                        results.push(Value::Number(value));
+                    }
+                    b'x' => {}
+                    b'f' | b'd' => {
+                        let mut bytes = data[pos..pos + size].to_vec();
+                        if format.big {
+                            bytes.reverse();
+                        }
+                        let value = if opt == b'f' {
+                            f64::from(f32::from_le_bytes(bytes.try_into().unwrap_or_default()))
+                        } else {
+                            f64::from_le_bytes(bytes.try_into().unwrap_or_default())
+                        };
+                        results.push(Value::Number(value));
+                    }
+                    b'c' => {
+                        if size == 0 {
+                            let previous = match results.last() {
+                                Some(Value::Number(n)) => *n,
+                                _ => return Err(rt("format 'c0' needs a previous size")),
+                            };
+                            results.pop();
+                            size = previous.max(0.0) as usize;
+                            if size > data.len() || pos > data.len() - size {
+                                return Err(short());
+                            }
+                        }
+                        results.push(Value::String(lua.create_string(&data[pos..pos + size])?));
+                    }
+                    _ => {
+                        // 's'
+                        let Some(end) = memchr::memchr(0, &data[pos..]) else {
+                            return Err(rt("unfinished string in data"));
+                        };
+                        results.push(Value::String(lua.create_string(&data[pos..pos + end])?));
+                        size = end + 1;
+                    }
+                }
+                pos += size;
+            }
+            results.push(Value::Number((pos + 1) as f64));
+            Ok(MultiValue::from_iter(results))
+        })?,
+    )?;
+    t.raw_set(
+        "size",
+        lib_fn(lua, |_, args: MultiValue| {
+            let fmt = struct_format(args.front(), "size")?;
+            let mut pos = 0usize;
+            let mut format = Format::new(&fmt);
+            while let Some(item) = format.next_item("size")? {
+                let Item::Field { opt, size } = item else {
+                    continue;
+                };
+                pos += format.padding(pos, opt, size);
+                if opt == b's' || (opt == b'c' && size == 0) {
+                    let name = if opt == b's' { "s" } else { "c0" };
+                    return Err(rt(format!(
+                        "bad argument #1 to 'size' (option '{name}' has no fixed size)"
+                    )));
+                }
+                pos += size;
+            }
+            Ok(pos as f64)
+        })?,
+    )?;
+    Ok(t)
+}
+
+fn struct_format(v: Option<&Value>, func: &str) -> mlua::Result<Vec<u8>> {
+    match v {
+        Some(Value::String(s)) => Ok(s.as_bytes().to_vec()),
+        other => Err(rt(format!(
+            "bad argument #1 to '{func}' (string expected, got {})",
+            other.map(|v| v.type_name()).unwrap_or("no value")
+        ))),
+    }
+}
+
+fn arg_number(v: Option<&Value>, index: usize, func: &str) -> mlua::Result<f64> {
+    v.and_then(num).ok_or_else(|| {
+        rt(format!(
+            "bad argument #{index} to '{func}' (number expected, got {})",
+            v.map(|v| v.type_name()).unwrap_or("no value")
+        ))
+    })
+}
+
+/// The most alignment `!` without a number asks for (a double's, on x86-64).
+const MAX_ALIGN: usize = 8;
+/// The widest integer `i[n]` / `I[n]` may be.
+const MAX_INT_SIZE: usize = 32;
+
+/// A format string being read, with the byte order and alignment its options set.
+struct Format<'f> {
+    fmt: &'f [u8],
+    at: usize,
+    big: bool,
+    align: usize,
+}
+
+enum Item {
+    /// A field: its option letter and size in bytes (0 for `s`, and for `c0`).
+    Field { opt: u8, size: usize },
+    /// An option that changes the byte order or alignment.
+    Control,
+}
+
+impl<'f> Format<'f> {
+    fn new(fmt: &'f [u8]) -> Self {
+        Format {
+            fmt,
+            at: 0,
+            big: false,
+            align: 1,
+        }
+    }
+
+    fn number(&mut self, default: usize) -> mlua::Result<usize> {
+        if !self.fmt.get(self.at).is_some_and(u8::is_ascii_digit) {
+            return Ok(default);
+        }
+        let mut n: usize = 0;
+        while let Some(d) = self.fmt.get(self.at).filter(|d| d.is_ascii_digit()) {
+            n = n
+                .checked_mul(10)
+                .and_then(|n| n.checked_add(usize::from(d - b'0')))
+                .filter(|&n| n <= i32::MAX as usize)
+                .ok_or_else(|| rt("integral size overflow"))?;
+            self.at += 1;
+        }
+        Ok(n)
+    }
+
+    fn next_item(&mut self, func: &str) -> mlua::Result<Option<Item>> {
+        let Some(&opt) = self.fmt.get(self.at) else {
+            return Ok(None);
+        };
+        self.at += 1;
+        let size = match opt {
+            b'b' | b'B' | b'x' => 1,
+            b'h' | b'H' => 2,
+            b'l' | b'L' | b'T' | b'd' => 8,
+            b'f' => 4,
+            b'c' => self.number(1)?,
+            b's' => 0,
+            b'i' | b'I' => {
+                let n = self.number(4)?;
+                if n > MAX_INT_SIZE {
+                    return Err(rt(format!(
+                        "integral size {n} is larger than limit of {MAX_INT_SIZE}"
+                    )));
+                }
+                n
+            }
+            b' ' => return Ok(Some(Item::Control)),
+            b'>' => {
+                self.big = true;
+                return Ok(Some(Item::Control));
+            }
+            b'<' | b'=' => {
+                self.big = false;
+                return Ok(Some(Item::Control));
+            }
+            b'!' => {
+                let a = self.number(MAX_ALIGN)?;
+                if !a.is_power_of_two() {
+                    return Err(rt(format!("alignment {a} is not a power of 2")));
+                }
+                self.align = a;
+                return Ok(Some(Item::Control));
+            }
+            other => {
+                return Err(rt(format!(
+                    "bad argument #1 to '{func}' (invalid format option '{}')",
+                    other as char
+                )))
+            }
+        };
+        Ok(Some(Item::Field { opt, size }))
+    }
+
+    /// Padding before a field of `size` bytes at offset `len` (lua_struct's `gettoalign`).
+    fn padding(&self, len: usize, opt: u8, size: usize) -> usize {
+        if size == 0 || opt == b'c' {
+            return 0;
+        }
+        let size = size.min(self.align);
+        if !size.is_power_of_two() {
+            return 0;
+        }
+        (size - (len & (size - 1))) & (size - 1)
+    }
 }

@@ -117,7 +117,7 @@ return run, raising
 const PROTECT: &str = r#"
 local G = _G
 local function ro() error("Attempt to modify a readonly table", 2) end
-for _, name in ipairs({'string', 'math', 'table', 'redis', 'cjson', 'bit', 'cmsgpack', 'coroutine'}) do
+for _, name in ipairs({'string', 'math', 'table', 'redis', 'cjson', 'bit', 'cmsgpack', 'struct', 'coroutine'}) do
   if rawget(G, name) then
     rawset(G, name, setmetatable({}, {__index = rawget(G, name), __newindex = ro, __metatable = false}))
   end
