@@ -31,7 +31,6 @@ const ALLOWED_GLOBALS: &[&str] = &[
     "redis",
     "xpcall",
     "tostring",
-    "getfenv",
     "setmetatable",
     "next",
     "assert",
@@ -51,9 +50,8 @@ const ALLOWED_GLOBALS: &[&str] = &[
     "loadstring",
     "ipairs",
     "error",
-    "newproxy",
     "rawget",
-    "setfenv",
+    "load",
     "_VERSION",
 ];
 
@@ -117,19 +115,19 @@ return run, raising
 const PROTECT: &str = r#"
 local G = _G
 local function ro() error("Attempt to modify a readonly table", 2) end
+-- Tables no script may change, by any route (Redis marks them read-only in C).
+local protected = {[G] = true}
 for _, name in ipairs({'string', 'math', 'table', 'redis', 'cjson', 'bit', 'cmsgpack', 'struct', 'coroutine'}) do
-  if rawget(G, name) then
-    rawset(G, name, setmetatable({}, {__index = rawget(G, name), __newindex = ro, __metatable = false}))
+  local lib = rawget(G, name)
+  if lib then
+    local view = setmetatable({}, {__index = lib, __newindex = ro, __metatable = false})
+    protected[lib] = true
+    protected[view] = true
+    rawset(G, name, view)
   end
 end
-setmetatable(G, {
-  __index = function(_, name)
-    error("Script attempted to access nonexistent global variable '" .. tostring(name) .. "'", 2)
-  end,
-  __newindex = ro,
-  __metatable = false,
-})
 local env = setmetatable({}, {__index = G, __newindex = ro, __metatable = false})
+protected[env] = true
 -- Libraries (FUNCTION LOAD) see `redis` as `api.current`: the loading API while their code
 -- runs, the full library afterwards, when their functions are called.
 local api = {current = rawget(G, 'redis')}
@@ -137,6 +135,21 @@ local library_env = setmetatable({}, {
   __index = function(_, name)
     if name == 'redis' then return api.current end
     return G[name]
+  end,
+  __newindex = ro,
+  __metatable = false,
+})
+protected[library_env] = true
+-- rawset refuses the protected tables (in Redis they are read-only in C), so no script can
+-- change what later scripts see.
+local raw_rawset = rawset
+raw_rawset(G, 'rawset', function(t, k, v)
+  if protected[t] then error("Attempt to modify a readonly table", 0) end
+  return raw_rawset(t, k, v)
+end)
+setmetatable(G, {
+  __index = function(_, name)
+    error("Script attempted to access nonexistent global variable '" .. tostring(name) .. "'", 2)
   end,
   __newindex = ro,
   __metatable = false,
