@@ -304,6 +304,25 @@ impl Vm {
         })
     }
 
+    /// Compiles `code` as chunk `name` (what error texts call it) to run in `env`; `what` starts
+    /// Redis's error text when it does not compile.
+    fn compile_chunk(
+        &self,
+        code: &[u8],
+        name: &str,
+        what: &str,
+        env: &Table,
+    ) -> Result<Function, CommandError> {
+        let chunk = self
+            .lua
+            .load(code)
+            .set_name(name)
+            .into_function()
+            .map_err(|e| compile_error(what, e))?;
+        chunk.set_environment(env.clone()).map_err(lua_err)?;
+        Ok(chunk)
+    }
+
     /// Whether the script `sha` is compiled in this state.
     pub fn has(&self, sha: &str) -> bool {
         self.functions.contains_key(sha)
@@ -314,15 +333,12 @@ impl Vm {
         if self.functions.contains_key(sha) {
             return Ok(());
         }
-        let function = self
-            .lua
-            .load(code)
-            .set_name("@user_script")
-            .into_function()
-            .map_err(|e| compile_error("Error compiling script (new function)", e))?;
-        function
-            .set_environment(self.env.clone())
-            .map_err(lua_err)?;
+        let function = self.compile_chunk(
+            code,
+            "@user_script",
+            "Error compiling script (new function)",
+            &self.env,
+        )?;
         self.functions.insert(sha.to_owned(), function);
         Ok(())
     }
@@ -385,15 +401,13 @@ impl Vm {
         code: &[u8],
         state: &crate::state::ServerState,
     ) -> Result<Vec<Registered>, CommandError> {
+        let chunk = self.compile_chunk(
+            code,
+            "@user_function",
+            "Error compiling function",
+            &self.library_env,
+        )?;
         let lua = &self.lua;
-        let chunk = lua
-            .load(code)
-            .set_name("@user_function")
-            .into_function()
-            .map_err(|e| compile_error("Error compiling function", e))?;
-        chunk
-            .set_environment(self.library_env.clone())
-            .map_err(lua_err)?;
         let registered = RefCell::new(Vec::<Registered>::new());
         self.arm_watchdog(state);
         let outcome = lua.scope(|scope| {
