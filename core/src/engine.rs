@@ -11,6 +11,7 @@ use crate::commands::{Ctx, ScriptHost};
 use crate::error::CommandError;
 use crate::keyspace::{Counters, Held, IntegrityError, Keyspace, RowCache, DATABASES};
 use crate::protocol::{Argv, Reply};
+use crate::seal::{self, Seal};
 use crate::session::Session;
 use crate::state::ServerState;
 use crate::storage::{self, StorageError, Store, SYSTEM};
@@ -124,6 +125,8 @@ pub struct Engine {
     broken: bool,
     /// When [`Engine::heal`] may try again.
     heal_after_ms: i64,
+    /// [`Engine::close`] released the file: every later job fails.
+    closed: bool,
     /// The reserve file of a file store (see [`storage::Reserve`]).
     reserve: Option<storage::Reserve>,
     recovery: RecoveryReport,
@@ -286,6 +289,9 @@ impl Engine {
             Store::Dir(dir) => Some((dir.clone(), config.cache_bytes - record_cache)),
             _ => None,
         };
+        // Whether the file must have its pages checked before use: it was not closed cleanly,
+        // or it changed since (see `seal.rs`).
+        let mut seal_state = None;
         let (store, image, durable_backend) = match config.store {
             Store::Dir(dir) => {
                 std::fs::create_dir_all(&dir)?;
@@ -308,6 +314,15 @@ impl Engine {
                         wal: name,
                     });
                 }
+                let sealed = seal::check(&dir)?;
+                if let Seal::Damaged(what) = sealed {
+                    return Err(StorageError::DamagedWhileStopped {
+                        path: db_path.display().to_string(),
+                        found: what,
+                        seal: dir.join(seal::SEAL_FILE).display().to_string(),
+                    });
+                }
+                seal_state = Some((sealed, db_len > 0));
                 (Store::Dir(dir), Some(image), true)
             }
             Store::Files { db, log } => {
@@ -334,6 +349,11 @@ impl Engine {
         if let Some(dir) = &dir {
             // Both files' names must survive a power loss, not only their contents.
             storage::sync_dir(dir)?;
+            seal::remove(dir)?;
+        }
+        if let (Some((Seal::Differs, _)), Some(dir)) = (&seal_state, &dir) {
+            report.verified_pages = true;
+            check_changed_file(&mut db, dir, &mut report)?;
         }
         let mut system = read_system(&db)?;
         let (wal, records) = match image {
@@ -348,10 +368,13 @@ impl Engine {
                         }
                     })?;
                 report.tail(&recovered.tail, config.log_damage, &wal, dir.as_deref())?;
-                // After an unclean shutdown (the log holds writes), every page's checksum is
-                // checked before anything is replayed onto them: redb itself checks pages only
-                // when it must repair.
-                if !recovered.records.is_empty() || recovered.tail != Tail::Clean {
+                // After an unclean shutdown (no seal, or the log holds writes), every page's
+                // checksum is checked before anything is replayed onto them: redb itself checks
+                // pages only when it must repair.
+                let unclean = matches!(seal_state, Some((Seal::Absent, true)));
+                if (unclean || !recovered.records.is_empty() || recovered.tail != Tail::Clean)
+                    && !report.verified_pages
+                {
                     report.verified_pages = true;
                     if !storage::verify_pages(&mut db)? {
                         report.warnings.push(
@@ -385,6 +408,7 @@ impl Engine {
             reopen,
             broken: false,
             heal_after_ms: 0,
+            closed: false,
             reserve: dir.as_deref().map(storage::Reserve::new),
             recovery: RecoveryReport::default(),
         };
@@ -775,6 +799,9 @@ impl Engine {
     /// space returns. While the disk still refuses what this needs, it fails and the next job
     /// tries again.
     fn heal(&mut self, now_ms: i64) -> Result<(), StorageError> {
+        if self.closed {
+            return Err(StorageError::Closed);
+        }
         if !self.broken {
             return Ok(());
         }
@@ -942,6 +969,21 @@ impl Engine {
         self.wal.as_ref().is_some_and(Wal::has_unsynced)
     }
 
+    /// Shuts down: checkpoints, closes redb's file and seals it (see `seal.rs`), so the next
+    /// start knows the file is as this run left it. Every later job fails.
+    pub fn close(&mut self, now_ms: i64) -> Result<(), StorageError> {
+        self.checkpoint(now_ms)?;
+        let dir = self.reopen.take().map(|(dir, _)| dir);
+        self.closed = true;
+        // redb rewrites its header when it closes the file: seal only after that.
+        let placeholder = storage::open_database(Store::Memory, 0)?;
+        drop(std::mem::replace(&mut self.db, placeholder));
+        if let Some(dir) = dir {
+            seal::write(&dir)?;
+        }
+        Ok(())
+    }
+
     /// Commits the open group, then makes redb durable and empties the log (SAVE, shutdown,
     /// and periodically).
     pub fn checkpoint(&mut self, now_ms: i64) -> Result<(), StorageError> {
@@ -988,6 +1030,32 @@ impl Engine {
         }
         Ok(())
     }
+}
+
+/// Checks every page of a file that changed since its clean close (its seal differs): a change
+/// in free space is only noted; damage is refused, and the seal made to say so.
+fn check_changed_file(
+    db: &mut Database,
+    dir: &std::path::Path,
+    report: &mut RecoveryReport,
+) -> Result<(), StorageError> {
+    let path = dir.join(storage::DB_FILE).display().to_string();
+    let found = match storage::verify_pages(db) {
+        Ok(true) => {
+            report.warnings.push(format!(
+                "{path} changed since it was closed cleanly, but every page in use matches its checksum"
+            ));
+            return Ok(());
+        }
+        Ok(false) => "damaged pages; redb rolled the file back to its last intact commit, which lacks acknowledged writes".to_string(),
+        Err(err) => err.to_string(),
+    };
+    let _ = seal::mark_damaged(dir, &found);
+    Err(StorageError::DamagedWhileStopped {
+        path,
+        found,
+        seal: dir.join(seal::SEAL_FILE).display().to_string(),
+    })
 }
 
 /// What the system table holds about the keyspace and the log.

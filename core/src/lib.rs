@@ -15,6 +15,7 @@ pub mod random;
 pub mod rdb;
 #[cfg(not(target_family = "wasm"))]
 pub mod scripting;
+pub mod seal;
 pub mod session;
 pub mod state;
 pub mod storage;

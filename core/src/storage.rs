@@ -63,6 +63,12 @@ pub enum StorageError {
     },
     #[error("the database file is damaged and cannot be repaired ({reason}); `diskdb-server --check` reports on it")]
     DamagedDatabase { reason: String },
+    #[error("{path} changed while DiskDB was stopped and is damaged ({found}). Refusing to start: restore the data directory from a backup, or delete {seal} to start from what redb kept; `diskdb-server --check` reports on it")]
+    DamagedWhileStopped {
+        path: String,
+        found: String,
+        seal: String,
+    },
     #[error("{path} is in use by another DiskDB process")]
     Locked { path: String },
     #[error("write-ahead log {path}: {source}")]
@@ -70,6 +76,8 @@ pub enum StorageError {
         path: String,
         source: std::io::Error,
     },
+    #[error("the database is closed")]
+    Closed,
     #[error("{0}")]
     Io(#[from] std::io::Error),
     #[error("storage: {0}")]

@@ -5,6 +5,7 @@
 use std::path::Path;
 use std::process::ExitCode;
 
+use diskdb_core::seal::SEAL_FILE;
 use diskdb_core::storage::{DB_FILE, WAL_FILE};
 use diskdb_core::{Engine, EngineConfig, LogDamage, Store};
 
@@ -39,7 +40,7 @@ pub fn run(config: &Config) -> ExitCode {
 fn copy_files(from: &Path, to: &Path) -> std::io::Result<()> {
     let _ = std::fs::remove_dir_all(to);
     std::fs::create_dir_all(to)?;
-    for name in [DB_FILE, WAL_FILE] {
+    for name in [DB_FILE, WAL_FILE, SEAL_FILE] {
         if from.join(name).exists() {
             std::fs::copy(from.join(name), to.join(name))?;
         }

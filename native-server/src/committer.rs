@@ -362,8 +362,8 @@ pub async fn run(shared: Arc<Shared>, stop: Arc<Notify>) {
     duties.abort();
     let _ = duties.await;
     shared.commit_pending();
-    match shared.engine().checkpoint(now_ms()) {
-        Ok(()) => tracing::info!("checkpoint written, data is on disk"),
+    match shared.engine().close(now_ms()) {
+        Ok(()) => tracing::info!("checkpoint written and database file sealed, data is on disk"),
         Err(err) => tracing::error!("final checkpoint failed: {err}"),
     }
 }

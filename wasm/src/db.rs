@@ -73,7 +73,7 @@ impl<S: FileStore> Db<S> {
         let Some(mut shell) = self.shell.take() else {
             return Ok(());
         };
-        if let Err(err) = shell.engine_mut().checkpoint(now_ms) {
+        if let Err(err) = shell.engine_mut().close(now_ms) {
             self.shell = Some(shell);
             return Err(err.to_string());
         }
