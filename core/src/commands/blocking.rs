@@ -12,7 +12,7 @@ use crate::session::Block;
 /// This family's rows of the command table (name, arity, access, fast, keys, handler).
 pub static COMMANDS: &[CommandSpec] = &[
     command!("blmove", 6, Write, false, (1, 2, 1), blmove; NOSCRIPT | BLOCKING | DENYOOM),
-    command!("blmpop", -5, Write, false, (0, 0, 0), blmpop; NOSCRIPT | BLOCKING),
+    command!("blmpop", -5, Write, false, (0, 0, 0), blmpop; BLOCKING | MOVABLE_KEYS),
     command!("blpop", -3, Write, false, (1, -2, 1), blpop; NOSCRIPT | BLOCKING),
     command!("brpop", -3, Write, false, (1, -2, 1), brpop; NOSCRIPT | BLOCKING),
     command!("brpoplpush", 4, Write, false, (1, 2, 1), brpoplpush; NOSCRIPT | BLOCKING | DENYOOM),

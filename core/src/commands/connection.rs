@@ -8,10 +8,10 @@ use crate::state::ClientInfo;
 /// This family's rows of the command table (name, arity, access, fast, keys, handler).
 pub static COMMANDS: &[CommandSpec] = &[
     command!("auth", -2, None, true, (0, 0, 0), auth; NOSCRIPT | LOADING | STALE | NO_AUTH | ALLOW_BUSY),
-    command!("client", -2, None, false, (0, 0, 0), client; NOSCRIPT | LOADING | STALE),
+    command!("client", -2, None, false, (0, 0, 0), client; SUBCOMMANDS),
     command!("hello", -1, None, true, (0, 0, 0), hello; NOSCRIPT | LOADING | STALE | NO_AUTH | ALLOW_BUSY),
     command!("reset", 1, None, true, (0, 0, 0), reset; NOSCRIPT | LOADING | STALE | NO_AUTH | ALLOW_BUSY | SUBSCRIBED | TRANSACTION),
-    command!("echo", 2, None, true, (0, 0, 0), echo),
+    command!("echo", 2, None, true, (0, 0, 0), echo; LOADING | STALE),
     command!("ping", -1, None, true, (0, 0, 0), ping; SUBSCRIBED),
     command!("quit", -1, None, true, (0, 0, 0), quit; ALLOW_BUSY | NOSCRIPT | LOADING | STALE | NO_AUTH | SUBSCRIBED | TRANSACTION),
 ];

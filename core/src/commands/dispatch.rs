@@ -55,11 +55,12 @@ pub fn call(ctx: &mut Ctx<'_, '_, '_>, argv: &dyn Argv) {
         }
         Some(spec) => spec,
     };
-    if let Err(text) = admit(ctx, spec, in_multi) {
+    let flags = flags_of(spec, argv);
+    if let Err(text) = admit(ctx, spec, flags, in_multi) {
         ctx.session.multi_failed |= in_multi;
         return ctx.reply.error(text.as_bytes());
     }
-    if in_multi && !spec.has(flags::TRANSACTION) {
+    if in_multi && flags & flags::TRANSACTION == 0 {
         if let Some(queue) = ctx.session.multi.as_mut() {
             queue.push((0..argv.argc()).map(|i| argv.arg(i).to_vec()).collect());
         }
@@ -95,7 +96,7 @@ pub fn call(ctx: &mut Ctx<'_, '_, '_>, argv: &dyn Argv) {
     }
     match result {
         Ok(()) => {
-            if spec.is_write() && !ctx.replaying && ctx.session.block.is_none() {
+            if flags & flags::WRITE != 0 && !ctx.replaying && ctx.session.block.is_none() {
                 match &rewrite {
                     None => ctx.log.command(ctx.now_ms, db as u8, argv),
                     Some(logged) if !logged.is_empty() => {
@@ -121,37 +122,54 @@ pub fn call(ctx: &mut Ctx<'_, '_, '_>, argv: &dyn Argv) {
     }
 }
 
+/// The flags `argv` is admitted and logged by: its row's, or for a container its subcommand's
+/// as Redis's table gives them (CONFIG GET is `admin`, FUNCTION LOAD `write`), with DiskDB's
+/// own flags of the row.
+pub(crate) fn flags_of(spec: &super::CommandSpec, argv: &dyn Argv) -> u32 {
+    if !spec.has(flags::SUBCOMMANDS) || argv.argc() < 2 {
+        return spec.flags;
+    }
+    super::catalogue::subcommand_flags(spec.name, argv.arg(1))
+        .map_or(spec.flags, |sub| sub | (spec.flags & flags::DISKDB))
+}
+
 /// Redis's admission checks, in its order; the error text when refused.
-fn admit(ctx: &Ctx<'_, '_, '_>, spec: &super::CommandSpec, in_multi: bool) -> Result<(), String> {
-    if !ctx.session.authenticated && !spec.has(flags::NO_AUTH) {
+fn admit(
+    ctx: &Ctx<'_, '_, '_>,
+    spec: &super::CommandSpec,
+    flags: u32,
+    in_multi: bool,
+) -> Result<(), String> {
+    let has = |flag: u32| flags & flag != 0;
+    if !ctx.session.authenticated && !has(flags::NO_AUTH) {
         return Err("NOAUTH Authentication required.".into());
     }
     if let Caller::Script { read_only } = ctx.caller {
-        if spec.has(flags::NOSCRIPT) {
+        if has(flags::NOSCRIPT) {
             return Err("ERR This Redis command is not allowed from script".into());
         }
-        if read_only && spec.is_write() {
+        if read_only && has(flags::WRITE) {
             return Err("ERR Write commands are not allowed from read-only scripts.".into());
         }
     }
     if ctx.caller == Caller::Client
         && ctx.session.subscribed()
         && ctx.reply.protocol() == Protocol::Resp2
-        && !spec.has(flags::SUBSCRIBED)
+        && !has(flags::SUBSCRIBED)
     {
         return Err(format!(
             "ERR Can't execute '{}': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context",
             spec.name
         ));
     }
-    if spec.is_write() && !ctx.replaying {
+    if has(flags::WRITE) && !ctx.replaying {
         if let Some(reason) = &ctx.state.writes_refused {
             // As Redis refuses writes it cannot persist; queued in MULTI, the refusal aborts
             // the transaction.
             return Err(format!("MISCONF {reason}"));
         }
     }
-    if in_multi && spec.has(flags::NO_MULTI) {
+    if in_multi && has(flags::NO_MULTI) {
         return Err("ERR Command not allowed inside a transaction".into());
     }
     Ok(())

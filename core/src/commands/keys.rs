@@ -8,7 +8,7 @@ use crate::random::random_u64;
 
 /// This family's rows of the command table (name, arity, access, fast, keys, handler).
 pub static COMMANDS: &[CommandSpec] = &[
-    command!("copy", -3, Write, false, (1, 2, 1), copy),
+    command!("copy", -3, Write, false, (1, 2, 1), copy; DENYOOM),
     command!("dbsize", 1, Read, true, (0, 0, 0), dbsize),
     command!("del", -2, Write, false, (1, -1, 1), del),
     command!("exists", -2, Read, true, (1, -1, 1), exists),
@@ -16,7 +16,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     command!("flushdb", -1, Write, false, (0, 0, 0), flushdb),
     command!("keys", 2, Read, false, (0, 0, 0), keys),
     command!("move", 3, Write, true, (1, 1, 1), move_),
-    command!("object", -2, Read, false, (2, 2, 1), object),
+    command!("object", -2, None, false, (2, 2, 1), object; SUBCOMMANDS),
     command!("randomkey", 1, Read, false, (0, 0, 0), randomkey),
     command!("rename", 3, Write, false, (1, 2, 1), rename),
     command!("renamenx", 3, Write, true, (1, 2, 1), renamenx),

@@ -18,23 +18,23 @@ use crate::protocol::Reply;
 /// This family's rows of the command table (name, arity, access, fast, keys, handler).
 pub static COMMANDS: &[CommandSpec] = &[
     command!("lindex", 3, Read, false, (1, 1, 1), lindex),
-    command!("linsert", 5, Write, false, (1, 1, 1), linsert),
+    command!("linsert", 5, Write, false, (1, 1, 1), linsert; DENYOOM),
     command!("llen", 2, Read, true, (1, 1, 1), llen),
-    command!("lmove", 5, Write, false, (1, 2, 1), lmove),
+    command!("lmove", 5, Write, false, (1, 2, 1), lmove; DENYOOM),
     // Keys follow a count (Redis's `movablekeys`): no fixed range to state.
-    command!("lmpop", -4, Write, false, (0, 0, 0), lmpop),
+    command!("lmpop", -4, Write, false, (0, 0, 0), lmpop; MOVABLE_KEYS),
     command!("lpop", -2, Write, true, (1, 1, 1), lpop),
     command!("lpos", -3, Read, false, (1, 1, 1), lpos),
-    command!("lpush", -3, Write, true, (1, 1, 1), lpush),
-    command!("lpushx", -3, Write, true, (1, 1, 1), lpushx),
+    command!("lpush", -3, Write, true, (1, 1, 1), lpush; DENYOOM),
+    command!("lpushx", -3, Write, true, (1, 1, 1), lpushx; DENYOOM),
     command!("lrange", 4, Read, false, (1, 1, 1), lrange),
     command!("lrem", 4, Write, false, (1, 1, 1), lrem),
-    command!("lset", 4, Write, false, (1, 1, 1), lset),
+    command!("lset", 4, Write, false, (1, 1, 1), lset; DENYOOM),
     command!("ltrim", 4, Write, false, (1, 1, 1), ltrim),
     command!("rpop", -2, Write, true, (1, 1, 1), rpop),
-    command!("rpoplpush", 3, Write, false, (1, 2, 1), rpoplpush),
-    command!("rpush", -3, Write, true, (1, 1, 1), rpush),
-    command!("rpushx", -3, Write, true, (1, 1, 1), rpushx),
+    command!("rpoplpush", 3, Write, false, (1, 2, 1), rpoplpush; DENYOOM),
+    command!("rpush", -3, Write, true, (1, 1, 1), rpush; DENYOOM),
+    command!("rpushx", -3, Write, true, (1, 1, 1), rpushx; DENYOOM),
 ];
 
 /// Rows read per range scan when walking a list, so a long list is never held in memory whole

@@ -24,6 +24,7 @@ macro_rules! command {
 
 mod args;
 mod blocking;
+pub mod catalogue;
 mod connection;
 pub mod dispatch;
 mod expire;
@@ -101,10 +102,16 @@ pub mod flags {
     pub const NO_MULTI: u32 = 1 << 16;
     pub const MOVABLE_KEYS: u32 = 1 << 17;
     pub const ALLOW_BUSY: u32 = 1 << 18;
+    /// DiskDB's: a container (CONFIG, CLIENT, ...) whose subcommands carry their own flags in
+    /// Redis's table (`catalogue.rs`); it is admitted by its subcommand's.
+    pub const SUBCOMMANDS: u32 = 1 << 29;
     /// DiskDB's: allowed in RESP2's subscribed mode.
     pub const SUBSCRIBED: u32 = 1 << 30;
     /// DiskDB's: runs at once inside MULTI instead of being queued (EXEC, DISCARD, ...).
     pub const TRANSACTION: u32 = 1 << 31;
+
+    /// DiskDB's own flags (not Redis's).
+    pub const DISKDB: u32 = SUBCOMMANDS | SUBSCRIBED | TRANSACTION;
 
     /// The flags Redis prints, in `COMMAND INFO`'s order.
     pub const NAMES: &[(u32, &str)] = &[

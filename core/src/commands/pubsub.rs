@@ -10,8 +10,8 @@ use crate::protocol::reply::{Protocol, Reply};
 /// This family's rows of the command table (name, arity, access, fast, keys, handler).
 pub static COMMANDS: &[CommandSpec] = &[
     command!("psubscribe", -2, None, false, (0, 0, 0), psubscribe; PUBSUB | NOSCRIPT | LOADING | STALE | SUBSCRIBED),
-    command!("publish", 3, None, true, (0, 0, 0), publish; PUBSUB | LOADING | STALE | MAY_REPLICATE),
-    command!("pubsub", -2, None, false, (0, 0, 0), pubsub),
+    command!("publish", 3, None, true, (0, 0, 0), publish; PUBSUB | LOADING | STALE),
+    command!("pubsub", -2, None, false, (0, 0, 0), pubsub; SUBCOMMANDS),
     command!("punsubscribe", -1, None, false, (0, 0, 0), punsubscribe; PUBSUB | NOSCRIPT | LOADING | STALE | SUBSCRIBED),
     command!("subscribe", -2, None, false, (0, 0, 0), subscribe; PUBSUB | NOSCRIPT | LOADING | STALE | SUBSCRIBED),
     command!("unsubscribe", -1, None, false, (0, 0, 0), unsubscribe; PUBSUB | NOSCRIPT | LOADING | STALE | SUBSCRIBED),

@@ -8,15 +8,15 @@ use crate::error::{CommandError, CommandResult};
 
 /// This family's rows of the command table (name, arity, access, fast, keys, handler; flags).
 pub static COMMANDS: &[CommandSpec] = &[
-    command!("eval", -3, None, false, (0, 0, 0), in_host; NOSCRIPT | SKIP_MONITOR | MAY_REPLICATE | NO_MANDATORY_KEYS | STALE | MOVABLE_KEYS),
-    command!("evalsha", -3, None, false, (0, 0, 0), in_host; NOSCRIPT | SKIP_MONITOR | MAY_REPLICATE | NO_MANDATORY_KEYS | STALE | MOVABLE_KEYS),
+    command!("eval", -3, None, false, (0, 0, 0), in_host; NOSCRIPT | SKIP_MONITOR | NO_MANDATORY_KEYS | STALE | MOVABLE_KEYS),
+    command!("evalsha", -3, None, false, (0, 0, 0), in_host; NOSCRIPT | SKIP_MONITOR | NO_MANDATORY_KEYS | STALE | MOVABLE_KEYS),
     command!("eval_ro", -3, Read, false, (0, 0, 0), in_host; NOSCRIPT | SKIP_MONITOR | NO_MANDATORY_KEYS | STALE | MOVABLE_KEYS),
     command!("evalsha_ro", -3, Read, false, (0, 0, 0), in_host; NOSCRIPT | SKIP_MONITOR | NO_MANDATORY_KEYS | STALE | MOVABLE_KEYS),
-    command!("script", -2, None, false, (0, 0, 0), in_host; NOSCRIPT),
-    command!("fcall", -3, None, false, (0, 0, 0), in_host; NOSCRIPT | SKIP_MONITOR | MAY_REPLICATE | NO_MANDATORY_KEYS | STALE | MOVABLE_KEYS),
+    command!("script", -2, None, false, (0, 0, 0), in_host; SUBCOMMANDS),
+    command!("fcall", -3, None, false, (0, 0, 0), in_host; NOSCRIPT | SKIP_MONITOR | NO_MANDATORY_KEYS | STALE | MOVABLE_KEYS),
     command!("fcall_ro", -3, Read, false, (0, 0, 0), in_host; NOSCRIPT | SKIP_MONITOR | NO_MANDATORY_KEYS | STALE | MOVABLE_KEYS),
     // Its LOAD, DELETE, FLUSH and RESTORE write (they are logged); the others log nothing.
-    command!("function", -2, Write, false, (0, 0, 0), in_host; NOSCRIPT),
+    command!("function", -2, None, false, (0, 0, 0), in_host; SUBCOMMANDS),
 ];
 
 /// Runs the command in the engine's script host, taken out of the context for the length of

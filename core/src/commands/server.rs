@@ -1,7 +1,7 @@
 //! Server commands (Redis's `server.c`, `config.c`, `debug.c`): INFO, CONFIG, COMMAND, TIME,
 //! LASTSAVE, SAVE, BGSAVE, SHUTDOWN, FUNCTION, WAIT, DEBUG.
 
-use super::{parse_i64, Args, CommandSpec, Ctx};
+use super::{catalogue, parse_i64, Args, CommandSpec, Ctx};
 use crate::error::{CommandError, CommandResult};
 use crate::glob;
 use crate::keyspace::DATABASES;
@@ -9,8 +9,8 @@ use crate::keyspace::DATABASES;
 /// This family's rows of the command table (name, arity, access, fast, keys, handler).
 pub static COMMANDS: &[CommandSpec] = &[
     command!("bgsave", -1, None, false, (0, 0, 0), bgsave; NOSCRIPT | NO_ASYNC_LOADING | ADMIN),
-    command!("command", -1, None, false, (0, 0, 0), command; LOADING | STALE),
-    command!("config", -2, None, false, (0, 0, 0), config; NOSCRIPT | LOADING | STALE | ADMIN),
+    command!("command", -1, None, false, (0, 0, 0), command; LOADING | STALE | SUBCOMMANDS),
+    command!("config", -2, None, false, (0, 0, 0), config; SUBCOMMANDS),
     command!("debug", -2, None, false, (0, 0, 0), debug; ADMIN | NOSCRIPT | LOADING | STALE),
     command!("info", -1, None, false, (0, 0, 0), info; LOADING | STALE),
     command!("lastsave", 1, None, true, (0, 0, 0), lastsave; LOADING | STALE),
@@ -228,40 +228,34 @@ pub fn config(ctx: &mut Ctx<'_, '_, '_>, args: &mut Args<'_>) -> CommandResult {
     Ok(())
 }
 
-fn flag_names(spec: &CommandSpec) -> Vec<&'static str> {
-    super::flags::NAMES
-        .iter()
-        .filter(|(flag, _)| spec.has(*flag))
-        .map(|(_, name)| *name)
-        .collect()
+/// The implemented command (or `container|subcommand` of one) a name gives, with Redis's
+/// entry for it.
+fn described(name: &[u8]) -> Option<&'static catalogue::Entry> {
+    let name = String::from_utf8_lossy(name).to_ascii_lowercase();
+    let top = name.split('|').next().unwrap_or_default();
+    super::lookup(top.as_bytes())?;
+    catalogue::lookup(&name)
 }
 
-fn command_info(ctx: &mut Ctx<'_, '_, '_>, spec: &CommandSpec) {
-    let flags = flag_names(spec);
-    ctx.reply.array(10);
-    ctx.reply.bulk(spec.name.as_bytes());
-    ctx.reply.integer(i64::from(spec.arity));
-    ctx.reply.set(flags.len());
-    for f in flags {
-        ctx.reply.simple(f);
-    }
-    ctx.reply.integer(i64::from(spec.keys.0));
-    ctx.reply.integer(i64::from(spec.keys.1));
-    ctx.reply.integer(i64::from(spec.keys.2));
-    ctx.reply.set(0); // ACL categories
-    ctx.reply.set(0); // tips
-    ctx.reply.array(0); // key specs
-    ctx.reply.array(0); // subcommands
+/// Names of the implemented commands and their subcommands, as `COMMAND LIST` prints them.
+fn listed() -> impl Iterator<Item = &'static str> {
+    super::all().flat_map(|spec| {
+        let subs = catalogue::lookup(spec.name).map_or(&[][..], |e| &e.subcommands[..]);
+        std::iter::once(spec.name).chain(subs.iter().map(String::as_str))
+    })
 }
 
-/// `COMMAND`, `COMMAND COUNT`, `COMMAND INFO [name ...]`, `COMMAND DOCS [name ...]`,
-/// `COMMAND LIST`.
+/// `COMMAND`, `COMMAND COUNT | LIST [FILTERBY MODULE m | ACLCAT c | PATTERN p] | INFO [name ...]
+/// | DOCS [name ...] | GETKEYS cmd ... | GETKEYSANDFLAGS cmd ... | HELP`, with Redis 7.0's
+/// descriptions of the commands (see `catalogue.rs`).
 pub fn command(ctx: &mut Ctx<'_, '_, '_>, args: &mut Args<'_>) -> CommandResult {
     let Some(sub) = args.try_next() else {
-        let all: Vec<&CommandSpec> = super::all().collect();
+        let all: Vec<_> = super::all()
+            .filter_map(|spec| catalogue::lookup(spec.name))
+            .collect();
         ctx.reply.array(all.len());
-        for spec in all {
-            command_info(ctx, spec);
+        for entry in all {
+            entry.write_info(ctx.reply);
         }
         return Ok(());
     };
@@ -272,7 +266,36 @@ pub fn command(ctx: &mut Ctx<'_, '_, '_>, args: &mut Args<'_>) -> CommandResult 
             ctx.reply.integer(super::all().count() as i64);
         }
         b"list" => {
-            let names: Vec<&str> = super::all().map(|c| c.name).collect();
+            let rest: Vec<&[u8]> = std::iter::from_fn(|| args.try_next()).collect();
+            let names: Vec<&str> = match rest[..] {
+                [] => listed().collect(),
+                [by, kind, value] if by.eq_ignore_ascii_case(b"filterby") => {
+                    match kind.to_ascii_lowercase().as_slice() {
+                        b"module" => Vec::new(),
+                        b"aclcat" => {
+                            let cat = format!("@{}", String::from_utf8_lossy(value));
+                            listed()
+                                .filter(|n| {
+                                    catalogue::lookup(n).is_some_and(|e| {
+                                        e.acl_categories()
+                                            .iter()
+                                            .any(|c| c.eq_ignore_ascii_case(&cat))
+                                    })
+                                })
+                                .collect()
+                        }
+                        b"pattern" => {
+                            // Redis matches without case; the names are lowercase.
+                            let pattern = value.to_ascii_lowercase();
+                            listed()
+                                .filter(|n| glob::matches(&pattern, n.as_bytes()))
+                                .collect()
+                        }
+                        _ => return Err(CommandError::Syntax),
+                    }
+                }
+                _ => return Err(CommandError::Syntax),
+            };
             ctx.reply.array(names.len());
             for name in names {
                 ctx.reply.bulk(name.as_bytes());
@@ -280,33 +303,72 @@ pub fn command(ctx: &mut Ctx<'_, '_, '_>, args: &mut Args<'_>) -> CommandResult 
         }
         b"info" => {
             let names: Vec<&[u8]> = std::iter::from_fn(|| args.try_next()).collect();
-            let specs: Vec<Option<&'static CommandSpec>> = if names.is_empty() {
-                super::all().map(Some).collect()
+            let entries: Vec<Option<&catalogue::Entry>> = if names.is_empty() {
+                super::all()
+                    .map(|spec| catalogue::lookup(spec.name))
+                    .collect()
             } else {
-                names.iter().map(|n| super::lookup(n)).collect()
+                names.iter().map(|n| described(n)).collect()
             };
-            ctx.reply.array(specs.len());
-            for spec in specs {
-                match spec {
-                    Some(spec) => command_info(ctx, spec),
-                    None => ctx.reply.null_array(),
+            ctx.reply.array(entries.len());
+            for entry in entries {
+                match entry {
+                    Some(entry) => entry.write_info(ctx.reply),
+                    None => ctx.reply.null(),
                 }
             }
         }
         b"docs" => {
-            let names: Vec<&[u8]> = std::iter::from_fn(|| args.try_next()).collect();
-            let specs: Vec<&'static CommandSpec> = if names.is_empty() {
-                super::all().collect()
+            let names: Vec<Vec<u8>> = std::iter::from_fn(|| args.try_next())
+                .map(<[u8]>::to_ascii_lowercase)
+                .collect();
+            let entries: Vec<(&[u8], &catalogue::Entry)> = if names.is_empty() {
+                super::all()
+                    .filter_map(|spec| Some((spec.name.as_bytes(), catalogue::lookup(spec.name)?)))
+                    .collect()
             } else {
-                names.iter().filter_map(|n| super::lookup(n)).collect()
+                names
+                    .iter()
+                    .filter_map(|n| Some((n.as_slice(), described(n)?)))
+                    .collect()
             };
-            ctx.reply.map(specs.len());
-            for spec in specs {
-                ctx.reply.bulk(spec.name.as_bytes());
-                ctx.reply.map(1);
-                ctx.reply.bulk(b"summary");
-                ctx.reply.bulk(b"");
+            ctx.reply.map(entries.len());
+            for (name, entry) in entries {
+                ctx.reply.bulk(name);
+                if !entry.write_docs(ctx.reply) {
+                    ctx.reply.map(0);
+                }
             }
+        }
+        b"help" => {
+            args.finish()
+                .map_err(|_| CommandError::WrongArity("command|help"))?;
+            super::reply_help(
+                ctx.reply,
+                &[
+                    "COMMAND <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+                    "(no subcommand)",
+                    "    Return details about all Redis commands.",
+                    "COUNT",
+                    "    Return the total number of commands in this Redis server.",
+                    "LIST",
+                    "    Return a list of all commands in this Redis server.",
+                    "INFO [<command-name> ...]",
+                    "    Return details about multiple Redis commands.",
+                    "    If no command names are given, documentation details for all",
+                    "    commands are returned.",
+                    "DOCS [<command-name> ...]",
+                    "    Return documentation details about multiple Redis commands.",
+                    "    If no command names are given, documentation details for all",
+                    "    commands are returned.",
+                    "GETKEYS <full-command>",
+                    "    Return the keys from a full Redis command.",
+                    "GETKEYSANDFLAGS <full-command>",
+                    "    Return the keys and the access flags from a full Redis command.",
+                    "HELP",
+                    "    Prints this help.",
+                ],
+            );
         }
         _ => return Err(CommandError::unknown_subcommand(b"COMMAND", sub)),
     }

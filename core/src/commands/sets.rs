@@ -15,13 +15,13 @@ use crate::random::random_u64;
 
 /// This family's rows of the command table (name, arity, access, fast, keys, handler).
 pub static COMMANDS: &[CommandSpec] = &[
-    command!("sadd", -3, Write, true, (1, 1, 1), sadd),
+    command!("sadd", -3, Write, true, (1, 1, 1), sadd; DENYOOM),
     command!("scard", 2, Read, true, (1, 1, 1), scard),
     command!("sdiff", -2, Read, false, (1, -1, 1), sdiff),
-    command!("sdiffstore", -3, Write, false, (1, -1, 1), sdiffstore),
+    command!("sdiffstore", -3, Write, false, (1, -1, 1), sdiffstore; DENYOOM),
     command!("sinter", -2, Read, false, (1, -1, 1), sinter),
-    command!("sintercard", -3, Read, false, (0, 0, 0), sintercard),
-    command!("sinterstore", -3, Write, false, (1, -1, 1), sinterstore),
+    command!("sintercard", -3, Read, false, (0, 0, 0), sintercard; MOVABLE_KEYS),
+    command!("sinterstore", -3, Write, false, (1, -1, 1), sinterstore; DENYOOM),
     command!("sismember", 3, Read, true, (1, 1, 1), sismember),
     command!("smembers", 2, Read, false, (1, 1, 1), smembers),
     command!("smismember", -3, Read, true, (1, 1, 1), smismember),
@@ -31,7 +31,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     command!("srem", -3, Write, true, (1, 1, 1), srem),
     command!("sscan", -3, Read, false, (1, 1, 1), sscan),
     command!("sunion", -2, Read, false, (1, -1, 1), sunion),
-    command!("sunionstore", -3, Write, false, (1, -1, 1), sunionstore),
+    command!("sunionstore", -3, Write, false, (1, -1, 1), sunionstore; DENYOOM),
 ];
 
 const T: Members = Members::Set;

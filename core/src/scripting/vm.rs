@@ -725,7 +725,7 @@ impl RunState<'_, '_, '_, '_> {
             };
             dispatch::call(&mut inner, &argv);
         }
-        if spec.is_write() {
+        if dispatch::flags_of(spec, &argv) & crate::commands::flags::WRITE != 0 {
             self.watchdog.wrote.store(true, Ordering::Relaxed);
         }
         convert::reply_to_lua(lua, out.as_bytes())
