@@ -9,6 +9,7 @@ pub mod error;
 pub mod glob;
 pub mod keyspace;
 pub mod long_double;
+pub mod params;
 pub mod pipeline;
 pub mod protocol;
 pub mod random;

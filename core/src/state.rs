@@ -79,14 +79,7 @@ pub struct ServerState {
     pub wake: Vec<u64>,
     /// Changes whenever a parameter is set, so a host can tell cheaply that its copy is stale.
     pub config_epoch: u64,
-    /// The host's check for CONFIG SET of the parameters it acts on: given the name, the new
-    /// value and the current one, the value to store or the reason it is refused (the text after
-    /// Redis's `ERR CONFIG SET failed (possibly related to argument '<name>') - `).
-    pub config_check: Option<ConfigCheck>,
 }
-
-/// See [`ServerState::config_check`].
-pub type ConfigCheck = fn(name: &str, value: &[u8], current: &[u8]) -> Result<Vec<u8>, String>;
 
 impl ServerState {
     /// Marks the watchers of written keys dirty.
@@ -128,56 +121,15 @@ impl ServerState {
 }
 
 impl ServerState {
-    /// Default settings: DiskDB's own, and Redis's tuning parameters (accepted, no effect here)
-    /// so that tools which read or set them keep working.
+    /// Default settings: every parameter of [`crate::params::PARAMS`] at its default.
     pub fn new(started_ms: i64) -> ServerState {
         let mut state = ServerState {
             started_ms,
             last_save_s: started_ms / 1000,
             ..ServerState::default()
         };
-        let params: &[(&str, &str, bool)] = &[
-            ("appendfsync", "always", false),
-            ("appendonly", "yes", false),
-            ("bind", "127.0.0.1", false),
-            ("cache-size", "67108864", false),
-            ("databases", "16", false),
-            ("dir", "./data", false),
-            ("durability", "always", false),
-            ("port", "6380", false),
-            ("save", "", true),
-            ("maxclients", "10000", true),
-            ("timeout", "0", true),
-            ("requirepass", "", true),
-            ("maxmemory", "0", true),
-            ("maxmemory-policy", "noeviction", true),
-            ("proto-max-bulk-len", "536870912", false),
-            ("client-query-buffer-limit", "1073741824", true),
-            ("loglevel", "notice", true),
-            ("notify-keyspace-events", "", true),
-            ("lazyfree-lazy-user-del", "no", true),
-            ("hash-max-listpack-entries", "512", true),
-            ("hash-max-listpack-value", "64", true),
-            ("hash-max-ziplist-entries", "512", true),
-            ("hash-max-ziplist-value", "64", true),
-            ("list-max-listpack-size", "-2", true),
-            ("list-max-ziplist-size", "-2", true),
-            ("list-compress-depth", "0", true),
-            ("set-max-intset-entries", "512", true),
-            ("zset-max-listpack-entries", "128", true),
-            ("zset-max-listpack-value", "64", true),
-            ("zset-max-ziplist-entries", "128", true),
-            ("zset-max-ziplist-value", "64", true),
-            ("activerehashing", "yes", true),
-            ("hz", "10", true),
-            ("slowlog-log-slower-than", "10000", true),
-            ("slowlog-max-len", "128", true),
-            ("latency-monitor-threshold", "0", true),
-            ("busy-reply-threshold", "5000", true),
-            ("lua-time-limit", "5000", true),
-        ];
-        for &(name, value, mutable) in params {
-            state.set_param(name, value.as_bytes(), mutable);
+        for p in crate::params::PARAMS {
+            state.set_param(p.name, p.default.as_bytes(), p.mutable);
         }
         state
     }

@@ -3,6 +3,7 @@
 use std::path::{Path, PathBuf};
 
 use clap::{Parser, ValueEnum};
+use diskdb_core::params;
 use diskdb_core::protocol::split_args;
 use diskdb_core::{Durability, LogDamage};
 
@@ -24,113 +25,7 @@ pub fn parse_yes_no(text: &str) -> Result<bool, String> {
     }
 }
 
-/// Parses a byte size as redis.conf writes them: `1048576`, `64mb`, `1gb`, `512k`.
-pub fn parse_bytes(text: &str) -> Result<usize, String> {
-    let t = text.trim().to_ascii_lowercase();
-    let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
-    let (digits, unit) = t.split_at(split);
-    let n: usize = digits
-        .parse()
-        .map_err(|_| format!("invalid size '{text}'"))?;
-    let mult: usize = match unit {
-        "" | "b" => 1,
-        "k" => 1000,
-        "kb" => 1024,
-        "m" => 1000 * 1000,
-        "mb" => 1024 * 1024,
-        "g" => 1000 * 1000 * 1000,
-        "gb" => 1024 * 1024 * 1024,
-        _ => return Err(format!("invalid size '{text}'")),
-    };
-    n.checked_mul(mult)
-        .ok_or_else(|| format!("size '{text}' is too large"))
-}
-
-/// Output buffer limits of one client class (`client-output-buffer-limit <class> <hard> <soft>
-/// <soft seconds>`): a client whose unsent output exceeds `hard` bytes, or stays above `soft`
-/// bytes for `soft_seconds`, is disconnected. Zero disables a limit.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct ClassLimit {
-    pub hard: usize,
-    pub soft: usize,
-    pub soft_seconds: u64,
-}
-
-/// `client-output-buffer-limit` for the classes Redis names (`replica` is accepted and shown, but
-/// DiskDB has no replicas).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct OutputLimits {
-    pub normal: ClassLimit,
-    pub replica: ClassLimit,
-    pub pubsub: ClassLimit,
-}
-
-impl Default for OutputLimits {
-    /// Redis 7.0's defaults.
-    fn default() -> Self {
-        OutputLimits {
-            normal: ClassLimit {
-                hard: 0,
-                soft: 0,
-                soft_seconds: 0,
-            },
-            replica: ClassLimit {
-                hard: 256 << 20,
-                soft: 64 << 20,
-                soft_seconds: 60,
-            },
-            pubsub: ClassLimit {
-                hard: 32 << 20,
-                soft: 8 << 20,
-                soft_seconds: 60,
-            },
-        }
-    }
-}
-
-impl OutputLimits {
-    /// Applies `<class> <hard> <soft> <seconds>` triples (classes not named keep their limits),
-    /// with Redis's error texts.
-    pub fn apply(&mut self, text: &str) -> Result<(), String> {
-        let words: Vec<&str> = text.split_whitespace().collect();
-        if words.is_empty() || !words.len().is_multiple_of(4) {
-            return Err("Wrong number of arguments in buffer limit configuration.".into());
-        }
-        let mut next = *self;
-        for triple in words.chunks(4) {
-            let class = match triple[0].to_ascii_lowercase().as_str() {
-                "normal" => &mut next.normal,
-                "replica" | "slave" => &mut next.replica,
-                "pubsub" => &mut next.pubsub,
-                _ => {
-                    return Err(
-                        "Invalid client class specified in buffer limit configuration.".into(),
-                    )
-                }
-            };
-            let bad =
-                || "Error in hard, soft or soft_seconds setting in buffer limit configuration.";
-            *class = ClassLimit {
-                hard: parse_bytes(triple[1]).map_err(|_| bad())?,
-                soft: parse_bytes(triple[2]).map_err(|_| bad())?,
-                soft_seconds: triple[3].parse().map_err(|_| bad())?,
-            };
-        }
-        *self = next;
-        Ok(())
-    }
-
-    /// The value as CONFIG GET shows it (Redis's format, `slave` and all).
-    pub fn render(&self) -> String {
-        let c = |l: ClassLimit| format!("{} {} {}", l.hard, l.soft, l.soft_seconds);
-        format!(
-            "normal {} slave {} pubsub {}",
-            c(self.normal),
-            c(self.replica),
-            c(self.pubsub)
-        )
-    }
-}
+pub use diskdb_core::params::{parse_bytes, ClassLimit, OutputLimits};
 
 /// Limits on clients; every one can also be changed at run time with CONFIG SET.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -173,49 +68,22 @@ impl ClientLimits {
     /// Sets one parameter from its text (redis.conf, a flag, or CONFIG SET), checking it as
     /// Redis does and with Redis's error texts. `Ok(false)`: not one of these parameters.
     pub fn set(&mut self, name: &str, value: &str) -> Result<bool, String> {
-        const MIN_BUFFER: u64 = 1 << 20;
-        let memory = |v: &str| -> Result<u64, String> {
-            parse_bytes(v)
-                .map(|n| n as u64)
-                .map_err(|_| "argument must be a memory value".to_string())
+        if !LIMIT_PARAMS.contains(&name) {
+            return Ok(false);
+        }
+        let Some(param) = params::lookup(name) else {
+            return Ok(false);
         };
-        let in_range = |n: u64, min: u64, max: u64| -> Result<u64, String> {
-            if n < min || n > max {
-                Err(format!(
-                    "argument must be between {min} and {max} inclusive"
-                ))
-            } else {
-                Ok(n)
-            }
-        };
-        let integer = |v: &str| -> Result<i64, String> {
-            v.parse::<i64>()
-                .map_err(|_| "argument couldn't be parsed into an integer".to_string())
-        };
+        let current = self.get(name).unwrap_or_default();
+        let value = param.check(value, &current)?;
+        // Checked above: the value parses.
+        let number = || value.parse::<u64>().unwrap_or_default();
         match name {
-            "maxclients" => {
-                let n = integer(value)?.max(0) as u64;
-                self.maxclients = in_range(n, 1, u32::MAX as u64)? as usize;
-            }
-            "timeout" => {
-                let n = integer(value)?;
-                if n < 0 {
-                    return Err(format!(
-                        "argument must be between 0 and {} inclusive",
-                        i32::MAX
-                    ));
-                }
-                self.timeout_s = in_range(n as u64, 0, i32::MAX as u64)?;
-            }
-            "proto-max-bulk-len" => {
-                self.proto_max_bulk_len = in_range(memory(value)?, MIN_BUFFER, i64::MAX as u64)?;
-            }
-            "client-query-buffer-limit" => {
-                self.query_buffer_limit =
-                    in_range(memory(value)?, MIN_BUFFER, i64::MAX as u64)? as usize;
-            }
-            "client-output-buffer-limit" => self.output.apply(value)?,
-            _ => return Ok(false),
+            "maxclients" => self.maxclients = number() as usize,
+            "timeout" => self.timeout_s = number(),
+            "proto-max-bulk-len" => self.proto_max_bulk_len = number(),
+            "client-query-buffer-limit" => self.query_buffer_limit = number() as usize,
+            _ => self.output.apply(&value)?,
         }
         Ok(true)
     }

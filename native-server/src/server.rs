@@ -9,7 +9,7 @@ use tokio::task::JoinSet;
 use tokio_rustls::TlsAcceptor;
 
 use crate::committer::{self, Shared};
-use crate::config::{ClientLimits, Config, StorageKind, LIMIT_PARAMS};
+use crate::config::{Config, StorageKind, LIMIT_PARAMS};
 use crate::connection;
 
 /// How long connections get to finish their current replies at shutdown.
@@ -94,7 +94,6 @@ pub fn open(config: &Config) -> Result<Arc<Shared>, ServerError> {
         let value = config.limits.get(name).unwrap_or_default();
         state.set_param(name, value.as_bytes(), true);
     }
-    state.config_check = Some(check_param);
     let path_text = |p: &Option<std::path::PathBuf>| {
         p.as_ref()
             .map(|p| p.display().to_string())
@@ -131,22 +130,6 @@ pub fn open(config: &Config) -> Result<Arc<Shared>, ServerError> {
     );
     shared.refresh_limits(shared.engine().state());
     Ok(shared)
-}
-
-/// CONFIG SET's check of the client limits (the server's own parameters): Redis's rules and
-/// texts, and the value stored as CONFIG GET shows it (`1mb` becomes `1048576`).
-fn check_param(name: &str, value: &[u8], current: &[u8]) -> Result<Vec<u8>, String> {
-    if !LIMIT_PARAMS.contains(&name) {
-        return Ok(value.to_vec());
-    }
-    let text = std::str::from_utf8(value).map_err(|_| "argument must be valid text".to_string())?;
-    let mut limits = ClientLimits::default();
-    if name == "client-output-buffer-limit" {
-        // Classes the new value does not name keep their current limits.
-        limits.output.apply(&String::from_utf8_lossy(current))?;
-    }
-    limits.set(name, text)?;
-    Ok(limits.get(name).unwrap_or_default().into_bytes())
 }
 
 /// Loads the TLS certificate chain and private key (PEM) into a server configuration.

@@ -5,6 +5,7 @@ use super::{catalogue, parse_i64, Args, CommandSpec, Ctx};
 use crate::error::{CommandError, CommandResult};
 use crate::glob;
 use crate::keyspace::DATABASES;
+use crate::params;
 
 /// This family's rows of the command table (name, arity, access, fast, keys, handler).
 pub static COMMANDS: &[CommandSpec] = &[
@@ -156,16 +157,22 @@ pub fn config(ctx: &mut Ctx<'_, '_, '_>, args: &mut Args<'_>) -> CommandResult {
                 let lower = String::from_utf8_lossy(name).to_ascii_lowercase();
                 match ctx.state.config.get(&lower) {
                     Some(p) if p.mutable => {
-                        let value = match ctx.state.config_check {
-                            Some(check) => check(&lower, value, &p.value).map_err(|reason| {
-                                CommandError::Raw(
-                                    format!(
-                                        "ERR CONFIG SET failed (possibly related to argument '{lower}') - {reason}"
-                                    )
-                                    .into_bytes()
-                                    .into(),
+                        let value = match params::lookup(&lower) {
+                            Some(param) => param
+                                .check(
+                                    &String::from_utf8_lossy(value),
+                                    &String::from_utf8_lossy(&p.value),
                                 )
-                            })?,
+                                .map_err(|reason| {
+                                    CommandError::Raw(
+                                        format!(
+                                            "ERR CONFIG SET failed (possibly related to argument '{lower}') - {reason}"
+                                        )
+                                        .into_bytes()
+                                        .into(),
+                                    )
+                                })?
+                                .into_bytes(),
                             None => value.to_vec(),
                         };
                         updates.push((lower, value));
