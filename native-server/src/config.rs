@@ -198,6 +198,9 @@ pub struct Config {
     pub idle_spin_us: u64,
     /// What to do with a log damaged in the middle.
     pub log_damage: LogDamage,
+    /// Other parameters of the table (`diskdb_core::params`) the config file sets, checked,
+    /// as CONFIG GET shows them (`hz`, `maxmemory-policy`, ...).
+    pub params: Vec<(String, String)>,
 }
 
 impl Default for Config {
@@ -218,6 +221,7 @@ impl Default for Config {
             tls_key_file: None,
             idle_spin_us: crate::spin::default_window_us(),
             log_damage: LogDamage::Refuse,
+            params: Vec::new(),
         }
     }
 }
@@ -410,6 +414,12 @@ impl Config {
                 d if IGNORED.contains(&d) => {
                     notes.push(format!("ignoring '{d}' (line {})", index + 1))
                 }
+                d if params::lookup(d).is_some_and(|p| p.mutable) => {
+                    let param = params::lookup(d).ok_or_else(|| bad(format!("'{d}'")))?;
+                    let value = param.check(&values.join(" "), param.default).map_err(bad)?;
+                    self.params.retain(|(name, _)| name != d);
+                    self.params.push((d.to_string(), value));
+                }
                 d => notes.push(format!(
                     "unknown directive '{d}' ignored (line {})",
                     index + 1
@@ -423,6 +433,33 @@ impl Config {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn config_file_sets_any_parameter_of_the_table_checked_as_config_set_checks_it() {
+        let mut config = Config::default();
+        let notes = config
+            .apply_file(
+                Path::new("t.conf"),
+                "hz 20\nmaxmemory 1mb\nmaxmemory-policy ALLKEYS-LRU\n",
+            )
+            .unwrap();
+        assert!(notes.is_empty(), "{notes:?}");
+        assert_eq!(
+            config.params,
+            [
+                ("hz".to_string(), "20".to_string()),
+                ("maxmemory".to_string(), "1048576".to_string()),
+                ("maxmemory-policy".to_string(), "allkeys-lru".to_string()),
+            ]
+        );
+        let err = Config::default()
+            .apply_file(Path::new("t.conf"), "activerehashing maybe\n")
+            .unwrap_err();
+        assert!(
+            err.to_string().contains("argument must be 'yes' or 'no'"),
+            "{err}"
+        );
+    }
 
     #[test]
     fn config_file_sets_values_and_flags_override_them() {

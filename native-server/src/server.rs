@@ -89,6 +89,9 @@ pub fn open(config: &Config) -> Result<Arc<Shared>, ServerError> {
     ] {
         state.set_param(name, value.as_bytes(), false);
     }
+    for (name, value) in &config.params {
+        state.set_param(name, value.as_bytes(), true);
+    }
     state.set_param("requirepass", config.requirepass.as_bytes(), true);
     for name in LIMIT_PARAMS {
         let value = config.limits.get(name).unwrap_or_default();
