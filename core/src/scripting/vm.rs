@@ -18,6 +18,16 @@ use crate::protocol::reply::{Protocol, Reply};
 /// instead of growing the server without bound.
 const MEMORY_LIMIT: usize = 256 * 1024 * 1024;
 
+/// Runs `f` (Lua code of a script) under [`MEMORY_LIMIT`]. Outside scripts the state has no
+/// limit: with one, mlua wraps every operation (a table set, a string push) in a protected call
+/// that allocates a closure, which was most of an EVALSHA's cost.
+fn limited<R>(lua: &Lua, f: impl FnOnce() -> R) -> R {
+    let _ = lua.set_memory_limit(MEMORY_LIMIT);
+    let result = f();
+    let _ = lua.set_memory_limit(0);
+    result
+}
+
 /// Redis 7.0.15's globals a script may read (`script_lua.c`'s allow lists); everything else the
 /// libraries define is removed, so reading it is the "nonexistent global" error, as in Redis.
 const ALLOWED_GLOBALS: &[&str] = &[
@@ -244,7 +254,6 @@ impl Vm {
                 LuaOptions::default(),
             )
         };
-        lua.set_memory_limit(MEMORY_LIMIT).map_err(lua_err)?;
         let globals = lua.globals();
         super::libs::install(&lua).map_err(lua_err)?;
         let redis = super::libs::redis_table(&lua).map_err(lua_err)?;
@@ -424,7 +433,7 @@ impl Vm {
             })?;
             let api = super::libs::loading_api(lua, register)?;
             self.library_api.raw_set("current", api)?;
-            let result: (bool, Value) = self.runner.call(chunk)?;
+            let result: (bool, Value) = limited(lua, || self.runner.call(chunk))?;
             self.library_api.raw_set("current", self.redis_view()?)?;
             Ok(result)
         });
@@ -501,7 +510,12 @@ impl Vm {
         let outcome = lua.scope(|scope| {
             let bridge_fn = scope.create_function_mut(|lua, args: MultiValue| {
                 let mut st = state.borrow_mut();
-                st.call(lua, args)
+                // DiskDB's own work (the command, its reply's conversion) runs without the
+                // script's limit, as its setup does; the script's next allocation meets it.
+                let _ = lua.set_memory_limit(0);
+                let result = st.call(lua, args);
+                let _ = lua.set_memory_limit(MEMORY_LIMIT);
+                result
             })?;
             self.bridge.raw_set("fn", bridge_fn)?;
             let setresp = scope.create_function_mut(|_, args: MultiValue| {
@@ -528,10 +542,10 @@ impl Vm {
             })?;
             let redis = &self.redis;
             redis.raw_set("setresp", setresp)?;
-            let (ok, value): (bool, Value) = match args {
-                Some((keys, argv)) => self.runner.call((function, keys, argv))?,
-                None => self.runner.call(function)?,
-            };
+            let (ok, value): (bool, Value) = limited(lua, || match args {
+                Some((keys, argv)) => self.runner.call((function, keys, argv)),
+                None => self.runner.call(function),
+            })?;
             let resp = state.borrow().resp;
             let mut out = Reply::new();
             out.set_protocol(client_proto);
