@@ -7,6 +7,12 @@ noise hits both alike; the median of the rounds is reported as a markdown table.
 
     cargo build --release -p diskdb-server
     python3 benches/compare.py --pairings always --tests set,get --rounds 3 --memory
+    python3 benches/compare.py --pairings always --keys 2850000 --value-size 100   # scale mode
+
+Scale mode (--keys N): both servers first get the same N keys ("key:%012d", --value-size bytes,
+loaded with redis-cli --pipe); then each scale test runs over that keyspace (-r N), alternating
+the servers, and the table gives ops/s, p50 / p99 / p99.9 / max latency, and RSS and disk bytes
+per key after the load and after the tests.
 
 Standard library only (Python 3.11). Progress goes to stderr, tables to stdout (and --out).
 """
@@ -54,6 +60,19 @@ PROBES = {
     "lrange_100": [["LPUSH", "mylist", "xxx"], ["LRANGE", "mylist", "0", "99"]],
     "mset": [["MSET", "key:probe1", "xxx", "key:probe2", "xxx"]],
 }
+
+
+# Scale mode: redis-benchmark arguments per test. Collections spread over N keys, as an
+# application's hashes, sorted sets and lists are, rather than one big collection.
+SCALE_TESTS = {
+    "set": ["-t", "set"],
+    "get": ["-t", "get"],
+    "incr": ["INCR", "key:__rand_int__"],
+    "hset": ["HSET", "hash:__rand_int__", "f", "v"],
+    "zadd": ["ZADD", "zset:__rand_int__", "1", "m"],
+    "lpush": ["LPUSH", "list:__rand_int__", "v"],
+}
+SCALE_ALL = ",".join(SCALE_TESTS)
 
 
 def log(msg):
@@ -149,6 +168,7 @@ class Server:
 
 def start_pair(pairing, args, workdir):
     dflags, rflags = PAIRINGS[pairing]
+    dflags = [*dflags, *args.diskdb_args.split()]
     servers = []
     try:
         servers.append(Server("DiskDB", lambda port, d: [
@@ -266,6 +286,106 @@ def run_memory(pairing, args, workdir, keys=1_000_000):
     return rows
 
 
+def scale_bench(server, test, config, args):
+    """One scale run: (ops/s, p50, p99, p99.9, max ms) or why it failed. INCR runs over the
+    loaded string keys (their values are not numbers: it measures the error path) unless
+    --value-size makes them numeric, so it uses a keyspace of its own."""
+    server.check_alive()
+    spec = SCALE_TESTS[test]
+    argv = ["redis-benchmark", "-h", "127.0.0.1", "-p", str(server.port), "-n",
+            str(args.scale_requests), *CONFIGS[config], "-r", str(args.keys),
+            "-d", str(args.value_size)]
+    if spec[0] == "-t":
+        argv += spec
+    elif test == "incr":
+        argv += ["INCR", "counter:__rand_int__"]
+    else:
+        argv += spec
+    try:
+        r = subprocess.run(argv, capture_output=True, text=True, timeout=1800)
+    except subprocess.TimeoutExpired:
+        return "n/a (timeout)"
+    out = (r.stdout + r.stderr).replace("\r", "\n")
+    if r.returncode != 0 or "Error from server" in out:
+        log(f"    {server.name} {test}: {out.strip()[-300:]}")
+        return "n/a (errors)"
+    ops = re.search(r"throughput summary: ([0-9.]+) requests per second", out)
+    summary = re.search(r"latency summary \(msec\):\s+avg\s+min\s+p50\s+p95\s+p99\s+max\s+"
+                        r"([0-9.]+)\s+([0-9.]+)\s+([0-9.]+)\s+([0-9.]+)\s+([0-9.]+)\s+([0-9.]+)",
+                        out)
+    if not ops or not summary:
+        return "n/a (no output)"
+    p999 = None
+    for m in re.finditer(r"([0-9.]+)% <= ([0-9.]+) milliseconds", out):
+        if float(m.group(1)) >= 99.9:
+            p999 = float(m.group(2))
+            break
+    _, _, p50, _, p99, mx = (float(x) for x in summary.groups())
+    return float(ops.group(1)), p50, p99, p999 if p999 is not None else mx, mx
+
+
+def run_scale(pairing, args, workdir):
+    """Loads args.keys keys into both servers, then runs the scale tests over them."""
+    servers = start_pair(pairing, args, workdir)
+    rows, usage, empties = [], [], {}
+    try:
+        value = b"v" * args.value_size
+        for s in servers:
+            empty = empties[s.name] = s.rss_bytes()
+            log(f"[{pairing}] scale: loading {args.keys:,} keys of {args.value_size} bytes "
+                f"into {s.name}")
+            secs = pipe(s.port, (["SET", b"key:%012d" % i, value] for i in range(args.keys)))
+            time.sleep(2.5)
+            usage.append((s.name, "after load", int(cli(s.port, "DBSIZE")), empty,
+                          s.rss_bytes(), s.disk_bytes(), secs))
+        for test in args.scale_tests:
+            for config in args.configs:
+                if config == "c1":
+                    continue
+                results = {}
+                for s in servers:  # alternating, DiskDB first
+                    res = scale_bench(s, test, config, args)
+                    results[s.name] = res
+                    shown = res if isinstance(res, str) else (
+                        f"{res[0]:,.0f} ops/s, max {res[4]:.1f} ms")
+                    log(f"[{pairing}] scale {test} {config} {s.name}: {shown}")
+                rows.append((test, config, results["DiskDB"], results["Redis"]))
+        time.sleep(2.5)
+        for s in servers:
+            usage.append((s.name, "after the tests", int(cli(s.port, "DBSIZE")), empties[s.name],
+                          s.rss_bytes(), s.disk_bytes(), None))
+    finally:
+        for s in servers:
+            s.stop()
+    return rows, usage
+
+
+def scale_table(pairing, rows, usage, args):
+    dflags, rflags = PAIRINGS[pairing]
+    dflags = [*dflags, *args.diskdb_args.split()]
+    out = [f"### Scale, durability `{pairing}`: {args.keys:,} keys of {args.value_size} bytes, "
+           f"`diskdb-server {' '.join(dflags)}` vs `redis-server --save '' {' '.join(rflags)}`",
+           "",
+           f"{args.scale_requests:,} requests per run over the loaded keyspace (-r {args.keys:,}); "
+           "one run each, alternating. Latencies in ms.", "",
+           "| test | clients | DiskDB ops/s | Redis ops/s | ratio | DiskDB p50 / p99 / p99.9 / max "
+           "| Redis p50 / p99 / p99.9 / max |",
+           "|---|---|---:|---:|---:|---:|---:|"]
+    lat = lambda r: "n/a" if isinstance(r, str) else " / ".join(f"{x:.2f}" for x in r[1:])
+    for test, config, d, r in rows:
+        ratio = "n/a" if isinstance(d, str) or isinstance(r, str) else f"{d[0] / r[0]:.2f}"
+        out.append(f"| {test} | {CONFIG_LABEL[config]} | {fmt_ops(d)} | {fmt_ops(r)} | {ratio} "
+                   f"| {lat(d)} | {lat(r)} |")
+    out += ["", "| server | when | keys | RSS MB | RSS bytes/key | disk MB | disk bytes/key | load s |",
+            "|---|---|---:|---:|---:|---:|---:|---:|"]
+    for name, when, keys, empty, rss, disk, secs in usage:
+        per = (rss - empty) / keys if keys else 0
+        load = "" if secs is None else f"{secs:.1f}"
+        out.append(f"| {name} | {when} | {keys:,} | {rss / 1e6:.1f} | {per:.0f} | {disk / 1e6:.1f} "
+                   f"| {disk / max(keys, 1):.0f} | {load} |")
+    return "\n".join(out)
+
+
 def machine_line(diskdb):
     model = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo")
                   if l.startswith("model name")), platform.processor() or "unknown CPU")
@@ -344,6 +464,12 @@ def main():
     p.add_argument("--diskdb", default=str(TARGET / "release" / "diskdb-server"))
     p.add_argument("--memory", action="store_true", help="also load 1M keys, report RSS and disk")
     p.add_argument("--out", help="also write the markdown to this file")
+    p.add_argument("--keys", type=int, help="scale mode: load this many keys first (see above)")
+    p.add_argument("--value-size", type=int, default=100, help="scale mode: value bytes")
+    p.add_argument("--scale-tests", type=csv_list(SCALE_TESTS), default=SCALE_ALL.split(","))
+    p.add_argument("--scale-requests", type=int, default=500_000)
+    p.add_argument("--diskdb-args", default="", help="extra diskdb-server flags, e.g. "
+                   "'--cache-size 16mb'")
     args = p.parse_args()
     args.requests_c1 = args.requests_c1 or max(1, args.requests // 5)
     if not os.access(args.diskdb, os.X_OK):
@@ -359,6 +485,12 @@ def main():
     mem = []
     started = time.monotonic()
     for pairing in args.pairings:
+        if args.keys:
+            with tempfile.TemporaryDirectory(prefix=f"diskdb-scale-{pairing}-") as tmp:
+                rows, usage = run_scale(pairing, args, Path(tmp))
+            parts.append(scale_table(pairing, rows, usage, args))
+            print(parts[-1] + "\n", flush=True)
+            continue
         with tempfile.TemporaryDirectory(prefix=f"diskdb-compare-{pairing}-") as tmp:
             rows = run_pairing(pairing, args, Path(tmp))
         parts.append(bench_table(pairing, rows, args))
