@@ -339,10 +339,22 @@ fn cjson(lua: &Lua) -> mlua::Result<Table> {
     )?;
     t.raw_set(
         "decode",
-        lib_fn(lua, |lua, s: mlua::LuaString| {
-            let parsed: serde_json::Value = serde_json::from_slice(&s.as_bytes())
-                .map_err(|e| rt(format!("Expected value but found invalid token: {e}")))?;
-            json_to_lua(lua, &parsed)
+        lib_fn(lua, |lua, args: Variadic<Value>| {
+            if args.len() != 1 {
+                return Err(rt("bad argument #1 to 'decode' (expected 1 argument)"));
+            }
+            let text = match &args[0] {
+                Value::String(s) => s.as_bytes().to_vec(),
+                Value::Integer(n) => n.to_string().into_bytes(),
+                Value::Number(n) => lua_number(lua, *n)?.into_bytes(),
+                other => {
+                    return Err(rt(format!(
+                        "bad argument #1 to 'decode' (string expected, got {})",
+                        other.type_name()
+                    )))
+                }
+            };
+            super::json::decode(lua, &text)
         })?,
     )?;
     Ok(t)
@@ -430,29 +442,6 @@ fn json_string(s: &[u8], out: &mut Vec<u8>) {
         }
     }
     out.push(b'"');
-}
-
-fn json_to_lua(lua: &Lua, v: &serde_json::Value) -> mlua::Result<Value> {
-    Ok(match v {
-        serde_json::Value::Null => Value::LightUserData(mlua::LightUserData(std::ptr::null_mut())),
-        serde_json::Value::Bool(b) => Value::Boolean(*b),
-        serde_json::Value::Number(n) => Value::Number(n.as_f64().unwrap_or(0.0)),
-        serde_json::Value::String(s) => Value::String(lua.create_string(s)?),
-        serde_json::Value::Array(items) => {
-            let t = lua.create_table_with_capacity(items.len(), 0)?;
-            for (i, item) in items.iter().enumerate() {
-                t.raw_set(i + 1, json_to_lua(lua, item)?)?;
-            }
-            Value::Table(t)
-        }
-        serde_json::Value::Object(map) => {
-            let t = lua.create_table_with_capacity(0, map.len())?;
-            for (k, item) in map {
-                t.raw_set(lua.create_string(k)?, json_to_lua(lua, item)?)?;
-            }
-            Value::Table(t)
-        }
-    })
 }
 
 /// lua_cmsgpack: `pack(...)` concatenates the encodings of its arguments, `unpack(s)` returns

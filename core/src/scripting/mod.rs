@@ -12,6 +12,7 @@
 mod commands;
 mod convert;
 mod functions;
+mod json;
 mod libs;
 mod vm;
 
