@@ -331,9 +331,12 @@ fn cjson(lua: &Lua) -> mlua::Result<Table> {
     t.raw_set("null", null)?;
     t.raw_set(
         "encode",
-        lib_fn(lua, |lua, v: Value| {
+        lib_fn(lua, |lua, args: Variadic<Value>| {
+            if args.len() != 1 {
+                return Err(rt("bad argument #1 to 'encode' (expected 1 argument)"));
+            }
             let mut out = Vec::new();
-            json_encode(lua, &v, &mut out, 0)?;
+            json_encode(lua, &args[0], &mut out, 0)?;
             lua.create_string(&out)
         })?,
     )?;
@@ -360,15 +363,38 @@ fn cjson(lua: &Lua) -> mlua::Result<Table> {
     Ok(t)
 }
 
-fn json_encode(lua: &Lua, v: &Value, out: &mut Vec<u8>, depth: usize) -> mlua::Result<()> {
-    if depth > 1000 {
-        return Err(rt("Cannot serialise, excessive nesting (1001)"));
+/// lua_cjson's `lua_array_length`: the length to encode a table as an array (holes become
+/// `null`), or `None` for an object. Keys must all be integers from 1; an array more than twice
+/// as long as its element count and longer than 10 is "excessively sparse" (lua_cjson's
+/// defaults: ratio 2, safe 10, no conversion), which is an error.
+fn cjson_array_len(t: &Table) -> mlua::Result<Option<usize>> {
+    let (mut max, mut items) = (0f64, 0f64);
+    for pair in t.pairs::<Value, Value>() {
+        let (k, _) = pair?;
+        let k = match k {
+            Value::Integer(i) => i as f64,
+            Value::Number(n) => n,
+            _ => return Ok(None),
+        };
+        if k == 0.0 || k.floor() != k || k < 1.0 {
+            return Ok(None);
+        }
+        max = f64::max(max, k);
+        items += 1.0;
     }
+    if max > items * 2.0 && max > 10.0 {
+        return Err(rt("Cannot serialise table: excessively sparse array"));
+    }
+    Ok((max > 0.0).then_some(max as usize))
+}
+
+fn json_encode(lua: &Lua, v: &Value, out: &mut Vec<u8>, depth: usize) -> mlua::Result<()> {
     match v {
         Value::Nil => out.extend_from_slice(b"null"),
         Value::LightUserData(p) if p.0.is_null() => out.extend_from_slice(b"null"),
         Value::Boolean(b) => out.extend_from_slice(if *b { b"true" } else { b"false" }),
-        Value::Integer(n) => out.extend_from_slice(n.to_string().as_bytes()),
+        // Lua 5.1 has only doubles: lua_cjson prints every number with %.14g.
+        Value::Integer(n) => out.extend_from_slice(lua_number(lua, *n as f64)?.as_bytes()),
         Value::Number(n) => {
             if !n.is_finite() {
                 return Err(rt("Cannot serialise number: must not be NaN or Inf"));
@@ -377,7 +403,14 @@ fn json_encode(lua: &Lua, v: &Value, out: &mut Vec<u8>, depth: usize) -> mlua::R
         }
         Value::String(s) => json_string(&s.as_bytes(), out),
         Value::Table(t) => {
-            if let Some(n) = array_len(t) {
+            let array = cjson_array_len(t)?;
+            if depth + 1 > 1000 {
+                return Err(rt(format!(
+                    "Cannot serialise, excessive nesting ({})",
+                    depth + 1
+                )));
+            }
+            if let Some(n) = array {
                 if n > 0 {
                     out.push(b'[');
                     for i in 1..=n {
@@ -404,10 +437,11 @@ fn json_encode(lua: &Lua, v: &Value, out: &mut Vec<u8>, depth: usize) -> mlua::R
                         let key = lua.coerce_string(k.clone())?.map(|s| s.as_bytes().to_vec());
                         json_string(&key.unwrap_or_default(), out)
                     }
-                    _ => {
-                        return Err(rt(
-                            "Cannot serialise table: table key must be a number or string",
-                        ))
+                    other => {
+                        return Err(rt(format!(
+                            "Cannot serialise {}: table key must be a number or string",
+                            other.type_name()
+                        )))
                     }
                 }
                 out.push(b':');
