@@ -499,17 +499,86 @@ fn cmsgpack(lua: &Lua) -> mlua::Result<Table> {
     )?;
     t.raw_set(
         "unpack",
-        lib_fn(lua, |lua, s: mlua::LuaString| {
-            let bytes = s.as_bytes();
-            let mut pos = 0;
-            let mut values = Vec::new();
-            while pos < bytes.len() {
-                values.push(mp_decode(lua, &bytes, &mut pos, 0)?);
-            }
-            Ok(MultiValue::from_iter(values))
+        lib_fn(lua, |lua, args: Variadic<Value>| {
+            let data = check_string(lua, args.first(), 1, "unpack")?;
+            mp_unpack_full(lua, &data, 0, 0)
+        })?,
+    )?;
+    t.raw_set(
+        "unpack_one",
+        lib_fn(lua, |lua, args: Variadic<Value>| {
+            let data = check_string(lua, args.first(), 1, "unpack_one")?;
+            let offset = opt_int(args.get(1), 2, "unpack_one")?;
+            mp_unpack_full(lua, &data, 1, offset)
+        })?,
+    )?;
+    t.raw_set(
+        "unpack_limit",
+        lib_fn(lua, |lua, args: Variadic<Value>| {
+            let data = check_string(lua, args.first(), 1, "unpack_limit")?;
+            let limit = check_int(args.get(1), 2, "unpack_limit")?;
+            let offset = opt_int(args.get(2), 3, "unpack_limit")?;
+            mp_unpack_full(lua, &data, limit, offset)
         })?,
     )?;
     Ok(t)
+}
+
+/// `luaL_checklstring`: a string, or a number as Lua prints it.
+fn check_string(lua: &Lua, v: Option<&Value>, arg: usize, name: &str) -> mlua::Result<Vec<u8>> {
+    match v {
+        Some(Value::String(s)) => Ok(s.as_bytes().to_vec()),
+        Some(Value::Integer(n)) => Ok(lua_number(lua, *n as f64)?.into_bytes()),
+        Some(Value::Number(n)) => Ok(lua_number(lua, *n)?.into_bytes()),
+        other => Err(rt(format!(
+            "bad argument #{arg} to '{name}' (string expected, got {})",
+            other.map(|v| v.type_name()).unwrap_or("no value")
+        ))),
+    }
+}
+
+/// `luaL_optinteger(L, arg, 0)`.
+fn opt_int(v: Option<&Value>, arg: usize, name: &str) -> mlua::Result<i32> {
+    match v {
+        None | Some(Value::Nil) => Ok(0),
+        v => check_int(v, arg, name),
+    }
+}
+
+/// lua_cmsgpack's `mp_unpack_full`: decodes up to `limit` objects from `offset` (all of them
+/// when both are 0). With a limit or an offset, the first value returned is the offset to go on
+/// from, -1 once the input is used up.
+fn mp_unpack_full(lua: &Lua, data: &[u8], limit: i32, offset: i32) -> mlua::Result<MultiValue> {
+    let decode_all = limit == 0 && offset == 0;
+    if offset < 0 || limit < 0 {
+        // lua_cmsgpack prints the input's length where it means the limit.
+        return Err(rt(format!(
+            "Invalid request to unpack with offset of {offset} and limit of {}.",
+            data.len()
+        )));
+    }
+    let start = offset as usize;
+    if start > data.len() {
+        return Err(rt(format!(
+            "Start offset {offset} greater than input length {}.",
+            data.len()
+        )));
+    }
+    let limit = if decode_all {
+        usize::MAX
+    } else {
+        limit as usize
+    };
+    let mut pos = start;
+    let mut values = Vec::new();
+    while pos < data.len() && values.len() < limit {
+        values.push(mp_decode(lua, data, &mut pos, 0)?);
+    }
+    if !decode_all {
+        let next = if pos == data.len() { -1 } else { pos as i64 };
+        values.insert(0, Value::Integer(next));
+    }
+    Ok(MultiValue::from_iter(values))
 }
 
 fn mp_encode(v: &Value, out: &mut Vec<u8>, depth: usize) -> mlua::Result<()> {
