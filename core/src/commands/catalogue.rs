@@ -173,6 +173,119 @@ impl Entry {
     }
 }
 
+/// A key found in a command's arguments by Redis's key specs: its position and the spec's
+/// flags (`RW`, `access`, ...).
+pub type KeyRef = (usize, Vec<&'static str>);
+
+impl Entry {
+    /// The command's arity (negative: at least that many arguments).
+    pub fn arity(&self) -> i64 {
+        match children(self.info.start).get(1).map(|&a| head(a)) {
+            Some((b':', n, _)) => n,
+            _ => 0,
+        }
+    }
+
+    /// Whether the command takes keys (a key spec that is not `not_key`).
+    pub fn has_keys(&self) -> bool {
+        children(self.info.start).get(8).is_some_and(|&specs| {
+            children(specs).into_iter().any(|spec| {
+                !field(spec, b"flags")
+                    .is_some_and(|f| children(f).into_iter().any(|x| text(x) == b"not_key"))
+            })
+        })
+    }
+
+    /// Redis's `getKeysUsingKeySpecs` on `argv` (the command's name first): `None` where a spec
+    /// does not fit the arguments (Redis then falls back to the command's own key finder, which
+    /// for the commands DiskDB has finds no keys either).
+    pub fn keys(&self, argv: &[&[u8]]) -> Option<Vec<KeyRef>> {
+        let specs = children(self.info.start).get(8).map(|&s| children(s))?;
+        let argc = argv.len() as i64;
+        let int = |map: usize, key: &[u8]| -> i64 { field(map, key).map_or(0, |v| head(v).1) };
+        let mut keys = Vec::new();
+        for spec in specs {
+            let flags: Vec<&'static str> = field(spec, b"flags")
+                .map(|f| {
+                    children(f)
+                        .into_iter()
+                        .filter_map(|s| std::str::from_utf8(text(s)).ok())
+                        .collect()
+                })
+                .unwrap_or_default();
+            if flags.contains(&"not_key") {
+                continue;
+            }
+            let begin = field(spec, b"begin_search")?;
+            let begin_spec = field(begin, b"spec")?;
+            let mut first = match text(field(begin, b"type")?) {
+                b"index" => int(begin_spec, b"index"),
+                b"keyword" => {
+                    let keyword = text(field(begin_spec, b"keyword")?);
+                    let from = int(begin_spec, b"startfrom");
+                    let (start, end) = if from > 0 {
+                        (from, argc - 1)
+                    } else {
+                        (argc + from, 1)
+                    };
+                    let mut found = 0;
+                    let mut i = start;
+                    while i != end {
+                        if i >= argc || i < 1 {
+                            break;
+                        }
+                        if argv[i as usize].eq_ignore_ascii_case(keyword) {
+                            found = i + 1;
+                            break;
+                        }
+                        i += if start <= end { 1 } else { -1 };
+                    }
+                    if found == 0 {
+                        continue;
+                    }
+                    found
+                }
+                _ => return None,
+            };
+            let find = field(spec, b"find_keys")?;
+            let find_spec = field(find, b"spec")?;
+            let (last, step) = match text(field(find, b"type")?) {
+                b"range" => {
+                    let (lastkey, limit) = (int(find_spec, b"lastkey"), int(find_spec, b"limit"));
+                    let last = if lastkey >= 0 {
+                        first + lastkey
+                    } else if limit == 0 {
+                        argc + lastkey
+                    } else {
+                        first + ((argc - first) / limit + lastkey)
+                    };
+                    (last, int(find_spec, b"keystep"))
+                }
+                b"keynum" => {
+                    let at = first + int(find_spec, b"keynumidx");
+                    let numkeys: i64 = std::str::from_utf8(argv.get(at as usize)?)
+                        .ok()?
+                        .parse()
+                        .ok()
+                        .filter(|n| *n >= 0)?;
+                    first += int(find_spec, b"firstkey");
+                    (first + numkeys - 1, int(find_spec, b"keystep"))
+                }
+                _ => return None,
+            };
+            if last >= argc || last < first || first >= argc || step < 1 {
+                return None;
+            }
+            let mut i = first;
+            while i <= last {
+                keys.push((i as usize, flags.clone()));
+                i += step;
+            }
+        }
+        Some(keys)
+    }
+}
+
 /// The flags (as `flags::*` bits) of a container's subcommand, `None` if Redis has no such
 /// subcommand.
 pub fn subcommand_flags(container: &str, sub: &[u8]) -> Option<u32> {

@@ -347,6 +347,18 @@ pub fn command(ctx: &mut Ctx<'_, '_, '_>, args: &mut Args<'_>) -> CommandResult 
                 }
             }
         }
+        b"getkeys" | b"getkeysandflags" => {
+            let with_flags = sub.eq_ignore_ascii_case(b"getkeysandflags");
+            let argv: Vec<&[u8]> = std::iter::from_fn(|| args.try_next()).collect();
+            if argv.len() < 2 {
+                return Err(CommandError::WrongArity(if with_flags {
+                    "command|getkeysandflags"
+                } else {
+                    "command|getkeys"
+                }));
+            }
+            command_keys(ctx, &argv, with_flags)?;
+        }
         b"help" => {
             args.finish()
                 .map_err(|_| CommandError::WrongArity("command|help"))?;
@@ -378,6 +390,70 @@ pub fn command(ctx: &mut Ctx<'_, '_, '_>, args: &mut Args<'_>) -> CommandResult 
             );
         }
         _ => return Err(CommandError::unknown_subcommand(b"COMMAND", sub)),
+    }
+    Ok(())
+}
+
+/// `COMMAND GETKEYS | GETKEYSANDFLAGS <command> <args>`: the keys Redis's key specs find in a
+/// command (Redis's `getKeysSubcommandImpl`).
+fn command_keys(ctx: &mut Ctx<'_, '_, '_>, argv: &[&[u8]], with_flags: bool) -> CommandResult {
+    let invalid = CommandError::Static("ERR Invalid command specified");
+    let spec = super::lookup(argv[0]).ok_or(invalid.clone())?;
+    let name = if spec.has(super::flags::SUBCOMMANDS) {
+        format!(
+            "{}|{}",
+            spec.name,
+            String::from_utf8_lossy(argv[1]).to_ascii_lowercase()
+        )
+    } else {
+        spec.name.to_string()
+    };
+    let entry = catalogue::lookup(&name).ok_or(invalid)?;
+    if !entry.has_keys() {
+        return Err(CommandError::Static("ERR The command has no key arguments"));
+    }
+    let (arity, argc) = (entry.arity(), argv.len() as i64);
+    if (arity > 0 && arity != argc) || argc < -arity {
+        return Err(CommandError::Static(
+            "ERR Invalid number of arguments specified for command",
+        ));
+    }
+    let keys = if name == "set" {
+        // SET's key flags depend on GET (Redis's `setGetKeys`).
+        let get = argv[3.min(argv.len())..]
+            .iter()
+            .any(|a| a.eq_ignore_ascii_case(b"get"));
+        let flags = if get {
+            vec!["RW", "access", "update"]
+        } else {
+            vec!["OW", "update"]
+        };
+        Some(vec![(1, flags)])
+    } else {
+        entry.keys(argv)
+    };
+    match keys {
+        Some(keys) if !keys.is_empty() => {
+            ctx.reply.array(keys.len());
+            for (pos, flags) in keys {
+                if with_flags {
+                    ctx.reply.array(2);
+                    ctx.reply.bulk(argv[pos]);
+                    ctx.reply.set(flags.len());
+                    for flag in flags {
+                        ctx.reply.simple(flag);
+                    }
+                } else {
+                    ctx.reply.bulk(argv[pos]);
+                }
+            }
+        }
+        _ if entry.flags().contains(&"no_mandatory_keys") => ctx.reply.array(0),
+        _ => {
+            return Err(CommandError::Static(
+                "ERR Invalid arguments specified for command",
+            ))
+        }
     }
     Ok(())
 }
