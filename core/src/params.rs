@@ -37,259 +37,85 @@ const I32: i64 = i32::MAX as i64;
 const MB: u64 = 1 << 20;
 const LONG: u64 = i64::MAX as u64;
 
-macro_rules! param {
-    ($name:literal, $default:literal, $mutable:literal, $kind:expr) => {
-        Param {
-            name: $name,
-            default: $default,
-            mutable: $mutable,
-            kind: $kind,
-        }
-    };
+// The kinds most rows share (Redis's ranges).
+const COUNT: Kind = Kind::Int {
+    min: 0,
+    max: i64::MAX,
+};
+const COUNT_I32: Kind = Kind::Int { min: 0, max: I32 };
+const ANY_I32: Kind = Kind::Int {
+    min: i32::MIN as i64,
+    max: I32,
+};
+const BUFFER: Kind = Kind::Memory { min: MB, max: LONG };
+const FSYNC: Kind = Kind::Enum(&["always", "everysec", "no"]);
+const POLICIES: Kind = Kind::Enum(&[
+    "volatile-lru",
+    "volatile-lfu",
+    "volatile-random",
+    "volatile-ttl",
+    "allkeys-lru",
+    "allkeys-lfu",
+    "allkeys-random",
+    "noeviction",
+]);
+const LOG_LEVELS: Kind = Kind::Enum(&["debug", "verbose", "notice", "warning"]);
+const OUTPUT_LIMITS: &str = "normal 0 0 0 slave 268435456 67108864 60 pubsub 33554432 8388608 60";
+
+const fn param(name: &'static str, default: &'static str, mutable: bool, kind: Kind) -> Param {
+    Param {
+        name,
+        default,
+        mutable,
+        kind,
+    }
 }
 
 /// Every parameter DiskDB knows. Redis's tuning parameters that have no effect on DiskDB's
 /// storage are accepted and checked as Redis checks them, so tools that read or set them keep
 /// working.
+#[rustfmt::skip]
 pub static PARAMS: &[Param] = &[
-    param!(
-        "appendfsync",
-        "always",
-        false,
-        Kind::Enum(&["always", "everysec", "no"])
-    ),
-    param!("appendonly", "yes", false, Kind::Bool),
-    param!("bind", "127.0.0.1", false, Kind::Text),
-    param!(
-        "cache-size",
-        "67108864",
-        false,
-        Kind::Memory { min: 0, max: LONG }
-    ),
-    param!("databases", "16", false, Kind::Int { min: 1, max: I32 }),
-    param!("dir", "./data", false, Kind::Text),
-    param!(
-        "durability",
-        "always",
-        false,
-        Kind::Enum(&["always", "everysec", "no"])
-    ),
-    param!("port", "6380", false, Kind::Int { min: 0, max: 65535 }),
-    param!("save", "", true, Kind::Text),
-    param!(
-        "maxclients",
-        "10000",
-        true,
-        Kind::Int {
-            min: 1,
-            max: u32::MAX as i64
-        }
-    ),
-    param!("timeout", "0", true, Kind::Int { min: 0, max: I32 }),
-    param!("requirepass", "", true, Kind::Text),
-    param!("protected-mode", "yes", true, Kind::Bool),
-    param!(
-        "maxmemory",
-        "0",
-        true,
-        Kind::Memory {
-            min: 0,
-            max: u64::MAX
-        }
-    ),
-    param!(
-        "maxmemory-policy",
-        "noeviction",
-        true,
-        Kind::Enum(&[
-            "volatile-lru",
-            "volatile-lfu",
-            "volatile-random",
-            "volatile-ttl",
-            "allkeys-lru",
-            "allkeys-lfu",
-            "allkeys-random",
-            "noeviction",
-        ])
-    ),
-    param!(
-        "proto-max-bulk-len",
-        "536870912",
-        true,
-        Kind::Memory { min: MB, max: LONG }
-    ),
-    param!(
-        "client-query-buffer-limit",
-        "1073741824",
-        true,
-        Kind::Memory { min: MB, max: LONG }
-    ),
-    param!(
-        "client-output-buffer-limit",
-        "normal 0 0 0 slave 268435456 67108864 60 pubsub 33554432 8388608 60",
-        true,
-        Kind::Custom(output_buffer_limit)
-    ),
-    param!(
-        "loglevel",
-        "notice",
-        true,
-        Kind::Enum(&["debug", "verbose", "notice", "warning"])
-    ),
-    param!("notify-keyspace-events", "", true, Kind::Text),
-    param!("lazyfree-lazy-user-del", "no", true, Kind::Bool),
-    param!(
-        "hash-max-listpack-entries",
-        "512",
-        true,
-        Kind::Int {
-            min: 0,
-            max: i64::MAX
-        }
-    ),
-    param!(
-        "hash-max-listpack-value",
-        "64",
-        true,
-        Kind::Int {
-            min: 0,
-            max: i64::MAX
-        }
-    ),
-    param!(
-        "hash-max-ziplist-entries",
-        "512",
-        true,
-        Kind::Int {
-            min: 0,
-            max: i64::MAX
-        }
-    ),
-    param!(
-        "hash-max-ziplist-value",
-        "64",
-        true,
-        Kind::Int {
-            min: 0,
-            max: i64::MAX
-        }
-    ),
-    param!(
-        "list-max-listpack-size",
-        "-2",
-        true,
-        Kind::Int {
-            min: i32::MIN as i64,
-            max: I32
-        }
-    ),
-    param!(
-        "list-max-ziplist-size",
-        "-2",
-        true,
-        Kind::Int {
-            min: i32::MIN as i64,
-            max: I32
-        }
-    ),
-    param!(
-        "list-compress-depth",
-        "0",
-        true,
-        Kind::Int { min: 0, max: I32 }
-    ),
-    param!(
-        "set-max-intset-entries",
-        "512",
-        true,
-        Kind::Int {
-            min: 0,
-            max: i64::MAX
-        }
-    ),
-    param!(
-        "zset-max-listpack-entries",
-        "128",
-        true,
-        Kind::Int {
-            min: 0,
-            max: i64::MAX
-        }
-    ),
-    param!(
-        "zset-max-listpack-value",
-        "64",
-        true,
-        Kind::Int {
-            min: 0,
-            max: i64::MAX
-        }
-    ),
-    param!(
-        "zset-max-ziplist-entries",
-        "128",
-        true,
-        Kind::Int {
-            min: 0,
-            max: i64::MAX
-        }
-    ),
-    param!(
-        "zset-max-ziplist-value",
-        "64",
-        true,
-        Kind::Int {
-            min: 0,
-            max: i64::MAX
-        }
-    ),
-    param!("activerehashing", "yes", true, Kind::Bool),
-    param!("hz", "10", true, Kind::Custom(hz)),
-    param!(
-        "slowlog-log-slower-than",
-        "10000",
-        true,
-        Kind::Int {
-            min: -1,
-            max: i64::MAX
-        }
-    ),
-    param!(
-        "slowlog-max-len",
-        "128",
-        true,
-        Kind::Int {
-            min: 0,
-            max: i64::MAX
-        }
-    ),
-    param!(
-        "latency-monitor-threshold",
-        "0",
-        true,
-        Kind::Int {
-            min: 0,
-            max: i64::MAX
-        }
-    ),
-    param!(
-        "busy-reply-threshold",
-        "5000",
-        true,
-        Kind::Int {
-            min: 0,
-            max: i64::MAX
-        }
-    ),
-    param!(
-        "lua-time-limit",
-        "5000",
-        true,
-        Kind::Int {
-            min: 0,
-            max: i64::MAX
-        }
-    ),
+    param("appendfsync", "always", false, FSYNC),
+    param("appendonly", "yes", false, Kind::Bool),
+    param("bind", "127.0.0.1", false, Kind::Text),
+    param("cache-size", "67108864", false, Kind::Memory { min: 0, max: LONG }),
+    param("databases", "16", false, Kind::Int { min: 1, max: I32 }),
+    param("dir", "./data", false, Kind::Text),
+    param("durability", "always", false, FSYNC),
+    param("port", "6380", false, Kind::Int { min: 0, max: 65535 }),
+    param("save", "", true, Kind::Text),
+    param("maxclients", "10000", true, Kind::Int { min: 1, max: u32::MAX as i64 }),
+    param("timeout", "0", true, COUNT_I32),
+    param("requirepass", "", true, Kind::Text),
+    param("protected-mode", "yes", true, Kind::Bool),
+    param("maxmemory", "0", true, Kind::Memory { min: 0, max: u64::MAX }),
+    param("maxmemory-policy", "noeviction", true, POLICIES),
+    param("proto-max-bulk-len", "536870912", true, BUFFER),
+    param("client-query-buffer-limit", "1073741824", true, BUFFER),
+    param("client-output-buffer-limit", OUTPUT_LIMITS, true, Kind::Custom(output_buffer_limit)),
+    param("loglevel", "notice", true, LOG_LEVELS),
+    param("notify-keyspace-events", "", true, Kind::Text),
+    param("lazyfree-lazy-user-del", "no", true, Kind::Bool),
+    param("hash-max-listpack-entries", "512", true, COUNT),
+    param("hash-max-listpack-value", "64", true, COUNT),
+    param("hash-max-ziplist-entries", "512", true, COUNT),
+    param("hash-max-ziplist-value", "64", true, COUNT),
+    param("list-max-listpack-size", "-2", true, ANY_I32),
+    param("list-max-ziplist-size", "-2", true, ANY_I32),
+    param("list-compress-depth", "0", true, COUNT_I32),
+    param("set-max-intset-entries", "512", true, COUNT),
+    param("zset-max-listpack-entries", "128", true, COUNT),
+    param("zset-max-listpack-value", "64", true, COUNT),
+    param("zset-max-ziplist-entries", "128", true, COUNT),
+    param("zset-max-ziplist-value", "64", true, COUNT),
+    param("activerehashing", "yes", true, Kind::Bool),
+    param("hz", "10", true, Kind::Custom(hz)),
+    param("slowlog-log-slower-than", "10000", true, Kind::Int { min: -1, max: i64::MAX }),
+    param("slowlog-max-len", "128", true, COUNT),
+    param("latency-monitor-threshold", "0", true, COUNT),
+    param("busy-reply-threshold", "5000", true, COUNT),
+    param("lua-time-limit", "5000", true, COUNT),
 ];
 
 /// The parameter of a (lowercase) name.
