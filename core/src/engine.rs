@@ -1048,7 +1048,8 @@ fn check_changed_file(
             return Ok(());
         }
         Ok(false) => "damaged pages; redb rolled the file back to its last intact commit, which lacks acknowledged writes".to_string(),
-        Err(err) => err.to_string(),
+        // Nothing to start from: the seal changes nothing.
+        Err(err) => return Err(err),
     };
     let _ = seal::mark_damaged(dir, &found);
     Err(StorageError::DamagedWhileStopped {

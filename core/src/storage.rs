@@ -63,7 +63,7 @@ pub enum StorageError {
     },
     #[error("the database file is damaged and cannot be repaired ({reason}); `diskdb-server --check` reports on it")]
     DamagedDatabase { reason: String },
-    #[error("{path} changed while DiskDB was stopped and is damaged ({found}). Refusing to start: restore the data directory from a backup, or delete {seal} to start from what redb kept; `diskdb-server --check` reports on it")]
+    #[error("{path} changed while DiskDB was stopped and is damaged ({found}). Refusing to start: restore the data directory from a backup, or delete {seal} to start from what redb kept")]
     DamagedWhileStopped {
         path: String,
         found: String,
