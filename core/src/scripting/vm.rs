@@ -3,7 +3,7 @@
 
 use std::cell::RefCell;
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU8, Ordering};
 use std::sync::Arc;
 
 use mlua::{Function, HookTriggers, Lua, LuaOptions, MultiValue, StdLib, Table, Value, VmState};
@@ -202,6 +202,14 @@ struct Watchdog {
     wrote: AtomicBool,
 }
 
+/// The protocol `redis.setresp` chose.
+fn protocol(resp: &AtomicU8) -> Protocol {
+    match resp.load(Ordering::Relaxed) {
+        3 => Protocol::Resp3,
+        _ => Protocol::Resp2,
+    }
+}
+
 fn unix_ms() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -215,12 +223,12 @@ const WATCHDOG_EVERY: u32 = 100_000;
 pub struct Vm {
     lua: Lua,
     watchdog: Arc<Watchdog>,
+    /// The RESP version `redis.setresp` chose for this run (2 or 3).
+    resp: Arc<AtomicU8>,
     /// The scripts compiled so far, by SHA1.
     functions: HashMap<String, Function>,
     /// `bridge.fn` is set for the length of a run.
     bridge: Table,
-    /// The `redis` table itself (scripts see a read-only view of it).
-    redis: Table,
     /// The read-only environment scripts run in.
     env: Table,
     /// The environment of libraries' code, and the switch of what `redis` is in it.
@@ -300,12 +308,39 @@ impl Vm {
             },
         )
         .map_err(lua_err)?;
+        // `redis.setresp` lives as long as the state (made per run, it cost each EVALSHA a
+        // scoped closure); the run resets its choice.
+        let resp = Arc::new(AtomicU8::new(2));
+        let chosen = resp.clone();
+        let setresp = lua
+            .create_function(move |_, args: MultiValue| {
+                let version = match args.front() {
+                    Some(Value::Integer(n)) if args.len() == 1 => *n as f64,
+                    Some(Value::Number(n)) if args.len() == 1 => *n,
+                    _ => {
+                        return Err(mlua::Error::RuntimeError(
+                            "redis.setresp() requires one argument.".into(),
+                        ))
+                    }
+                };
+                match version as i64 {
+                    v @ (2 | 3) => chosen.store(v as u8, Ordering::Relaxed),
+                    _ => {
+                        return Err(mlua::Error::RuntimeError(
+                            "RESP version must be 2 or 3.".into(),
+                        ))
+                    }
+                }
+                Ok(())
+            })
+            .map_err(lua_err)?;
+        redis.raw_set("setresp", setresp).map_err(lua_err)?;
         Ok(Vm {
             lua,
             watchdog,
+            resp,
             functions: HashMap::new(),
             bridge,
-            redis,
             env,
             library_env,
             library_api,
@@ -501,10 +536,11 @@ impl Vm {
         let no_block = std::mem::replace(&mut ctx.session.no_block, true);
         let db = ctx.session.db;
         self.arm_watchdog(&*ctx.state);
+        self.resp.store(2, Ordering::Relaxed);
         let state = RefCell::new(RunState {
             ctx,
             read_only,
-            resp: Protocol::Resp2,
+            resp: &self.resp,
             watchdog: &self.watchdog,
         });
         let outcome = lua.scope(|scope| {
@@ -518,35 +554,11 @@ impl Vm {
                 result
             })?;
             self.bridge.raw_set("fn", bridge_fn)?;
-            let setresp = scope.create_function_mut(|_, args: MultiValue| {
-                let version = match args.front() {
-                    Some(Value::Integer(n)) if args.len() == 1 => *n as f64,
-                    Some(Value::Number(n)) if args.len() == 1 => *n,
-                    _ => {
-                        return Err(mlua::Error::RuntimeError(
-                            "redis.setresp() requires one argument.".into(),
-                        ))
-                    }
-                };
-                let proto = match version as i64 {
-                    2 => Protocol::Resp2,
-                    3 => Protocol::Resp3,
-                    _ => {
-                        return Err(mlua::Error::RuntimeError(
-                            "RESP version must be 2 or 3.".into(),
-                        ))
-                    }
-                };
-                state.borrow_mut().resp = proto;
-                Ok(())
-            })?;
-            let redis = &self.redis;
-            redis.raw_set("setresp", setresp)?;
             let (ok, value): (bool, Value) = limited(lua, || match args {
                 Some((keys, argv)) => self.runner.call((function, keys, argv)),
                 None => self.runner.call(function),
             })?;
-            let resp = state.borrow().resp;
+            let resp = protocol(&self.resp);
             let mut out = Reply::new();
             out.set_protocol(client_proto);
             let reply = if ok {
@@ -556,7 +568,6 @@ impl Vm {
                 Err(convert::error_text(&value, label))
             };
             self.bridge.raw_set("fn", Value::Nil)?;
-            redis.raw_set("setresp", Value::Nil)?;
             Ok(reply)
         });
         self.watchdog.deadline_ms.store(0, Ordering::Relaxed);
@@ -698,7 +709,7 @@ struct RunState<'c, 'a, 'k, 't> {
     ctx: &'c mut Ctx<'a, 'k, 't>,
     read_only: bool,
     /// The protocol commands reply in (`redis.setresp`).
-    resp: Protocol,
+    resp: &'c AtomicU8,
     watchdog: &'c Watchdog,
 }
 
@@ -731,7 +742,7 @@ impl RunState<'_, '_, '_, '_> {
             return fail("ERR Wrong number of args calling Redis command from script");
         }
         let mut out = Reply::new();
-        out.set_protocol(self.resp);
+        out.set_protocol(protocol(self.resp));
         {
             let mut inner = self.ctx.with_reply(&mut out);
             inner.caller = Caller::Script {
