@@ -175,6 +175,47 @@ pub struct Cli {
     /// print a report and exit: 0 if it is sound, 1 if not. Changes nothing.
     #[arg(long)]
     pub check: bool,
+    /// Other run-time parameters of the table given as flags, as redis-server takes them
+    /// (`--hz 20`); see [`split_table_flags`].
+    #[arg(skip)]
+    pub table_flags: Vec<(String, String)>,
+}
+
+/// Takes out of `args` the `--name value` (or `--name=value`) pairs that name a run-time
+/// parameter of the table without a flag of its own (`--hz 20`, `--maxmemory-policy lru`),
+/// as redis-server accepts any parameter on its command line; clap parses the rest.
+pub fn split_table_flags(
+    args: impl IntoIterator<Item = String>,
+) -> (Vec<String>, Vec<(String, String)>) {
+    use clap::CommandFactory;
+    let own: Vec<String> = Cli::command()
+        .get_arguments()
+        .filter_map(|a| a.get_long().map(str::to_string))
+        .collect();
+    let mut rest = Vec::new();
+    let mut pairs = Vec::new();
+    let mut args = args.into_iter();
+    while let Some(arg) = args.next() {
+        let Some(flag) = arg.strip_prefix("--") else {
+            rest.push(arg);
+            continue;
+        };
+        let (name, inline) = match flag.split_once('=') {
+            Some((name, value)) => (name.to_ascii_lowercase(), Some(value.to_string())),
+            None => (flag.to_ascii_lowercase(), None),
+        };
+        let table = params::lookup(&name).is_some_and(|p| p.mutable);
+        if !table || own.contains(&name) {
+            rest.push(arg);
+            continue;
+        }
+        match inline.or_else(|| args.next()) {
+            Some(value) => pairs.push((name, value)),
+            // No value: let clap report the flag.
+            None => rest.push(arg),
+        }
+    }
+    (rest, pairs)
 }
 
 /// The effective settings.
@@ -321,6 +362,15 @@ impl Config {
                     .map_err(|e| ConfigError::Flag(format!("--{name}: {e}")))?;
             }
         }
+        for (name, value) in &cli.table_flags {
+            let param = params::lookup(name)
+                .ok_or_else(|| ConfigError::Flag(format!("--{name}: unknown parameter")))?;
+            let value = param
+                .check(value, param.default)
+                .map_err(|e| ConfigError::Flag(format!("--{name}: {e}")))?;
+            config.params.retain(|(n, _)| n != name);
+            config.params.push((name.clone(), value));
+        }
         if let Some(port) = cli.tls_port {
             config.tls_port = port;
         }
@@ -433,6 +483,42 @@ impl Config {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn any_run_time_parameter_is_a_flag_as_in_redis_server() {
+        let args = [
+            "diskdb-server",
+            "--hz",
+            "20",
+            "--maxmemory-policy=ALLKEYS-LRU",
+            "--port",
+            "7000",
+            "--save",
+            "",
+        ];
+        let (rest, pairs) = split_table_flags(args.iter().map(|s| s.to_string()));
+        assert_eq!(rest, ["diskdb-server", "--port", "7000"]);
+        let mut cli = Cli::parse_from(rest);
+        cli.table_flags = pairs;
+        let (config, _) = Config::load(&cli).unwrap();
+        assert_eq!(config.port, 7000);
+        assert_eq!(
+            config.params,
+            [
+                ("hz".to_string(), "20".to_string()),
+                ("maxmemory-policy".to_string(), "allkeys-lru".to_string()),
+                ("save".to_string(), String::new()),
+            ]
+        );
+        let (rest, pairs) = split_table_flags(["x", "--hz", "abc"].iter().map(|s| s.to_string()));
+        let mut cli = Cli::parse_from(rest);
+        cli.table_flags = pairs;
+        let err = Config::load(&cli).unwrap_err().to_string();
+        assert!(
+            err.contains("--hz: argument couldn't be parsed into an integer"),
+            "{err}"
+        );
+    }
 
     #[test]
     fn config_file_sets_any_parameter_of_the_table_checked_as_config_set_checks_it() {

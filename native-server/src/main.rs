@@ -11,7 +11,9 @@ use clap::Parser;
 use tracing_subscriber::EnvFilter;
 
 fn main() -> std::process::ExitCode {
-    let cli = config::Cli::parse();
+    let (args, table_flags) = config::split_table_flags(std::env::args());
+    let mut cli = config::Cli::parse_from(args);
+    cli.table_flags = table_flags;
     let (config, notes) = match config::Config::load(&cli) {
         Ok(loaded) => loaded,
         Err(err) => {
