@@ -9,6 +9,9 @@ cd "$here/../.."
 cargo build -q --release -p diskdb-server || exit 1
 command -v redis-server >/dev/null || { echo "compat: redis-server not found" >&2; exit 1; }
 
+# The COMMAND catalogue must be what this redis-server says about its commands.
+python3 scripts/gen-command-catalogue.py --check || exit 1
+
 log="$(mktemp)"
 trap 'rm -f "$log"' EXIT
 status=0
