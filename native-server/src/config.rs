@@ -363,13 +363,9 @@ impl Config {
             }
         }
         for (name, value) in &cli.table_flags {
-            let param = params::lookup(name)
-                .ok_or_else(|| ConfigError::Flag(format!("--{name}: unknown parameter")))?;
-            let value = param
-                .check(value, param.default)
+            config
+                .set_param(name, value)
                 .map_err(|e| ConfigError::Flag(format!("--{name}: {e}")))?;
-            config.params.retain(|(n, _)| n != name);
-            config.params.push((name.clone(), value));
         }
         if let Some(port) = cli.tls_port {
             config.tls_port = port;
@@ -387,6 +383,16 @@ impl Config {
             ));
         }
         Ok((config, notes))
+    }
+
+    /// Sets a run-time parameter of the table (`hz`, ...), checked as CONFIG SET checks it;
+    /// the last value given wins.
+    fn set_param(&mut self, name: &str, value: &str) -> Result<(), String> {
+        let param = params::lookup(name).ok_or_else(|| format!("unknown parameter '{name}'"))?;
+        let value = param.check(value, param.default)?;
+        self.params.retain(|(n, _)| n != name);
+        self.params.push((name.to_string(), value));
+        Ok(())
     }
 
     /// Applies redis.conf-style text; returns notes about directives it ignored.
@@ -465,10 +471,7 @@ impl Config {
                     notes.push(format!("ignoring '{d}' (line {})", index + 1))
                 }
                 d if params::lookup(d).is_some_and(|p| p.mutable) => {
-                    let param = params::lookup(d).ok_or_else(|| bad(format!("'{d}'")))?;
-                    let value = param.check(&values.join(" "), param.default).map_err(bad)?;
-                    self.params.retain(|(name, _)| name != d);
-                    self.params.push((d.to_string(), value));
+                    self.set_param(d, &values.join(" ")).map_err(bad)?;
                 }
                 d => notes.push(format!(
                     "unknown directive '{d}' ignored (line {})",

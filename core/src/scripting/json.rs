@@ -372,18 +372,15 @@ fn strtod(s: &[u8]) -> Option<(f64, usize)> {
         _ => false,
     };
     let sign = if negative { -1.0 } else { 1.0 };
-    let lower = |i: usize, n: usize| -> Vec<u8> {
-        (i..i + n).map(|k| at(k).to_ascii_lowercase()).collect()
+    let word = |i: usize, w: &[u8]| {
+        s.get(i..i + w.len())
+            .is_some_and(|b| b.eq_ignore_ascii_case(w))
     };
-    if lower(i, 3) == b"inf" {
-        let used = if lower(i, 8) == b"infinity" {
-            i + 8
-        } else {
-            i + 3
-        };
+    if word(i, b"inf") {
+        let used = if word(i, b"infinity") { i + 8 } else { i + 3 };
         return Some((sign * f64::INFINITY, used));
     }
-    if lower(i, 3) == b"nan" {
+    if word(i, b"nan") {
         let mut used = i + 3;
         if at(used) == b'(' {
             let mut k = used + 1;

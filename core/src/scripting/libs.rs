@@ -346,17 +346,7 @@ fn cjson(lua: &Lua) -> mlua::Result<Table> {
             if args.len() != 1 {
                 return Err(rt("bad argument #1 to 'decode' (expected 1 argument)"));
             }
-            let text = match &args[0] {
-                Value::String(s) => s.as_bytes().to_vec(),
-                Value::Integer(n) => n.to_string().into_bytes(),
-                Value::Number(n) => lua_number(lua, *n)?.into_bytes(),
-                other => {
-                    return Err(rt(format!(
-                        "bad argument #1 to 'decode' (string expected, got {})",
-                        other.type_name()
-                    )))
-                }
-            };
+            let text = check_string(lua, args.first(), 1, "decode")?;
             super::json::decode(lua, &text)
         })?,
     )?;
